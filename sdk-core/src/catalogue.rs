@@ -1,0 +1,462 @@
+//! The metric catalogue: every metric the SDK emits, written once.
+//!
+//! A [`MetricDef`] holds the OpenTelemetry name, kind, unit, description, the label keys a
+//! recording may carry and the default histogram buckets. Instrumentation records through
+//! these definitions (see [`MetricDef::histogram`] and friends with the `metrics` feature);
+//! exporters, documentation and generated dashboards read [`ALL`]. No other place in the SDK
+//! spells a metric name.
+//!
+//! The Prometheus name is derived by one rule, [`MetricDef::prometheus_name`]: dots become
+//! underscores, the unit's suffix is appended (`_seconds`, `_bytes`), and counters end in
+//! `_total`.
+//!
+//! ```
+//! use sdk_core::catalogue::{self, HTTP_SERVER_REQUEST_DURATION};
+//! assert_eq!(HTTP_SERVER_REQUEST_DURATION.prometheus_name(), "http_server_request_duration_seconds");
+//! assert!(catalogue::find("http.server.request.duration").is_some());
+//! ```
+
+use crate::semconv::{browser, cache, db, error, http, network, sdk, server, url};
+
+/// How a metric aggregates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricKind {
+    /// Monotonic sum (Prometheus counter, `_total`).
+    Counter,
+    /// Sum that goes up and down (Prometheus gauge).
+    UpDownCounter,
+    /// Last value (Prometheus gauge).
+    Gauge,
+    /// Distribution over explicit buckets (Prometheus histogram).
+    Histogram,
+}
+
+impl MetricKind {
+    /// Lower-case name as written in docs and the Prometheus `# TYPE` line's family.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::UpDownCounter => "updowncounter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// Unit of a metric, as UCUM code for OpenTelemetry and as suffix for Prometheus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Unit {
+    /// Seconds (`s`, suffix `_seconds`).
+    Seconds,
+    /// Bytes (`By`, suffix `_bytes`).
+    Bytes,
+    /// A dimensionless count in curly braces such as `{request}`; no Prometheus suffix.
+    Count(&'static str),
+    /// A dimensionless score (`1`), no suffix (e.g. cumulative layout shift).
+    Dimensionless,
+}
+
+impl Unit {
+    /// UCUM unit string used by OpenTelemetry.
+    pub const fn ucum(self) -> &'static str {
+        match self {
+            Self::Seconds => "s",
+            Self::Bytes => "By",
+            Self::Count(annotation) => annotation,
+            Self::Dimensionless => "1",
+        }
+    }
+
+    /// Suffix appended to the Prometheus name, if any.
+    pub const fn prometheus_suffix(self) -> Option<&'static str> {
+        match self {
+            Self::Seconds => Some("seconds"),
+            Self::Bytes => Some("bytes"),
+            Self::Count(_) | Self::Dimensionless => None,
+        }
+    }
+}
+
+/// One metric of the catalogue.
+#[derive(Debug, PartialEq)]
+pub struct MetricDef {
+    /// OpenTelemetry name (`http.server.request.duration`).
+    pub name: &'static str,
+    /// Aggregation kind.
+    pub kind: MetricKind,
+    /// Unit.
+    pub unit: Unit,
+    /// One-sentence description, used as Prometheus `HELP`.
+    pub description: &'static str,
+    /// Label (attribute) keys a recording may carry; others are dropped.
+    pub labels: &'static [&'static str],
+    /// Default explicit bucket boundaries (histograms only, ascending).
+    pub buckets: &'static [f64],
+    /// Ceiling on distinct label combinations before values fold into an overflow series.
+    pub max_series: usize,
+}
+
+impl MetricDef {
+    /// The Prometheus name, by the catalogue's one rule.
+    pub fn prometheus_name(&self) -> String {
+        let mut name: String = self
+            .name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if let Some(suffix) = self.unit.prometheus_suffix() {
+            if !name.ends_with(suffix) {
+                name.push('_');
+                name.push_str(suffix);
+            }
+        }
+        if self.kind == MetricKind::Counter {
+            name.push_str("_total");
+        }
+        name
+    }
+
+    /// Whether `key` is one of this metric's label keys.
+    pub fn allows_label(&self, key: &str) -> bool {
+        self.labels.contains(&key)
+    }
+}
+
+/// Label key of a folded series once a metric reaches [`MetricDef::max_series`].
+pub const OVERFLOW_LABEL: &str = "otel.metric.overflow";
+
+const DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+const DB_DURATION_BUCKETS: &[f64] = &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0];
+const ROW_BUCKETS: &[f64] = &[
+    1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
+];
+const SIZE_BUCKETS: &[f64] = &[
+    100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0, 100_000_000.0,
+];
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+/// Page timing buckets: they include every web-vital rating threshold (0.1, 0.2, 0.3, 0.5,
+/// 0.8, 1.8, 2.5, 3, 4 s) so ratings can be read off the histogram exactly.
+const WEB_VITAL_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.0, 1.8, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0,
+];
+/// Layout-shift buckets including the CLS thresholds 0.1 and 0.25.
+const CLS_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5];
+const NO_BUCKETS: &[f64] = &[];
+
+const HTTP_SERVER_LABELS: &[&str] = &[
+    http::REQUEST_METHOD,
+    http::ROUTE,
+    http::RESPONSE_STATUS_CODE,
+    error::TYPE,
+    url::SCHEME,
+    network::PROTOCOL_VERSION,
+];
+const HTTP_CLIENT_LABELS: &[&str] = &[
+    http::REQUEST_METHOD,
+    server::ADDRESS,
+    server::PORT,
+    http::RESPONSE_STATUS_CODE,
+    error::TYPE,
+    url::SCHEME,
+];
+const DB_OPERATION_LABELS: &[&str] = &[
+    db::SYSTEM_NAME,
+    db::NAMESPACE,
+    db::OPERATION_NAME,
+    db::COLLECTION_NAME,
+    db::RESPONSE_STATUS_CODE,
+    error::TYPE,
+    server::ADDRESS,
+    server::PORT,
+];
+const POOL_LABELS: &[&str] = &[db::CLIENT_CONNECTION_POOL_NAME];
+const POOL_STATE_LABELS: &[&str] = &[db::CLIENT_CONNECTION_POOL_NAME, db::CLIENT_CONNECTION_STATE];
+const WEB_VITAL_LABELS: &[&str] = &[
+    browser::WEB_VITAL_NAME,
+    browser::WEB_VITAL_RATING,
+    browser::WEB_VITAL_NAVIGATION_TYPE,
+    http::ROUTE,
+];
+
+macro_rules! catalogue {
+    ($(
+        $(#[$doc:meta])*
+        $ident:ident = { $name:expr, $kind:ident, $unit:expr, $desc:expr, $labels:expr, $buckets:expr, $max:expr }
+    )*) => {
+        $(
+            $(#[$doc])*
+            pub static $ident: MetricDef = MetricDef {
+                name: $name,
+                kind: MetricKind::$kind,
+                unit: $unit,
+                description: $desc,
+                labels: $labels,
+                buckets: $buckets,
+                max_series: $max,
+            };
+        )*
+        /// Every metric of the catalogue, in documentation order.
+        pub static ALL: &[&MetricDef] = &[$(&$ident),*];
+    };
+}
+
+catalogue! {
+    /// Duration of HTTP server requests.
+    HTTP_SERVER_REQUEST_DURATION = { "http.server.request.duration", Histogram, Unit::Seconds,
+        "Duration of HTTP server requests.", HTTP_SERVER_LABELS, DURATION_BUCKETS, 2000 }
+    /// Number of in-flight HTTP server requests.
+    HTTP_SERVER_ACTIVE_REQUESTS = { "http.server.active_requests", UpDownCounter, Unit::Count("{request}"),
+        "Number of active HTTP server requests.", &[http::REQUEST_METHOD, url::SCHEME], NO_BUCKETS, 100 }
+    /// Size of HTTP server request bodies as they stream.
+    HTTP_SERVER_REQUEST_BODY_SIZE = { "http.server.request.body.size", Histogram, Unit::Bytes,
+        "Size of HTTP server request bodies.", HTTP_SERVER_LABELS, SIZE_BUCKETS, 2000 }
+    /// Size of HTTP server response bodies as they stream.
+    HTTP_SERVER_RESPONSE_BODY_SIZE = { "http.server.response.body.size", Histogram, Unit::Bytes,
+        "Size of HTTP server response bodies.", HTTP_SERVER_LABELS, SIZE_BUCKETS, 2000 }
+    /// Handler panics turned into 500 responses.
+    HTTP_SERVER_PANICS = { "sdk.http.server.panics", Counter, Unit::Count("{panic}"),
+        "Handler panics caught by the server layer.", &[http::REQUEST_METHOD, http::ROUTE], NO_BUCKETS, 500 }
+    /// Duration of outbound HTTP requests.
+    HTTP_CLIENT_REQUEST_DURATION = { "http.client.request.duration", Histogram, Unit::Seconds,
+        "Duration of HTTP client requests.", HTTP_CLIENT_LABELS, DURATION_BUCKETS, 2000 }
+
+    /// Duration of database client operations.
+    DB_CLIENT_OPERATION_DURATION = { "db.client.operation.duration", Histogram, Unit::Seconds,
+        "Duration of database client operations.", DB_OPERATION_LABELS, DB_DURATION_BUCKETS, 2000 }
+    /// Rows returned by database queries.
+    DB_CLIENT_RESPONSE_RETURNED_ROWS = { "db.client.response.returned_rows", Histogram, Unit::Count("{row}"),
+        "Number of rows returned by database operations.", DB_OPERATION_LABELS, ROW_BUCKETS, 2000 }
+    /// Queries slower than the configured threshold.
+    DB_CLIENT_SLOW_QUERIES = { "sdk.db.client.slow_queries", Counter, Unit::Count("{query}"),
+        "Database operations slower than the slow-query threshold.", DB_OPERATION_LABELS, NO_BUCKETS, 2000 }
+    /// Duration of database transactions from begin to commit or rollback.
+    DB_CLIENT_TRANSACTION_DURATION = { "sdk.db.client.transaction.duration", Histogram, Unit::Seconds,
+        "Duration of database transactions.", &[db::SYSTEM_NAME, db::NAMESPACE, db::OPERATION_NAME], DB_DURATION_BUCKETS, 200 }
+    /// Pool connections by state.
+    DB_CLIENT_CONNECTION_COUNT = { "db.client.connection.count", UpDownCounter, Unit::Count("{connection}"),
+        "Number of pool connections by state.", POOL_STATE_LABELS, NO_BUCKETS, 100 }
+    /// Maximum connections the pool allows.
+    DB_CLIENT_CONNECTION_MAX = { "db.client.connection.max", UpDownCounter, Unit::Count("{connection}"),
+        "Maximum number of open connections allowed.", POOL_LABELS, NO_BUCKETS, 50 }
+    /// Maximum idle connections the pool keeps.
+    DB_CLIENT_CONNECTION_IDLE_MAX = { "db.client.connection.idle.max", UpDownCounter, Unit::Count("{connection}"),
+        "Maximum number of idle connections allowed.", POOL_LABELS, NO_BUCKETS, 50 }
+    /// Minimum idle connections the pool keeps.
+    DB_CLIENT_CONNECTION_IDLE_MIN = { "db.client.connection.idle.min", UpDownCounter, Unit::Count("{connection}"),
+        "Minimum number of idle connections allowed.", POOL_LABELS, NO_BUCKETS, 50 }
+    /// Requests waiting for a pool connection.
+    DB_CLIENT_CONNECTION_PENDING_REQUESTS = { "db.client.connection.pending_requests", UpDownCounter, Unit::Count("{request}"),
+        "Number of requests waiting for an open connection.", POOL_LABELS, NO_BUCKETS, 50 }
+    /// Acquire attempts that timed out.
+    DB_CLIENT_CONNECTION_TIMEOUTS = { "db.client.connection.timeouts", Counter, Unit::Count("{timeout}"),
+        "Connection acquisitions that timed out.", POOL_LABELS, NO_BUCKETS, 50 }
+    /// Time to create a new connection.
+    DB_CLIENT_CONNECTION_CREATE_TIME = { "db.client.connection.create_time", Histogram, Unit::Seconds,
+        "Time it took to create a new connection.", POOL_LABELS, DB_DURATION_BUCKETS, 50 }
+    /// Time spent waiting for a pool connection.
+    DB_CLIENT_CONNECTION_WAIT_TIME = { "db.client.connection.wait_time", Histogram, Unit::Seconds,
+        "Time it took to obtain an open connection from the pool.", POOL_LABELS, DB_DURATION_BUCKETS, 50 }
+    /// Time a connection was held before being returned.
+    DB_CLIENT_CONNECTION_USE_TIME = { "db.client.connection.use_time", Histogram, Unit::Seconds,
+        "Time between borrowing a connection and returning it to the pool.", POOL_LABELS, DB_DURATION_BUCKETS, 50 }
+    /// Commands per pipeline or transaction.
+    DB_CLIENT_OPERATION_BATCH_SIZE = { "db.client.operation.batch.size", Histogram, Unit::Count("{command}"),
+        "Number of commands in a pipeline or transaction.", &[db::SYSTEM_NAME, db::OPERATION_NAME], BATCH_BUCKETS, 50 }
+
+    /// Cache lookups by result.
+    CACHE_REQUESTS = { "sdk.cache.requests", Counter, Unit::Count("{request}"),
+        "Cache lookups by result (hit or miss).", &[db::SYSTEM_NAME, db::OPERATION_NAME, cache::RESULT, cache::KEY_PREFIX], NO_BUCKETS, 500 }
+    /// Time the cache-aside helper spent in the loader on a miss.
+    CACHE_LOAD_DURATION = { "sdk.cache.load.duration", Histogram, Unit::Seconds,
+        "Time spent loading a value after a cache miss.", &[cache::KEY_PREFIX, error::TYPE], DURATION_BUCKETS, 200 }
+    /// Loads served without the cache because it was unavailable.
+    CACHE_FALLBACKS = { "sdk.cache.fallbacks", Counter, Unit::Count("{request}"),
+        "Cache-aside requests served by the loader because the cache was unavailable.", &[cache::KEY_PREFIX], NO_BUCKETS, 100 }
+
+    /// Page timings reported by browsers (LCP, INP, FCP, TTFB, FID).
+    BROWSER_WEB_VITAL_DURATION = { "browser.web_vital.duration", Histogram, Unit::Seconds,
+        "Core Web Vitals timings reported by browsers.", WEB_VITAL_LABELS, WEB_VITAL_BUCKETS, 2000 }
+    /// Cumulative layout shift scores reported by browsers.
+    BROWSER_WEB_VITAL_CLS = { "browser.web_vital.cls", Histogram, Unit::Dimensionless,
+        "Cumulative Layout Shift scores reported by browsers.", WEB_VITAL_LABELS, CLS_BUCKETS, 500 }
+    /// Browser errors and unhandled rejections reported by the RUM module.
+    BROWSER_ERRORS = { "sdk.browser.errors", Counter, Unit::Count("{error}"),
+        "Uncaught browser errors and unhandled rejections reported by pages.", &[http::ROUTE, error::TYPE], NO_BUCKETS, 500 }
+    /// RUM beacons refused by the ingestion route.
+    RUM_BEACONS_REJECTED = { "sdk.rum.beacons.rejected", Counter, Unit::Count("{beacon}"),
+        "RUM beacons rejected by the ingestion route.", &[sdk::REASON], NO_BUCKETS, 50 }
+
+    /// Incoming trace-context headers that were malformed and ignored.
+    PROPAGATION_REJECTED = { "sdk.propagation.rejected", Counter, Unit::Count("{header}"),
+        "Malformed trace-context headers ignored during extraction.", &[sdk::PROPAGATOR], NO_BUCKETS, 20 }
+    /// Telemetry items dropped because a queue was full or an export failed.
+    EXPORTER_DROPPED = { "sdk.exporter.dropped", Counter, Unit::Count("{item}"),
+        "Telemetry items dropped by the SDK (queue full or export failed).", &[sdk::SIGNAL, sdk::EXPORTER, sdk::REASON], NO_BUCKETS, 50 }
+    /// Recordings folded into the overflow series by the cardinality guard.
+    METRIC_OVERFLOW = { "sdk.metric.overflow", Counter, Unit::Count("{recording}"),
+        "Recordings folded into a metric's overflow series by the cardinality guard.", &[sdk::METRIC], NO_BUCKETS, 100 }
+}
+
+/// Looks a metric up by its OpenTelemetry name.
+pub fn find(name: &str) -> Option<&'static MetricDef> {
+    ALL.iter().copied().find(|def| def.name == name)
+}
+
+/// Looks a metric up by its Prometheus name.
+pub fn find_prometheus(name: &str) -> Option<&'static MetricDef> {
+    ALL.iter().copied().find(|def| def.prometheus_name() == name)
+}
+
+#[cfg(feature = "metrics")]
+mod record {
+    use super::{MetricDef, MetricKind, Unit};
+    use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata};
+
+    static METADATA: Metadata<'static> =
+        Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
+
+    impl MetricDef {
+        fn key(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Key {
+            let labels: Vec<Label> = labels
+                .iter()
+                .filter(|(key, _)| {
+                    let allowed = self.allows_label(key);
+                    debug_assert!(allowed, "label {key} is not in the catalogue for {}", self.name);
+                    allowed
+                })
+                .map(|(key, value)| Label::new(*key, value.clone()))
+                .collect();
+            Key::from_parts(KeyName::from_const_str(self.name), labels)
+        }
+
+        /// A histogram handle for these label values. Labels outside [`MetricDef::labels`]
+        /// are dropped. Returns a no-op handle when the definition is not a histogram.
+        pub fn histogram(
+            &'static self,
+            labels: &[(&'static str, metrics::SharedString)],
+        ) -> Histogram {
+            if self.kind != MetricKind::Histogram {
+                debug_assert!(false, "{} is not a histogram", self.name);
+                return Histogram::noop();
+            }
+            let key = self.key(labels);
+            metrics::with_recorder(|recorder| recorder.register_histogram(&key, &METADATA))
+        }
+
+        /// A counter handle (monotonic). No-op when the definition is not a counter.
+        pub fn counter(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Counter {
+            if self.kind != MetricKind::Counter {
+                debug_assert!(false, "{} is not a counter", self.name);
+                return Counter::noop();
+            }
+            let key = self.key(labels);
+            metrics::with_recorder(|recorder| recorder.register_counter(&key, &METADATA))
+        }
+
+        /// A gauge handle, for gauges and up-down counters (`increment`/`decrement`).
+        pub fn gauge(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Gauge {
+            if !matches!(self.kind, MetricKind::Gauge | MetricKind::UpDownCounter) {
+                debug_assert!(false, "{} is not a gauge", self.name);
+                return Gauge::noop();
+            }
+            let key = self.key(labels);
+            metrics::with_recorder(|recorder| recorder.register_gauge(&key, &METADATA))
+        }
+
+        /// Registers the description and unit with the installed recorder.
+        pub fn describe(&'static self) {
+            let unit = match self.unit {
+                Unit::Seconds => Some(metrics::Unit::Seconds),
+                Unit::Bytes => Some(metrics::Unit::Bytes),
+                Unit::Count(_) | Unit::Dimensionless => Some(metrics::Unit::Count),
+            };
+            let name = KeyName::from_const_str(self.name);
+            let description = metrics::SharedString::const_str(self.description);
+            metrics::with_recorder(|recorder| match self.kind {
+                MetricKind::Counter => recorder.describe_counter(name, unit, description),
+                MetricKind::UpDownCounter | MetricKind::Gauge => {
+                    recorder.describe_gauge(name, unit, description)
+                }
+                MetricKind::Histogram => recorder.describe_histogram(name, unit, description),
+            });
+        }
+    }
+
+    /// Describes every catalogue metric to the installed recorder.
+    pub fn describe_all() {
+        for def in super::ALL {
+            def.describe();
+        }
+    }
+}
+
+#[cfg(feature = "metrics")]
+pub use record::describe_all;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_prometheus_safe() {
+        let mut seen = std::collections::HashSet::new();
+        for def in ALL {
+            assert!(seen.insert(def.name), "duplicate {}", def.name);
+            let prom = def.prometheus_name();
+            assert!(
+                prom.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                "{prom}"
+            );
+            assert!(!def.description.is_empty());
+            assert!(!def.labels.is_empty(), "{} has no labels", def.name);
+            assert!(def.max_series > 0);
+        }
+    }
+
+    #[test]
+    fn prometheus_rule() {
+        assert_eq!(
+            HTTP_SERVER_ACTIVE_REQUESTS.prometheus_name(),
+            "http_server_active_requests"
+        );
+        assert_eq!(
+            HTTP_SERVER_REQUEST_BODY_SIZE.prometheus_name(),
+            "http_server_request_body_size_bytes"
+        );
+        assert_eq!(
+            DB_CLIENT_CONNECTION_TIMEOUTS.prometheus_name(),
+            "db_client_connection_timeouts_total"
+        );
+        assert_eq!(
+            DB_CLIENT_CONNECTION_CREATE_TIME.prometheus_name(),
+            "db_client_connection_create_time_seconds"
+        );
+        assert_eq!(find_prometheus("sdk_propagation_rejected_total"), Some(&PROPAGATION_REJECTED));
+    }
+
+    #[test]
+    fn histograms_have_ascending_buckets_and_others_none() {
+        for def in ALL {
+            if def.kind == MetricKind::Histogram {
+                assert!(!def.buckets.is_empty(), "{}", def.name);
+                assert!(def.buckets.windows(2).all(|w| w[0] < w[1]), "{}", def.name);
+            } else {
+                assert!(def.buckets.is_empty(), "{}", def.name);
+            }
+        }
+    }
+
+    #[test]
+    fn semconv_buckets_match_the_conventions() {
+        assert_eq!(
+            HTTP_SERVER_REQUEST_DURATION.buckets,
+            &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+        );
+        assert_eq!(
+            DB_CLIENT_OPERATION_DURATION.buckets,
+            &[0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0]
+        );
+    }
+}

@@ -1,0 +1,572 @@
+//! Configuration from the standard `OTEL_*` and `DD_*` environment variables, with a builder
+//! whose values win over the environment.
+//!
+//! | what | variables, first set wins | default |
+//! |---|---|---|
+//! | service name | builder, `OTEL_SERVICE_NAME`, `DD_SERVICE`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service` |
+//! | version | builder, `DD_VERSION`, `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
+//! | environment | builder, `DD_ENV`, `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
+//! | traces exporter | builder, `OTEL_TRACES_EXPORTER` (`otlp`, `datadog`, `console`, `none`) | `otlp` when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set, `datadog` when `DD_TRACE_AGENT_URL` or `DD_AGENT_HOST` is set, else `none` |
+//! | metrics exporter | builder, `OTEL_METRICS_EXPORTER` (`otlp`, `prometheus`, `datadog`/`dogstatsd`, `console`, `none`) | `prometheus` |
+//! | logs exporter | builder, `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`) | `console` (JSON lines on stdout) |
+//! | propagation | builder, `OTEL_PROPAGATORS`, `DD_TRACE_PROPAGATION_STYLE` (`tracecontext`, `baggage`, `datadog`, `b3`, `b3multi`, `none`) | `tracecontext,baggage` |
+//! | sampler | builder, `OTEL_TRACES_SAMPLER` + `OTEL_TRACES_SAMPLER_ARG`, `DD_TRACE_SAMPLE_RATE` | `parentbased_always_on` |
+//! | log filter | builder, `RUST_LOG` | `info` |
+//! | Prometheus listener | builder, `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT` (either set enables it) | off; mount the handler instead |
+//! | disable everything | `OTEL_SDK_DISABLED=true` | `false` |
+//!
+//! Empty variables count as unset (as the OpenTelemetry specification asks). Any other
+//! invalid value is a [`ConfigError`] naming the variable, the value and what is accepted.
+//!
+//! ```
+//! use sdk_core::config::{Config, MetricsExporter};
+//! let config = Config::builder()
+//!     .service_name("checkout")
+//!     .build_from_vars([("DD_ENV", "prod"), ("OTEL_METRICS_EXPORTER", "prometheus")])
+//!     .unwrap();
+//! assert_eq!(config.service.name, "checkout");
+//! assert_eq!(config.service.environment.as_deref(), Some("prod"));
+//! assert_eq!(config.metrics_exporters, vec![MetricsExporter::Prometheus]);
+//! ```
+
+use crate::propagation::{PropagationFormat, Propagator};
+use crate::semconv::resource;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// A configuration value that could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable holds a value outside what it accepts.
+    #[error("invalid value {value:?} for {var}: expected {expected}")]
+    InvalidValue {
+        /// The variable (or builder setting) name.
+        var: &'static str,
+        /// The offending value.
+        value: String,
+        /// What the variable accepts.
+        expected: &'static str,
+    },
+    /// A variable is set but is not valid Unicode.
+    #[error("{var} is not valid Unicode")]
+    NotUnicode {
+        /// The variable name.
+        var: &'static str,
+    },
+}
+
+/// Identity of the service, attached to every signal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceInfo {
+    /// `service.name` / `DD_SERVICE`.
+    pub name: String,
+    /// `service.version` / `DD_VERSION`.
+    pub version: Option<String>,
+    /// `deployment.environment.name` / `DD_ENV`.
+    pub environment: Option<String>,
+}
+
+/// Where spans go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TracesExporter {
+    /// OTLP (gRPC or HTTP).
+    Otlp,
+    /// The Datadog agent's trace API.
+    Datadog,
+    /// JSON lines on stdout.
+    Console,
+}
+
+/// Where metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricsExporter {
+    /// OTLP (gRPC or HTTP).
+    Otlp,
+    /// Prometheus text exposition.
+    Prometheus,
+    /// DogStatsD datagrams (`datadog` or `dogstatsd`).
+    DogStatsD,
+    /// Periodic text dump on stdout.
+    Console,
+}
+
+/// Where log records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogsExporter {
+    /// OTLP (gRPC or HTTP).
+    Otlp,
+    /// JSON lines on stdout (Datadog's agent tails them).
+    Console,
+}
+
+/// The root sampling decision.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RootSampler {
+    /// Sample every trace.
+    AlwaysOn,
+    /// Sample no trace.
+    AlwaysOff,
+    /// Sample this fraction of traces, decided from the trace id.
+    TraceIdRatio(f64),
+}
+
+/// Head sampler: a root decision, optionally deferring to a sampled remote or local parent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampler {
+    /// Decision for traces that start here.
+    pub root: RootSampler,
+    /// Whether a parent's decision is followed.
+    pub parent_based: bool,
+}
+
+impl Default for Sampler {
+    fn default() -> Self {
+        Self { root: RootSampler::AlwaysOn, parent_based: true }
+    }
+}
+
+/// The whole SDK configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Service identity.
+    pub service: ServiceInfo,
+    /// Every `OTEL_RESOURCE_ATTRIBUTES` pair, decoded, in order.
+    pub resource_attributes: Vec<(String, String)>,
+    /// Span exporters (empty: spans get ids for logs and propagation but are not exported).
+    pub traces_exporters: Vec<TracesExporter>,
+    /// Metric exporters.
+    pub metrics_exporters: Vec<MetricsExporter>,
+    /// Log exporters.
+    pub logs_exporters: Vec<LogsExporter>,
+    /// Propagation formats.
+    pub propagator: Propagator,
+    /// Head sampler.
+    pub sampler: Sampler,
+    /// `tracing` filter directives (`RUST_LOG` syntax).
+    pub log_filter: String,
+    /// Address of the standalone Prometheus listener, when enabled.
+    pub prometheus_listener: Option<SocketAddr>,
+    /// `OTEL_SDK_DISABLED`: install nothing.
+    pub disabled: bool,
+}
+
+impl Config {
+    /// A builder whose settings win over the environment.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        ConfigBuilder::default().build()
+    }
+}
+
+/// Builder for [`Config`]; unset fields come from the environment.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigBuilder {
+    service_name: Option<String>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    traces_exporters: Option<Vec<TracesExporter>>,
+    metrics_exporters: Option<Vec<MetricsExporter>>,
+    logs_exporters: Option<Vec<LogsExporter>>,
+    propagation: Option<Vec<PropagationFormat>>,
+    sampler: Option<Sampler>,
+    log_filter: Option<String>,
+    prometheus_listener: Option<SocketAddr>,
+}
+
+impl ConfigBuilder {
+    /// Sets the service name.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Sets the service version.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// Sets the deployment environment.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Sets the span exporters.
+    pub fn traces_exporters(mut self, exporters: impl IntoIterator<Item = TracesExporter>) -> Self {
+        self.traces_exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
+    /// Sets the metric exporters.
+    pub fn metrics_exporters(mut self, exporters: impl IntoIterator<Item = MetricsExporter>) -> Self {
+        self.metrics_exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
+    /// Sets the log exporters.
+    pub fn logs_exporters(mut self, exporters: impl IntoIterator<Item = LogsExporter>) -> Self {
+        self.logs_exporters = Some(exporters.into_iter().collect());
+        self
+    }
+
+    /// Sets the propagation formats.
+    pub fn propagation(mut self, formats: impl IntoIterator<Item = PropagationFormat>) -> Self {
+        self.propagation = Some(formats.into_iter().collect());
+        self
+    }
+
+    /// Sets the sampler.
+    pub fn sampler(mut self, sampler: Sampler) -> Self {
+        self.sampler = Some(sampler);
+        self
+    }
+
+    /// Sets the log filter (`RUST_LOG` syntax).
+    pub fn log_filter(mut self, directives: impl Into<String>) -> Self {
+        self.log_filter = Some(directives.into());
+        self
+    }
+
+    /// Enables the standalone Prometheus listener on `addr`.
+    pub fn prometheus_listener(mut self, addr: SocketAddr) -> Self {
+        self.prometheus_listener = Some(addr);
+        self
+    }
+
+    /// Builds from the process environment.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        self.build_with(&ProcessEnv)
+    }
+
+    /// Builds from the given variables instead of the process environment.
+    pub fn build_from_vars<K, V>(self, vars: impl IntoIterator<Item = (K, V)>) -> Result<Config, ConfigError>
+    where
+        K: Into<String>,
+        V: Into<String>,
+    {
+        let vars: Vec<(String, String)> = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        self.build_with(&VarList(vars))
+    }
+
+    fn build_with(self, env: &dyn Env) -> Result<Config, ConfigError> {
+        let disabled = match env.var("OTEL_SDK_DISABLED")? {
+            None => false,
+            Some(value) => parse_bool("OTEL_SDK_DISABLED", &value)?,
+        };
+
+        let resource_attributes = match env.var("OTEL_RESOURCE_ATTRIBUTES")? {
+            None => Vec::new(),
+            Some(value) => parse_resource_attributes(&value)?,
+        };
+        let from_resource = |key: &str| {
+            resource_attributes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.clone())
+        };
+
+        let name = match self.service_name {
+            Some(name) => name,
+            None => first_some([
+                env.var("OTEL_SERVICE_NAME")?,
+                env.var("DD_SERVICE")?,
+                from_resource(resource::SERVICE_NAME),
+            ])
+            .unwrap_or_else(|| "unknown_service".to_owned()),
+        };
+        let version = match self.service_version {
+            Some(v) => Some(v),
+            None => first_some([env.var("DD_VERSION")?, from_resource(resource::SERVICE_VERSION)]),
+        };
+        let environment = match self.environment {
+            Some(e) => Some(e),
+            None => first_some([
+                env.var("DD_ENV")?,
+                from_resource(resource::DEPLOYMENT_ENVIRONMENT_NAME),
+                from_resource(resource::DEPLOYMENT_ENVIRONMENT_LEGACY),
+            ]),
+        };
+
+        let traces_exporters = match self.traces_exporters {
+            Some(list) => list,
+            None => match env.var("OTEL_TRACES_EXPORTER")? {
+                Some(value) => parse_list("OTEL_TRACES_EXPORTER", &value, TRACES_EXPECTED, parse_traces_exporter)?,
+                None => default_traces_exporter(env)?,
+            },
+        };
+        let metrics_exporters = match self.metrics_exporters {
+            Some(list) => list,
+            None => match env.var("OTEL_METRICS_EXPORTER")? {
+                Some(value) => parse_list("OTEL_METRICS_EXPORTER", &value, METRICS_EXPECTED, parse_metrics_exporter)?,
+                None => vec![MetricsExporter::Prometheus],
+            },
+        };
+        let logs_exporters = match self.logs_exporters {
+            Some(list) => list,
+            None => match env.var("OTEL_LOGS_EXPORTER")? {
+                Some(value) => parse_list("OTEL_LOGS_EXPORTER", &value, LOGS_EXPECTED, parse_logs_exporter)?,
+                None => vec![LogsExporter::Console],
+            },
+        };
+
+        let formats = match self.propagation {
+            Some(list) => list,
+            None => match env.var("OTEL_PROPAGATORS")? {
+                Some(value) => parse_list("OTEL_PROPAGATORS", &value, PROPAGATORS_EXPECTED, parse_propagator)?,
+                None => match env.var("DD_TRACE_PROPAGATION_STYLE")? {
+                    Some(value) => parse_list(
+                        "DD_TRACE_PROPAGATION_STYLE",
+                        &value,
+                        PROPAGATORS_EXPECTED,
+                        parse_propagator,
+                    )?,
+                    None => vec![PropagationFormat::TraceContext, PropagationFormat::Baggage],
+                },
+            },
+        };
+
+        let sampler = match self.sampler {
+            Some(s) => s,
+            None => parse_sampler(env)?,
+        };
+
+        let log_filter = match self.log_filter {
+            Some(f) => f,
+            None => env.var("RUST_LOG")?.unwrap_or_else(|| "info".to_owned()),
+        };
+
+        let prometheus_listener = match self.prometheus_listener {
+            Some(addr) => Some(addr),
+            None => parse_prometheus_listener(env)?,
+        };
+
+        Ok(Config {
+            service: ServiceInfo { name, version, environment },
+            resource_attributes,
+            traces_exporters,
+            metrics_exporters,
+            logs_exporters,
+            propagator: Propagator::new(formats),
+            sampler,
+            log_filter,
+            prometheus_listener,
+            disabled,
+        })
+    }
+}
+
+trait Env {
+    /// The variable, trimmed; `None` when unset or empty.
+    fn var(&self, name: &'static str) -> Result<Option<String>, ConfigError>;
+}
+
+struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        match std::env::var(name) {
+            Ok(value) => Ok(non_empty(value)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::NotUnicode { var: name }),
+        }
+    }
+}
+
+struct VarList(Vec<(String, String)>);
+
+impl Env for VarList {
+    fn var(&self, name: &'static str) -> Result<Option<String>, ConfigError> {
+        Ok(self
+            .0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| non_empty(v.clone())))
+    }
+}
+
+fn non_empty(value: String) -> Option<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        None
+    } else if trimmed.len() == value.len() {
+        Some(value)
+    } else {
+        Some(trimmed.to_owned())
+    }
+}
+
+fn first_some<const N: usize>(values: [Option<String>; N]) -> Option<String> {
+    values.into_iter().flatten().next()
+}
+
+fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
+    ConfigError::InvalidValue { var, value: value.to_owned(), expected }
+}
+
+fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
+    if value.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if value.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err(invalid(var, value, "true or false"))
+    }
+}
+
+/// Parses a comma-separated list; `none` alone means the empty list.
+fn parse_list<T: PartialEq>(
+    var: &'static str,
+    value: &str,
+    expected: &'static str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<Vec<T>, ConfigError> {
+    let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    if items.iter().any(|item| item.eq_ignore_ascii_case("none")) {
+        if items.len() == 1 {
+            return Ok(Vec::new());
+        }
+        return Err(invalid(var, value, "`none` alone, or a list without it"));
+    }
+    let mut out = Vec::new();
+    for item in items {
+        let parsed = parse(&item.to_ascii_lowercase()).ok_or_else(|| invalid(var, value, expected))?;
+        if !out.contains(&parsed) {
+            out.push(parsed);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(var, value, expected));
+    }
+    Ok(out)
+}
+
+const TRACES_EXPECTED: &str = "a comma-separated list of otlp, datadog, console, or none";
+const METRICS_EXPECTED: &str = "a comma-separated list of otlp, prometheus, datadog, dogstatsd, console, or none";
+const LOGS_EXPECTED: &str = "a comma-separated list of otlp, console, or none";
+const PROPAGATORS_EXPECTED: &str = "a comma-separated list of tracecontext, baggage, datadog, b3, b3multi, or none";
+const SAMPLER_EXPECTED: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio";
+
+fn parse_traces_exporter(value: &str) -> Option<TracesExporter> {
+    match value {
+        "otlp" => Some(TracesExporter::Otlp),
+        "datadog" => Some(TracesExporter::Datadog),
+        "console" => Some(TracesExporter::Console),
+        _ => None,
+    }
+}
+
+fn parse_metrics_exporter(value: &str) -> Option<MetricsExporter> {
+    match value {
+        "otlp" => Some(MetricsExporter::Otlp),
+        "prometheus" => Some(MetricsExporter::Prometheus),
+        "datadog" | "dogstatsd" => Some(MetricsExporter::DogStatsD),
+        "console" => Some(MetricsExporter::Console),
+        _ => None,
+    }
+}
+
+fn parse_logs_exporter(value: &str) -> Option<LogsExporter> {
+    match value {
+        "otlp" => Some(LogsExporter::Otlp),
+        "console" => Some(LogsExporter::Console),
+        _ => None,
+    }
+}
+
+fn parse_propagator(value: &str) -> Option<PropagationFormat> {
+    match value {
+        "b3 single header" => Some(PropagationFormat::B3),
+        _ => PropagationFormat::ALL.into_iter().find(|f| f.name() == value),
+    }
+}
+
+fn default_traces_exporter(env: &dyn Env) -> Result<Vec<TracesExporter>, ConfigError> {
+    if env.var("OTEL_EXPORTER_OTLP_ENDPOINT")?.is_some() || env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.is_some() {
+        return Ok(vec![TracesExporter::Otlp]);
+    }
+    if env.var("DD_TRACE_AGENT_URL")?.is_some() || env.var("DD_AGENT_HOST")?.is_some() {
+        return Ok(vec![TracesExporter::Datadog]);
+    }
+    Ok(Vec::new())
+}
+
+fn parse_ratio(var: &'static str, value: &str) -> Result<f64, ConfigError> {
+    match value.parse::<f64>() {
+        Ok(ratio) if (0.0..=1.0).contains(&ratio) => Ok(ratio),
+        _ => Err(invalid(var, value, "a number from 0 to 1")),
+    }
+}
+
+fn parse_sampler(env: &dyn Env) -> Result<Sampler, ConfigError> {
+    let Some(value) = env.var("OTEL_TRACES_SAMPLER")? else {
+        return Ok(match env.var("DD_TRACE_SAMPLE_RATE")? {
+            Some(rate) => Sampler {
+                root: RootSampler::TraceIdRatio(parse_ratio("DD_TRACE_SAMPLE_RATE", &rate)?),
+                parent_based: true,
+            },
+            None => Sampler::default(),
+        });
+    };
+    let ratio = || -> Result<f64, ConfigError> {
+        match env.var("OTEL_TRACES_SAMPLER_ARG")? {
+            Some(arg) => parse_ratio("OTEL_TRACES_SAMPLER_ARG", &arg),
+            None => Ok(1.0),
+        }
+    };
+    let (root, parent_based) = match value.to_ascii_lowercase().as_str() {
+        "always_on" => (RootSampler::AlwaysOn, false),
+        "always_off" => (RootSampler::AlwaysOff, false),
+        "traceidratio" => (RootSampler::TraceIdRatio(ratio()?), false),
+        "parentbased_always_on" => (RootSampler::AlwaysOn, true),
+        "parentbased_always_off" => (RootSampler::AlwaysOff, true),
+        "parentbased_traceidratio" => (RootSampler::TraceIdRatio(ratio()?), true),
+        _ => return Err(invalid("OTEL_TRACES_SAMPLER", &value, SAMPLER_EXPECTED)),
+    };
+    Ok(Sampler { root, parent_based })
+}
+
+fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, ConfigError> {
+    const VAR: &str = "OTEL_RESOURCE_ATTRIBUTES";
+    const EXPECTED: &str = "comma-separated key=value pairs with percent-encoded values";
+    let mut out: Vec<(String, String)> = Vec::new();
+    for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (key, raw) = pair.split_once('=').ok_or_else(|| invalid(VAR, value, EXPECTED))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(invalid(VAR, value, EXPECTED));
+        }
+        let decoded = percent_encoding::percent_decode_str(raw.trim())
+            .decode_utf8()
+            .map_err(|_| invalid(VAR, value, EXPECTED))?;
+        out.retain(|(k, _)| k != key);
+        out.push((key.to_owned(), decoded.into_owned()));
+    }
+    Ok(out)
+}
+
+fn parse_prometheus_listener(env: &dyn Env) -> Result<Option<SocketAddr>, ConfigError> {
+    let host = env.var("OTEL_EXPORTER_PROMETHEUS_HOST")?;
+    let port = env.var("OTEL_EXPORTER_PROMETHEUS_PORT")?;
+    if host.is_none() && port.is_none() {
+        return Ok(None);
+    }
+    let ip = match host.as_deref() {
+        None | Some("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        Some(text) => text
+            .trim_matches(['[', ']'])
+            .parse()
+            .map_err(|_| invalid("OTEL_EXPORTER_PROMETHEUS_HOST", text, "an IP address or localhost"))?,
+    };
+    let port = match port.as_deref() {
+        None => 9464,
+        Some(text) => text
+            .parse::<u16>()
+            .map_err(|_| invalid("OTEL_EXPORTER_PROMETHEUS_PORT", text, "a port number from 0 to 65535"))?,
+    };
+    Ok(Some(SocketAddr::new(ip, port)))
+}
