@@ -7,8 +7,11 @@
 //! spells a metric name.
 //!
 //! The Prometheus name is derived by one rule, [`MetricDef::prometheus_name`]: dots become
-//! underscores, the unit's suffix is appended (`_seconds`, `_bytes`), and counters end in
-//! `_total`.
+//! underscores, the unit's suffix is appended (`_seconds`, `_bytes`), counters end in
+//! `_total`, and a gauge whose name would end in a suffix Prometheus reserves for counters
+//! and histograms (`_count`, `_sum`, `_bucket`, `_total`) gets `_current` appended
+//! (`db.client.connection.count` → `db_client_connection_count_current`), so that
+//! `promtool check metrics` accepts every name.
 //!
 //! ```
 //! use sdk_core::catalogue::{self, HTTP_SERVER_REQUEST_DURATION};
@@ -97,7 +100,7 @@ pub struct MetricDef {
 }
 
 impl MetricDef {
-    /// The Prometheus name, by the catalogue's one rule.
+    /// The Prometheus name, by the catalogue's one rule (see the module documentation).
     pub fn prometheus_name(&self) -> String {
         let mut name: String = self
             .name
@@ -110,8 +113,14 @@ impl MetricDef {
                 name.push_str(suffix);
             }
         }
-        if self.kind == MetricKind::Counter {
-            name.push_str("_total");
+        match self.kind {
+            MetricKind::Counter => name.push_str("_total"),
+            MetricKind::Gauge | MetricKind::UpDownCounter
+                if ["_count", "_sum", "_bucket", "_total"].iter().any(|s| name.ends_with(s)) =>
+            {
+                name.push_str("_current");
+            }
+            _ => {}
         }
         name
     }
@@ -321,24 +330,20 @@ mod record {
         fn key(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Key {
             let labels: Vec<Label> = labels
                 .iter()
-                .filter(|(key, _)| {
-                    let allowed = self.allows_label(key);
-                    debug_assert!(allowed, "label {key} is not in the catalogue for {}", self.name);
-                    allowed
-                })
+                .filter(|(key, _)| self.allows_label(key))
                 .map(|(key, value)| Label::new(*key, value.clone()))
                 .collect();
             Key::from_parts(KeyName::from_const_str(self.name), labels)
         }
 
         /// A histogram handle for these label values. Labels outside [`MetricDef::labels`]
-        /// are dropped. Returns a no-op handle when the definition is not a histogram.
+        /// are dropped (instrumentation never fails the caller). Returns a no-op handle when
+        /// the definition is not a histogram.
         pub fn histogram(
             &'static self,
             labels: &[(&'static str, metrics::SharedString)],
         ) -> Histogram {
             if self.kind != MetricKind::Histogram {
-                debug_assert!(false, "{} is not a histogram", self.name);
                 return Histogram::noop();
             }
             let key = self.key(labels);
@@ -348,7 +353,6 @@ mod record {
         /// A counter handle (monotonic). No-op when the definition is not a counter.
         pub fn counter(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Counter {
             if self.kind != MetricKind::Counter {
-                debug_assert!(false, "{} is not a counter", self.name);
                 return Counter::noop();
             }
             let key = self.key(labels);
@@ -358,7 +362,6 @@ mod record {
         /// A gauge handle, for gauges and up-down counters (`increment`/`decrement`).
         pub fn gauge(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Gauge {
             if !matches!(self.kind, MetricKind::Gauge | MetricKind::UpDownCounter) {
-                debug_assert!(false, "{} is not a gauge", self.name);
                 return Gauge::noop();
             }
             let key = self.key(labels);
@@ -432,6 +435,10 @@ mod tests {
         assert_eq!(
             DB_CLIENT_CONNECTION_CREATE_TIME.prometheus_name(),
             "db_client_connection_create_time_seconds"
+        );
+        assert_eq!(
+            DB_CLIENT_CONNECTION_COUNT.prometheus_name(),
+            "db_client_connection_count_current"
         );
         assert_eq!(find_prometheus("sdk_propagation_rejected_total"), Some(&PROPAGATION_REJECTED));
     }

@@ -65,6 +65,13 @@ pub struct ServiceInfo {
     pub environment: Option<String>,
 }
 
+impl Default for ServiceInfo {
+    /// `unknown_service`, no version, no environment.
+    fn default() -> Self {
+        Self { name: "unknown_service".into(), version: None, environment: None }
+    }
+}
+
 /// Where spans go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TracesExporter {
@@ -276,7 +283,7 @@ impl ConfigBuilder {
                 env.var("DD_SERVICE")?,
                 from_resource(resource::SERVICE_NAME),
             ])
-            .unwrap_or_else(|| "unknown_service".to_owned()),
+            .unwrap_or_else(|| ServiceInfo::default().name),
         };
         let version = match self.service_version {
             Some(v) => Some(v),

@@ -47,19 +47,19 @@ pub mod config;
 pub mod propagation;
 pub mod semconv;
 
-// #[cfg(feature = "tracing")]
-// pub mod trace;
+#[cfg(feature = "tracing")]
+pub mod trace;
 
-// #[cfg(feature = "json-logs")]
-// pub mod logs;
+#[cfg(feature = "json-logs")]
+pub mod logs;
 
-// #[cfg(feature = "prometheus")]
-// pub mod prometheus;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 
-// #[cfg(all(feature = "json-logs", feature = "prometheus"))]
-// mod init;
-// #[cfg(all(feature = "json-logs", feature = "prometheus"))]
-// pub use init::{InitError, TelemetryGuard, init, init_from_env};
+#[cfg(all(feature = "json-logs", feature = "prometheus"))]
+mod init;
+#[cfg(all(feature = "json-logs", feature = "prometheus"))]
+pub use init::{InitError, LOG_QUEUE_LINES, TelemetryGuard, init, init_from_env};
 
-// #[cfg(feature = "testing")]
-// pub mod testing;
+#[cfg(feature = "testing")]
+pub mod testing;

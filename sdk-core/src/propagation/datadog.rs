@@ -24,6 +24,8 @@ fn malformed(reason: &'static str) -> Malformed {
 }
 
 /// Extracts the Datadog headers. A missing sampling priority means "auto keep" (sampled).
+/// The trace id is zero only if both its low bits (`x-datadog-trace-id`) and `_dd.p.tid`
+/// are, which is rejected.
 /// A malformed `_dd.p.tid` or oversized tags are dropped and the 64-bit id kept, as
 /// Datadog's tracers do.
 pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>, Malformed> {
@@ -31,9 +33,6 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
         return Ok(None);
     };
     let low = parse_decimal_u64(trace_header.trim_ascii()).ok_or(malformed("trace id is not a decimal u64"))?;
-    if low == 0 {
-        return Err(malformed("trace id is zero"));
-    }
     let parent = carrier
         .get(PARENT_ID)
         .ok_or(malformed("parent id missing"))

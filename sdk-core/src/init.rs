@@ -1,0 +1,238 @@
+//! One call that installs the `tracing` subscriber, the metrics recorder and the exporters.
+
+use crate::catalogue;
+use crate::config::{Config, ConfigError, LogsExporter, MetricsExporter, TracesExporter};
+use crate::logs::JsonLogLayer;
+use crate::prometheus::{PrometheusError, PrometheusExporter};
+use crate::propagation::Propagator;
+use crate::semconv::sdk;
+use crate::trace::TraceContextLayer;
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{Layer, Registry};
+
+/// Log lines buffered between the application and the stdout writer thread; beyond this,
+/// lines are dropped (and counted) rather than blocking a request.
+pub const LOG_QUEUE_LINES: usize = 16_384;
+
+/// Why [`init`] could not install the SDK.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    /// A configuration value was invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The configured exporter is not part of this build.
+    #[error("{signal} exporter `{exporter}` is not available in this build of sdk-core")]
+    ExporterUnavailable {
+        /// `traces`, `metrics` or `logs`.
+        signal: &'static str,
+        /// The exporter's configuration name.
+        exporter: &'static str,
+    },
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already installed")]
+    SubscriberAlreadySet,
+    /// The Prometheus exporter could not be installed.
+    #[error(transparent)]
+    Prometheus(#[from] PrometheusError),
+}
+
+/// Keeps the SDK running; [`TelemetryGuard::shutdown`] (or drop) flushes everything.
+#[derive(Debug)]
+#[must_use = "dropping the guard shuts telemetry down"]
+pub struct TelemetryGuard {
+    config: Config,
+    prometheus: Option<PrometheusExporter>,
+    log_worker: Option<WorkerGuard>,
+}
+
+impl TelemetryGuard {
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The configured propagator (for server and client layers).
+    pub fn propagator(&self) -> &Propagator {
+        &self.config.propagator
+    }
+
+    /// The Prometheus exporter, when metrics go to Prometheus.
+    pub fn prometheus(&self) -> Option<&PrometheusExporter> {
+        self.prometheus.as_ref()
+    }
+
+    /// Flushes queued log lines and stops background threads.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(prometheus) = self.prometheus.take() {
+            prometheus.shutdown();
+        }
+        drop(self.log_worker.take());
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads the configuration from the environment and installs the SDK.
+pub fn init_from_env() -> Result<TelemetryGuard, InitError> {
+    init(Config::from_env()?)
+}
+
+/// Installs the `tracing` subscriber (span ids, sampler, JSON logs filtered by the log
+/// filter), the metrics recorder and the exporters of `config`.
+///
+/// With `OTEL_SDK_DISABLED=true` nothing is installed and the guard is inert.
+pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
+    if config.disabled {
+        return Ok(TelemetryGuard { config, prometheus: None, log_worker: None });
+    }
+    check_available(&config)?;
+
+    let filter = EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse(&config.log_filter)
+        .map_err(|_| ConfigError::InvalidValue {
+            var: "RUST_LOG",
+            value: config.log_filter.clone(),
+            expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
+        })?;
+
+    let prometheus = if config.metrics_exporters.contains(&MetricsExporter::Prometheus) {
+        Some(install_prometheus(&config)?)
+    } else {
+        None
+    };
+
+    let (log_layer, log_worker) = if config.logs_exporters.contains(&LogsExporter::Console) {
+        let (writer, guard) = NonBlockingBuilder::default()
+            .lossy(true)
+            .buffered_lines_limit(LOG_QUEUE_LINES)
+            .thread_name("sdk-log-writer")
+            .finish(std::io::stdout());
+        let writer = CountingWriter::new(writer);
+        let layer = JsonLogLayer::new(writer, &config.service).with_filter(filter);
+        (Some(layer), Some(guard))
+    } else {
+        (None, None)
+    };
+
+    let trace_layer = TraceContextLayer::new(config.sampler).with_filter(LevelFilter::INFO);
+    let subscriber = Registry::default().with(trace_layer).with(log_layer);
+    tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::SubscriberAlreadySet)?;
+    let _ = tracing_log::LogTracer::init();
+
+    Ok(TelemetryGuard { config, prometheus, log_worker })
+}
+
+#[cfg(feature = "prometheus-listener")]
+fn install_prometheus(config: &Config) -> Result<PrometheusExporter, PrometheusError> {
+    match config.prometheus_listener {
+        Some(addr) => PrometheusExporter::install_with_listener(addr),
+        None => PrometheusExporter::install(),
+    }
+}
+
+#[cfg(not(feature = "prometheus-listener"))]
+fn install_prometheus(config: &Config) -> Result<PrometheusExporter, PrometheusError> {
+    if config.prometheus_listener.is_some() {
+        return Err(PrometheusError::Listener(
+            "OTEL_EXPORTER_PROMETHEUS_HOST/PORT need the `prometheus-listener` feature".into(),
+        ));
+    }
+    PrometheusExporter::install()
+}
+
+/// Refuses exporters this build cannot serve, rather than silently dropping data.
+fn check_available(config: &Config) -> Result<(), InitError> {
+    let unavailable = |signal, exporter| Err(InitError::ExporterUnavailable { signal, exporter });
+    for exporter in &config.traces_exporters {
+        match exporter {
+            TracesExporter::Otlp => return unavailable("traces", "otlp"),
+            TracesExporter::Datadog => return unavailable("traces", "datadog"),
+            TracesExporter::Console => return unavailable("traces", "console"),
+        }
+    }
+    for exporter in &config.metrics_exporters {
+        match exporter {
+            MetricsExporter::Prometheus => {}
+            MetricsExporter::Otlp => return unavailable("metrics", "otlp"),
+            MetricsExporter::DogStatsD => return unavailable("metrics", "dogstatsd"),
+            MetricsExporter::Console => return unavailable("metrics", "console"),
+        }
+    }
+    for exporter in &config.logs_exporters {
+        match exporter {
+            LogsExporter::Console => {}
+            LogsExporter::Otlp => return unavailable("logs", "otlp"),
+        }
+    }
+    Ok(())
+}
+
+/// The non-blocking stdout writer, counting lines it had to drop in
+/// `sdk.exporter.dropped{sdk.signal="logs"}`.
+struct CountingWriter {
+    inner: NonBlocking,
+    errors: ErrorCounter,
+    counted: AtomicUsize,
+    dropped: metrics::Counter,
+}
+
+impl CountingWriter {
+    fn new(inner: NonBlocking) -> Self {
+        let errors = inner.error_counter();
+        let dropped = catalogue::EXPORTER_DROPPED.counter(&[
+            (sdk::SIGNAL, "logs".into()),
+            (sdk::EXPORTER, "console".into()),
+            (sdk::REASON, "queue_full".into()),
+        ]);
+        Self { inner, errors, counted: AtomicUsize::new(0), dropped }
+    }
+}
+
+/// One log line's writer.
+struct LineWriter<'a> {
+    owner: &'a CountingWriter,
+    inner: NonBlocking,
+}
+
+impl Write for LineWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        let result = self.inner.write_all(buf);
+        let dropped = self.owner.errors.dropped_lines();
+        let counted = self.owner.counted.swap(dropped, Ordering::Relaxed);
+        if dropped > counted {
+            self.owner.dropped.increment((dropped - counted) as u64);
+        }
+        result
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for CountingWriter {
+    type Writer = LineWriter<'a>;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        LineWriter { owner: self, inner: self.inner.make_writer() }
+    }
+}
+

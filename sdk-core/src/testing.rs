@@ -1,0 +1,168 @@
+//! Capture helpers for tests: what was logged and what was recorded.
+//!
+//! ```
+//! use sdk_core::testing::{CapturedLogs, capture_metrics};
+//! use sdk_core::catalogue::HTTP_SERVER_ACTIVE_REQUESTS;
+//!
+//! let logs = CapturedLogs::default();
+//! tracing::subscriber::with_default(logs.subscriber(&Default::default()), || {
+//!     let _span = tracing::info_span!("work", request_id = "r-1").entered();
+//!     tracing::info!(n = 3, "done");
+//! });
+//! let line = &logs.lines()[0];
+//! assert_eq!(line["message"], "done");
+//! assert_eq!(line["request_id"], "r-1");
+//!
+//! let metrics = capture_metrics(|| {
+//!     HTTP_SERVER_ACTIVE_REQUESTS.gauge(&[]).increment(1.0);
+//! });
+//! assert_eq!(metrics.len(), 1);
+//! ```
+
+use crate::config::{Sampler, ServiceInfo};
+use crate::logs::JsonLogLayer;
+use crate::trace::TraceContextLayer;
+use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+use metrics_util::{CompositeKey, MetricKind};
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// A `MakeWriter` that keeps every byte written, for asserting on JSON log lines.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs {
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl CapturedLogs {
+    /// A subscriber with the span-context layer and a JSON log layer writing here.
+    pub fn subscriber(&self, service: &ServiceInfo) -> impl tracing::Subscriber + Send + Sync + use<> {
+        tracing_subscriber::registry()
+            .with(TraceContextLayer::new(Sampler::default()))
+            .with(JsonLogLayer::new(self.clone(), service))
+    }
+
+    /// Everything written so far, as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+
+    /// Every line parsed as JSON; a line that is not JSON becomes `Value::Null`.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or(serde_json::Value::Null))
+            .collect()
+    }
+}
+
+/// The writer of one line.
+#[derive(Debug)]
+pub struct CapturedWriter {
+    bytes: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for CapturedWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.bytes.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for CapturedLogs {
+    type Writer = CapturedWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        CapturedWriter { bytes: Arc::clone(&self.bytes) }
+    }
+}
+
+/// One recorded metric: kind, name, labels (sorted) and value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedMetric {
+    /// Counter, gauge or histogram.
+    pub kind: MetricKind,
+    /// The name as recorded (the catalogue's OpenTelemetry name).
+    pub name: String,
+    /// Labels, sorted by key.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: RecordedValue,
+}
+
+/// The value of a recorded metric.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordedValue {
+    /// Counter total.
+    Counter(u64),
+    /// Gauge value.
+    Gauge(f64),
+    /// Every histogram sample.
+    Histogram(Vec<f64>),
+}
+
+/// Runs `f` with a capturing recorder and returns what it recorded.
+pub fn capture_metrics(f: impl FnOnce()) -> Vec<RecordedMetric> {
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    metrics::with_local_recorder(&recorder, f);
+    snapshotter
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _unit, _description, value): (CompositeKey, _, _, DebugValue)| {
+            let (kind, key) = key.into_parts();
+            let mut labels: Vec<(String, String)> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            let value = match value {
+                DebugValue::Counter(v) => RecordedValue::Counter(v),
+                DebugValue::Gauge(v) => RecordedValue::Gauge(v.into_inner()),
+                DebugValue::Histogram(v) => RecordedValue::Histogram(v.into_iter().map(|x| x.into_inner()).collect()),
+            };
+            RecordedMetric { kind, name: key.name().to_owned(), labels, value }
+        })
+        .collect()
+}
+
+/// Runs the real `promtool check metrics` on `exposition` (from `$PROMTOOL`, else `PATH`).
+///
+/// Returns promtool's findings as an error; `Ok` means exit status 0 and no findings.
+/// A missing promtool is an error that says how to install it.
+pub fn promtool_check(exposition: &str) -> Result<(), String> {
+    use std::process::{Command, Stdio};
+    let program = std::env::var_os("PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let mut child = Command::new(&program)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|err| {
+            format!(
+                "cannot run {}: {err}. `cargo xtask test` installs it; by hand: apt-get install -y prometheus",
+                program.to_string_lossy()
+            )
+        })?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(exposition.as_bytes()).map_err(|err| err.to_string())?;
+    }
+    let output = child.wait_with_output().map_err(|err| err.to_string())?;
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() && findings.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("promtool ({}): {findings}", output.status))
+    }
+}

@@ -1,0 +1,320 @@
+//! Trace and span ids for `tracing` spans.
+//!
+//! [`TraceContextLayer`] gives every span a [`SpanState`]: a span id, the trace id of its
+//! parent (or a new one for a root, sampled by the configured [`Sampler`]), and the request
+//! and user ids recorded on it. A remote parent extracted by
+//! [`Propagator`](crate::propagation::Propagator) is attached with [`set_parent`] before the
+//! span is entered; [`current_span_context`] gives the context to inject into outgoing
+//! requests. The JSON log layer reads the same state for correlation.
+//!
+//! The helpers find the state through the [`Registry`], so the subscriber must be built on
+//! `tracing_subscriber::Registry` (as `tracing_subscriber::registry()` and [`crate::init`] do).
+//!
+//! ```
+//! use sdk_core::propagation::{SpanContext, SpanId, TraceId};
+//! use sdk_core::trace::{TraceContextLayer, current_span_context, set_parent};
+//! use tracing_subscriber::layer::SubscriberExt;
+//!
+//! let subscriber = tracing_subscriber::registry().with(TraceContextLayer::default());
+//! tracing::subscriber::with_default(subscriber, || {
+//!     let span = tracing::info_span!("GET /users/{id}");
+//!     let remote = SpanContext::new(TraceId::new(7).unwrap(), SpanId::new(9).unwrap(), true);
+//!     assert!(set_parent(&span, &remote));
+//!     let _entered = span.enter();
+//!     let child = tracing::info_span!("SELECT users").entered();
+//!     assert_eq!(current_span_context().unwrap().trace_id, remote.trace_id);
+//!     drop(child);
+//! });
+//! ```
+
+use crate::config::{RootSampler, Sampler};
+use crate::propagation::{SpanContext, SpanId, TraceId};
+use rand::{Rng, SeedableRng, rngs::SmallRng};
+use std::cell::RefCell;
+use std::sync::Arc;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::Subscriber;
+use tracing_subscriber::Registry;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+/// Field name the SDK records the request id under.
+pub const REQUEST_ID_FIELD: &str = crate::semconv::request::ID;
+/// Field names accepted as the user id.
+pub const USER_ID_FIELDS: [&str; 2] = [crate::semconv::user::ID, "user_id"];
+
+/// Trace identity of one `tracing` span, kept in the span's extensions.
+#[derive(Debug, Clone)]
+pub struct SpanState {
+    /// Trace id, shared by the whole trace.
+    pub trace_id: TraceId,
+    /// This span's id.
+    pub span_id: SpanId,
+    /// The parent span's id (local or remote).
+    pub parent_span_id: Option<SpanId>,
+    /// Whether the trace is sampled.
+    pub sampled: bool,
+    /// The remote context this trace continues (tracestate, Datadog tags and origin).
+    pub remote: Option<Arc<SpanContext>>,
+    /// `request_id` recorded on this span.
+    pub request_id: Option<Box<str>>,
+    /// `user.id` (or `user_id`) recorded on this span.
+    pub user_id: Option<Box<str>>,
+    sampler: Sampler,
+}
+
+impl SpanState {
+    /// The context to propagate for this span.
+    pub fn span_context(&self) -> SpanContext {
+        let mut context = match &self.remote {
+            Some(remote) => SpanContext {
+                trace_id: self.trace_id,
+                span_id: self.span_id,
+                sampled: self.sampled,
+                is_remote: false,
+                ..SpanContext::clone(remote)
+            },
+            None => SpanContext::new(self.trace_id, self.span_id, self.sampled),
+        };
+        if context.sampling_priority.is_some_and(|p| (p > 0) != self.sampled) {
+            context.sampling_priority = None;
+        }
+        context
+    }
+}
+
+/// A `tracing_subscriber` layer that assigns trace and span ids.
+#[derive(Debug, Clone, Default)]
+pub struct TraceContextLayer {
+    sampler: Sampler,
+}
+
+impl TraceContextLayer {
+    /// A layer sampling root spans with `sampler`.
+    pub fn new(sampler: Sampler) -> Self {
+        Self { sampler }
+    }
+}
+
+thread_local! {
+    static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
+}
+
+fn random_span_id() -> SpanId {
+    RNG.with(|rng| {
+        let mut rng = rng.borrow_mut();
+        loop {
+            if let Some(id) = SpanId::new(rng.random()) {
+                return id;
+            }
+        }
+    })
+}
+
+fn random_trace_id() -> TraceId {
+    RNG.with(|rng| {
+        let mut rng = rng.borrow_mut();
+        loop {
+            if let Some(id) = TraceId::new(rng.random()) {
+                return id;
+            }
+        }
+    })
+}
+
+/// The root decision of `sampler` for `trace_id`; ratio sampling reads the id's low 56
+/// random bits so that every service makes the same decision for one trace.
+pub fn sample_root(sampler: &Sampler, trace_id: TraceId) -> bool {
+    match sampler.root {
+        RootSampler::AlwaysOn => true,
+        RootSampler::AlwaysOff => false,
+        RootSampler::TraceIdRatio(ratio) if ratio >= 1.0 => true,
+        RootSampler::TraceIdRatio(ratio) if ratio > 0.0 => {
+            const RANGE: u64 = 1 << 56;
+            let threshold = (ratio * RANGE as f64) as u64;
+            trace_id.low_u64() & (RANGE - 1) < threshold
+        }
+        RootSampler::TraceIdRatio(_) => false,
+    }
+}
+
+struct IdFields<'a> {
+    request_id: &'a mut Option<Box<str>>,
+    user_id: &'a mut Option<Box<str>>,
+}
+
+impl Visit for IdFields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == REQUEST_ID_FIELD {
+            *self.request_id = Some(value.into());
+        } else if USER_ID_FIELDS.contains(&field.name()) {
+            *self.user_id = Some(value.into());
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if USER_ID_FIELDS.contains(&field.name()) {
+            *self.user_id = Some(value.to_string().into());
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if USER_ID_FIELDS.contains(&field.name()) {
+            *self.user_id = Some(value.to_string().into());
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == REQUEST_ID_FIELD || USER_ID_FIELDS.contains(&field.name()) {
+            self.record_str(field, &format!("{value:?}"));
+        }
+    }
+}
+
+fn has_id_fields(fields: &tracing::field::FieldSet) -> bool {
+    fields
+        .iter()
+        .any(|f| f.name() == REQUEST_ID_FIELD || USER_ID_FIELDS.contains(&f.name()))
+}
+
+impl<S> Layer<S> for TraceContextLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let parent = span
+            .parent()
+            .and_then(|parent| parent.extensions().get::<SpanState>().cloned());
+        let mut state = match parent {
+            Some(parent) => SpanState {
+                trace_id: parent.trace_id,
+                span_id: random_span_id(),
+                parent_span_id: Some(parent.span_id),
+                sampled: parent.sampled,
+                remote: parent.remote,
+                request_id: None,
+                user_id: None,
+                sampler: parent.sampler,
+            },
+            None => {
+                let trace_id = random_trace_id();
+                SpanState {
+                    trace_id,
+                    span_id: random_span_id(),
+                    parent_span_id: None,
+                    sampled: sample_root(&self.sampler, trace_id),
+                    remote: None,
+                    request_id: None,
+                    user_id: None,
+                    sampler: self.sampler,
+                }
+            }
+        };
+        if has_id_fields(attrs.metadata().fields()) {
+            attrs.record(&mut IdFields { request_id: &mut state.request_id, user_id: &mut state.user_id });
+        }
+        span.extensions_mut().insert(state);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        if !has_id_fields(span.metadata().fields()) {
+            return;
+        }
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanState>() {
+            values.record(&mut IdFields { request_id: &mut state.request_id, user_id: &mut state.user_id });
+        }
+    }
+}
+
+/// Runs `f` on the state of `span`, if the span is enabled and the subscriber has the layer.
+pub fn with_span_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        extensions.get_mut::<SpanState>().map(f)
+    })
+    .flatten()
+}
+
+/// Continues the remote trace `parent` in `span`: the span takes the parent's trace id and
+/// (for parent-based samplers) its sampling decision. Call it before entering the span or
+/// creating children. Returns `false` when the span is disabled.
+pub fn set_parent(span: &tracing::Span, parent: &SpanContext) -> bool {
+    with_span_state(span, |state| {
+        state.trace_id = parent.trace_id;
+        state.parent_span_id = Some(parent.span_id);
+        state.sampled = if state.sampler.parent_based {
+            parent.sampled
+        } else {
+            sample_root(&state.sampler, parent.trace_id)
+        };
+        state.remote = Some(Arc::new(parent.clone()));
+    })
+    .is_some()
+}
+
+/// The context of `span`, to inject into outgoing requests.
+pub fn span_context(span: &tracing::Span) -> Option<SpanContext> {
+    with_span_state(span, |state| state.span_context())
+}
+
+/// The context of the current span.
+pub fn current_span_context() -> Option<SpanContext> {
+    span_context(&tracing::Span::current())
+}
+
+/// Records the user id on `span`, for its log lines and those of its children.
+pub fn set_user_id(span: &tracing::Span, user_id: &str) -> bool {
+    with_span_state(span, |state| state.user_id = Some(user_id.into())).is_some()
+}
+
+/// Records the request id on `span`, for its log lines and those of its children.
+pub fn set_request_id(span: &tracing::Span, request_id: &str) -> bool {
+    with_span_state(span, |state| state.request_id = Some(request_id.into())).is_some()
+}
+
+#[cfg(feature = "json-logs")]
+/// Trace correlation of the span with `id`: its state, plus the nearest request and user
+/// ids found on it or its ancestors.
+pub(crate) fn correlation<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<Correlation>
+where
+    S: for<'a> LookupSpan<'a>,
+{
+    let mut out: Option<Correlation> = None;
+    for ancestor in span.scope() {
+        let extensions = ancestor.extensions();
+        let Some(state) = extensions.get::<SpanState>() else { continue };
+        let entry = out.get_or_insert_with(|| Correlation {
+            trace_id: state.trace_id,
+            span_id: state.span_id,
+            request_id: None,
+            user_id: None,
+        });
+        if entry.request_id.is_none() {
+            entry.request_id.clone_from(&state.request_id);
+        }
+        if entry.user_id.is_none() {
+            entry.user_id.clone_from(&state.user_id);
+        }
+        if entry.request_id.is_some() && entry.user_id.is_some() {
+            break;
+        }
+    }
+    out
+}
+
+#[cfg(feature = "json-logs")]
+/// Ids a log line carries.
+#[derive(Debug, Clone)]
+pub(crate) struct Correlation {
+    pub(crate) trace_id: TraceId,
+    pub(crate) span_id: SpanId,
+    pub(crate) request_id: Option<Box<str>>,
+    pub(crate) user_id: Option<Box<str>>,
+}
+
