@@ -1,1 +1,88 @@
-fn main(){}
+//! `cargo xtask demo` (or `cargo run -p demo`): the demo service.
+//!
+//! Listens on `--addr ADDR`, else `DEMO_ADDR`, else `127.0.0.1:3000`. Everything else comes
+//! from the standard `OTEL_*` / `DD_*` variables; with none set it logs JSON to stdout and
+//! serves Prometheus metrics at `/metrics`.
+
+use sdk_core::config::Config;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+
+fn listen_addr() -> Result<SocketAddr, String> {
+    let mut args = std::env::args().skip(1);
+    let mut from_args = None;
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => from_args = Some(args.next().ok_or("--addr needs a value such as 127.0.0.1:3000")?),
+            other => {
+                if let Some(value) = other.strip_prefix("--addr=") {
+                    from_args = Some(value.to_owned());
+                } else {
+                    return Err(format!("unknown argument {other:?}; usage: demo [--addr HOST:PORT]"));
+                }
+            }
+        }
+    }
+    let (source, text) = match (from_args, std::env::var("DEMO_ADDR").ok().filter(|v| !v.is_empty())) {
+        (Some(addr), _) => ("--addr", addr),
+        (None, Some(addr)) => ("DEMO_ADDR", addr),
+        (None, None) => ("default", DEFAULT_ADDR.to_owned()),
+    };
+    text.parse()
+        .map_err(|_| format!("invalid value {text:?} for {source}: expected HOST:PORT such as {DEFAULT_ADDR}"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let addr = match listen_addr() {
+        Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let config = match Config::builder().default_service_name("demo").build() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = match sdk_core::init(config) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            return ExitCode::from(2);
+        }
+    };
+
+    let metrics = telemetry
+        .prometheus()
+        .map(|p| sdk_core::prometheus::MetricsService::new(p.handle()));
+    let state = demo::AppState::new(telemetry.propagator().clone());
+    let app = demo::app(state, metrics);
+
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(%addr, error = %err, "cannot listen");
+            telemetry.shutdown();
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+    tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
+
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    if let Err(err) = served {
+        tracing::error!(error = %err, "server stopped");
+    }
+    tracing::info!("shutting down");
+    telemetry.shutdown();
+    ExitCode::SUCCESS
+}

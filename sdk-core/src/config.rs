@@ -3,7 +3,7 @@
 //!
 //! | what | variables, first set wins | default |
 //! |---|---|---|
-//! | service name | builder, `OTEL_SERVICE_NAME`, `DD_SERVICE`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | `unknown_service` |
+//! | service name | builder, `OTEL_SERVICE_NAME`, `DD_SERVICE`, `service.name` in `OTEL_RESOURCE_ATTRIBUTES` | builder's `default_service_name`, else `unknown_service` |
 //! | version | builder, `DD_VERSION`, `service.version` in `OTEL_RESOURCE_ATTRIBUTES` | none |
 //! | environment | builder, `DD_ENV`, `deployment.environment.name` (or `deployment.environment`) in `OTEL_RESOURCE_ATTRIBUTES` | none |
 //! | traces exporter | builder, `OTEL_TRACES_EXPORTER` (`otlp`, `datadog`, `console`, `none`) | `otlp` when an `OTEL_EXPORTER_OTLP_*ENDPOINT` is set, `datadog` when `DD_TRACE_AGENT_URL` or `DD_AGENT_HOST` is set, else `none` |
@@ -172,6 +172,7 @@ impl Config {
 #[derive(Debug, Clone, Default)]
 pub struct ConfigBuilder {
     service_name: Option<String>,
+    default_service_name: Option<String>,
     service_version: Option<String>,
     environment: Option<String>,
     traces_exporters: Option<Vec<TracesExporter>>,
@@ -187,6 +188,13 @@ impl ConfigBuilder {
     /// Sets the service name.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
+        self
+    }
+
+    /// The service name to use when neither the builder nor the environment sets one
+    /// (instead of `unknown_service`).
+    pub fn default_service_name(mut self, name: impl Into<String>) -> Self {
+        self.default_service_name = Some(name.into());
         self
     }
 
@@ -283,6 +291,7 @@ impl ConfigBuilder {
                 env.var("DD_SERVICE")?,
                 from_resource(resource::SERVICE_NAME),
             ])
+            .or(self.default_service_name)
             .unwrap_or_else(|| ServiceInfo::default().name),
         };
         let version = match self.service_version {

@@ -81,6 +81,11 @@ fn service_identity_precedence() {
     assert_eq!(config.service.version.as_deref(), Some("3"));
     assert_eq!(config.service.environment.as_deref(), Some("dev"));
 
+    let defaulted = Config::builder().default_service_name("demo").build_from_vars::<&str, &str>([]).unwrap();
+    assert_eq!(defaulted.service.name, "demo");
+    let env_wins = Config::builder().default_service_name("demo").build_from_vars([("DD_SERVICE", "svc")]).unwrap();
+    assert_eq!(env_wins.service.name, "svc");
+
     let legacy = ok(&[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=qa")]);
     assert_eq!(legacy.service.environment.as_deref(), Some("qa"));
 }
