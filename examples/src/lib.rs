@@ -29,7 +29,9 @@ pub struct AppState {
 impl AppState {
     /// State using `propagator` for incoming and outgoing trace context.
     pub fn new(propagator: Propagator) -> Self {
-        Self { propagator: Arc::new(propagator) }
+        Self {
+            propagator: Arc::new(propagator),
+        }
     }
 }
 
@@ -63,7 +65,10 @@ async fn user(Path(id): Path<u64>) -> Result<axum::Json<User>, StatusCode> {
     if id == 0 || id > 1000 {
         return Err(StatusCode::NOT_FOUND);
     }
-    Ok(axum::Json(User { id, name: format!("user-{id}") }))
+    Ok(axum::Json(User {
+        id,
+        name: format!("user-{id}"),
+    }))
 }
 
 #[tracing::instrument]
@@ -87,7 +92,10 @@ async fn fail() -> Response {
 /// Server span, trace continuation and RED metrics for every request.
 async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let method = semconv::normalize_method(request.method().as_str());
-    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
     let span = tracing::info_span!(
         "http.server.request",
         otel.name = semconv::http_span_name(method, route.as_deref()),
@@ -106,7 +114,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     }
 
     let scheme: &'static str = "http";
-    let active = HTTP_SERVER_ACTIVE_REQUESTS.gauge(&[(http::REQUEST_METHOD, method.into()), (url::SCHEME, scheme.into())]);
+    let active = HTTP_SERVER_ACTIVE_REQUESTS.gauge(&[
+        (http::REQUEST_METHOD, method.into()),
+        (url::SCHEME, scheme.into()),
+    ]);
     active.increment(1.0);
     let start = Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
@@ -117,7 +128,10 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     span.record("http.response.status_code", status.as_u16());
     let mut labels = vec![
         (http::REQUEST_METHOD, method.into()),
-        (http::RESPONSE_STATUS_CODE, status.as_str().to_owned().into()),
+        (
+            http::RESPONSE_STATUS_CODE,
+            status.as_str().to_owned().into(),
+        ),
         (url::SCHEME, scheme.into()),
     ];
     if let Some(route) = route {
@@ -126,13 +140,20 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     if status.is_server_error() {
         labels.push((error::TYPE, status.as_str().to_owned().into()));
     }
-    HTTP_SERVER_REQUEST_DURATION.histogram(&labels).record(elapsed);
-    span.in_scope(|| tracing::info!(duration_s = elapsed, status = status.as_u16(), "request finished"));
+    HTTP_SERVER_REQUEST_DURATION
+        .histogram(&labels)
+        .record(elapsed);
+    span.in_scope(|| {
+        tracing::info!(
+            duration_s = elapsed,
+            status = status.as_u16(),
+            "request finished"
+        )
+    });
 
-    if let Some(context) = context {
-        if let Ok(value) = HeaderValue::try_from(w3c::traceparent(&context)) {
+    if let Some(context) = context
+        && let Ok(value) = HeaderValue::try_from(w3c::traceparent(&context)) {
             response.headers_mut().insert(w3c::TRACEPARENT, value);
         }
-    }
     response
 }

@@ -15,23 +15,34 @@ fn listen_addr() -> Result<SocketAddr, String> {
     let mut from_args = None;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--addr" => from_args = Some(args.next().ok_or("--addr needs a value such as 127.0.0.1:3000")?),
+            "--addr" => {
+                from_args = Some(
+                    args.next()
+                        .ok_or("--addr needs a value such as 127.0.0.1:3000")?,
+                )
+            }
             other => {
                 if let Some(value) = other.strip_prefix("--addr=") {
                     from_args = Some(value.to_owned());
                 } else {
-                    return Err(format!("unknown argument {other:?}; usage: demo [--addr HOST:PORT]"));
+                    return Err(format!(
+                        "unknown argument {other:?}; usage: demo [--addr HOST:PORT]"
+                    ));
                 }
             }
         }
     }
-    let (source, text) = match (from_args, std::env::var("DEMO_ADDR").ok().filter(|v| !v.is_empty())) {
+    let (source, text) = match (
+        from_args,
+        std::env::var("DEMO_ADDR").ok().filter(|v| !v.is_empty()),
+    ) {
         (Some(addr), _) => ("--addr", addr),
         (None, Some(addr)) => ("DEMO_ADDR", addr),
         (None, None) => ("default", DEFAULT_ADDR.to_owned()),
     };
-    text.parse()
-        .map_err(|_| format!("invalid value {text:?} for {source}: expected HOST:PORT such as {DEFAULT_ADDR}"))
+    text.parse().map_err(|_| {
+        format!("invalid value {text:?} for {source}: expected HOST:PORT such as {DEFAULT_ADDR}")
+    })
 }
 
 #[tokio::main]
@@ -72,13 +83,17 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map_or_else(|_| addr.to_string(), |a| a.to_string());
+    let local = listener
+        .local_addr()
+        .map_or_else(|_| addr.to_string(), |a| a.to_string());
     tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
 
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await;
     if let Err(err) = served {
         tracing::error!(error = %err, "server stopped");
     }

@@ -22,8 +22,22 @@ struct Demo {
 impl Demo {
     fn start(env: &[(&str, &str)]) -> (Self, String) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_demo"));
-        command.args(["--addr", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(Stdio::inherit());
-        for var in ["OTEL_SERVICE_NAME", "DD_SERVICE", "OTEL_TRACES_EXPORTER", "OTEL_METRICS_EXPORTER", "OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "DD_AGENT_HOST", "DD_TRACE_AGENT_URL", "RUST_LOG", "OTEL_PROPAGATORS"] {
+        command
+            .args(["--addr", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        for var in [
+            "OTEL_SERVICE_NAME",
+            "DD_SERVICE",
+            "OTEL_TRACES_EXPORTER",
+            "OTEL_METRICS_EXPORTER",
+            "OTEL_LOGS_EXPORTER",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "DD_AGENT_HOST",
+            "DD_TRACE_AGENT_URL",
+            "RUST_LOG",
+            "OTEL_PROPAGATORS",
+        ] {
             command.env_remove(var);
         }
         command.envs(env.iter().copied());
@@ -37,9 +51,16 @@ impl Demo {
                 }
             }
         });
-        let mut demo = Self { child, lines, seen: Vec::new() };
+        let mut demo = Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
         let listening = demo.wait_for(|l| l["message"] == "listening");
-        let addr = listening["fields"]["addr"].as_str().expect("addr field").to_owned();
+        let addr = listening["fields"]["addr"]
+            .as_str()
+            .expect("addr field")
+            .to_owned();
         (demo, addr)
     }
 
@@ -49,8 +70,12 @@ impl Demo {
             return found.clone();
         }
         loop {
-            let line = self.lines.recv_timeout(Duration::from_secs(30)).expect("expected log line in time");
-            let value: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(30))
+                .expect("expected log line in time");
+            let value: Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
             self.seen.push(value.clone());
             if pred(&value) {
                 return value;
@@ -66,33 +91,66 @@ impl Drop for Demo {
     }
 }
 
-async fn get(addr: &str, path: &str, headers: &[(&str, &str)]) -> (http::StatusCode, http::HeaderMap, String) {
+async fn get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::StatusCode, http::HeaderMap, String) {
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
     let mut request = http::Request::get(format!("http://{addr}{path}"));
     for (k, v) in headers {
         request = request.header(*k, *v);
     }
-    let response = client.request(request.body(Empty::new()).unwrap()).await.expect("request succeeds");
+    let response = client
+        .request(request.body(Empty::new()).unwrap())
+        .await
+        .expect("request succeeds");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("body").to_bytes();
-    (parts.status, parts.headers, String::from_utf8_lossy(&body).into_owned())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&body).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_serves_traces_logs_and_clean_metrics() {
-    let (mut demo, addr) = Demo::start(&[("OTEL_SERVICE_NAME", "demo-test"), ("DD_ENV", "ci"), ("DD_VERSION", "9.9.9")]);
+    let (mut demo, addr) = Demo::start(&[
+        ("OTEL_SERVICE_NAME", "demo-test"),
+        ("DD_ENV", "ci"),
+        ("DD_VERSION", "9.9.9"),
+    ]);
 
     let (status, headers, body) = get(&addr, "/users/7", &[("traceparent", TRACEPARENT)]).await;
     assert_eq!(status, 200);
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["name"], "user-7");
-    let returned = headers.get("traceparent").expect("traceparent on the response").to_str().unwrap();
-    assert!(returned.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{returned}");
-    assert!(!returned.contains("00f067aa0ba902b7"), "the server span has its own id");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["name"],
+        "user-7"
+    );
+    let returned = headers
+        .get("traceparent")
+        .expect("traceparent on the response")
+        .to_str()
+        .unwrap();
+    assert!(
+        returned.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"),
+        "{returned}"
+    );
+    assert!(
+        !returned.contains("00f067aa0ba902b7"),
+        "the server span has its own id"
+    );
 
     // A malformed incoming header is ignored: the request succeeds in a new trace.
     let (status, headers, _) = get(&addr, "/users/8", &[("traceparent", "00-zzzz-bad-01")]).await;
     assert_eq!(status, 200);
-    assert!(!headers["traceparent"].to_str().unwrap().contains("4bf92f3577b34da6a3ce929d0e0e4736"));
+    assert!(
+        !headers["traceparent"]
+            .to_str()
+            .unwrap()
+            .contains("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
 
     assert_eq!(get(&addr, "/work", &[]).await.0, 200);
     assert_eq!(get(&addr, "/fail", &[]).await.0, 500);
@@ -103,7 +161,12 @@ async fn demo_serves_traces_logs_and_clean_metrics() {
     assert_eq!(lookup["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
     assert_eq!(lookup["dd.trace_id"], "11803532876627986230");
     assert_eq!(lookup["span_id"].as_str().unwrap(), &returned[36..52]);
-    assert_eq!(lookup["dd.span_id"], u64::from_str_radix(&returned[36..52], 16).unwrap().to_string());
+    assert_eq!(
+        lookup["dd.span_id"],
+        u64::from_str_radix(&returned[36..52], 16)
+            .unwrap()
+            .to_string()
+    );
     assert_eq!(lookup["request_id"].as_str().unwrap().len(), 16);
     assert_eq!(lookup["dd.service"], "demo-test");
     assert_eq!(lookup["dd.env"], "ci");
@@ -122,8 +185,14 @@ async fn demo_serves_traces_logs_and_clean_metrics() {
     assert!(metrics.contains("# TYPE http_server_request_duration_seconds histogram"));
     assert!(metrics.contains(r#"http_route="/users/{id}""#), "{metrics}");
     assert!(metrics.contains(r#"error_type="500""#), "{metrics}");
-    assert!(metrics.contains(r#"sdk_propagation_rejected_total{sdk_propagator="tracecontext"} 1"#), "{metrics}");
-    assert!(!metrics.contains("/no/such/path"), "raw path leaked into labels");
+    assert!(
+        metrics.contains(r#"sdk_propagation_rejected_total{sdk_propagator="tracecontext"} 1"#),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("/no/such/path"),
+        "raw path leaked into labels"
+    );
     assert!(!metrics.contains("secret-token"));
 }
 
@@ -134,7 +203,9 @@ async fn rust_log_filters_lines() {
     assert_eq!(get(&addr, "/fail", &[]).await.0, 500);
     demo.wait_for(|l| l["message"] == "simulated failure");
     assert!(
-        demo.seen.iter().all(|l| l["level"] == "WARN" || l["level"] == "ERROR" || l["message"] == "listening"),
+        demo.seen
+            .iter()
+            .all(|l| l["level"] == "WARN" || l["level"] == "ERROR" || l["message"] == "listening"),
         "{:?}",
         demo.seen
     );
@@ -150,9 +221,17 @@ fn invalid_configuration_is_a_clear_error() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("OTEL_TRACES_SAMPLER") && stderr.contains("sometimes") && stderr.contains("parentbased_always_on"), "{stderr}");
+    assert!(
+        stderr.contains("OTEL_TRACES_SAMPLER")
+            && stderr.contains("sometimes")
+            && stderr.contains("parentbased_always_on"),
+        "{stderr}"
+    );
 
-    let output = Command::new(env!("CARGO_BIN_EXE_demo")).args(["--addr", "nowhere"]).output().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--addr", "nowhere"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--addr"));
 }

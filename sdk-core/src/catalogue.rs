@@ -107,16 +107,17 @@ impl MetricDef {
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
-        if let Some(suffix) = self.unit.prometheus_suffix() {
-            if !name.ends_with(suffix) {
+        if let Some(suffix) = self.unit.prometheus_suffix()
+            && !name.ends_with(suffix) {
                 name.push('_');
                 name.push_str(suffix);
             }
-        }
         match self.kind {
             MetricKind::Counter => name.push_str("_total"),
             MetricKind::Gauge | MetricKind::UpDownCounter
-                if ["_count", "_sum", "_bucket", "_total"].iter().any(|s| name.ends_with(s)) =>
+                if ["_count", "_sum", "_bucket", "_total"]
+                    .iter()
+                    .any(|s| name.ends_with(s)) =>
             {
                 name.push_str("_current");
             }
@@ -142,7 +143,13 @@ const ROW_BUCKETS: &[f64] = &[
     1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0, 2000.0, 5000.0, 10000.0,
 ];
 const SIZE_BUCKETS: &[f64] = &[
-    100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0, 100_000_000.0,
+    100.0,
+    1_000.0,
+    10_000.0,
+    100_000.0,
+    1_000_000.0,
+    10_000_000.0,
+    100_000_000.0,
 ];
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
 /// Page timing buckets: they include every web-vital rating threshold (0.1, 0.2, 0.3, 0.5,
@@ -315,7 +322,9 @@ pub fn find(name: &str) -> Option<&'static MetricDef> {
 
 /// Looks a metric up by its Prometheus name.
 pub fn find_prometheus(name: &str) -> Option<&'static MetricDef> {
-    ALL.iter().copied().find(|def| def.prometheus_name() == name)
+    ALL.iter()
+        .copied()
+        .find(|def| def.prometheus_name() == name)
 }
 
 #[cfg(feature = "metrics")]
@@ -409,7 +418,8 @@ mod tests {
             assert!(seen.insert(def.name), "duplicate {}", def.name);
             let prom = def.prometheus_name();
             assert!(
-                prom.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                prom.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
                 "{prom}"
             );
             assert!(!def.description.is_empty());
@@ -440,7 +450,10 @@ mod tests {
             DB_CLIENT_CONNECTION_COUNT.prometheus_name(),
             "db_client_connection_count_current"
         );
-        assert_eq!(find_prometheus("sdk_propagation_rejected_total"), Some(&PROPAGATION_REJECTED));
+        assert_eq!(
+            find_prometheus("sdk_propagation_rejected_total"),
+            Some(&PROPAGATION_REJECTED)
+        );
     }
 
     #[test]
@@ -459,7 +472,9 @@ mod tests {
     fn semconv_buckets_match_the_conventions() {
         assert_eq!(
             HTTP_SERVER_REQUEST_DURATION.buckets,
-            &[0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
+            &[
+                0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0
+            ]
         );
         assert_eq!(
             DB_CLIENT_OPERATION_DURATION.buckets,

@@ -68,7 +68,11 @@ pub struct ServiceInfo {
 impl Default for ServiceInfo {
     /// `unknown_service`, no version, no environment.
     fn default() -> Self {
-        Self { name: "unknown_service".into(), version: None, environment: None }
+        Self {
+            name: "unknown_service".into(),
+            version: None,
+            environment: None,
+        }
     }
 }
 
@@ -127,7 +131,10 @@ pub struct Sampler {
 
 impl Default for Sampler {
     fn default() -> Self {
-        Self { root: RootSampler::AlwaysOn, parent_based: true }
+        Self {
+            root: RootSampler::AlwaysOn,
+            parent_based: true,
+        }
     }
 }
 
@@ -217,7 +224,10 @@ impl ConfigBuilder {
     }
 
     /// Sets the metric exporters.
-    pub fn metrics_exporters(mut self, exporters: impl IntoIterator<Item = MetricsExporter>) -> Self {
+    pub fn metrics_exporters(
+        mut self,
+        exporters: impl IntoIterator<Item = MetricsExporter>,
+    ) -> Self {
         self.metrics_exporters = Some(exporters.into_iter().collect());
         self
     }
@@ -258,12 +268,18 @@ impl ConfigBuilder {
     }
 
     /// Builds from the given variables instead of the process environment.
-    pub fn build_from_vars<K, V>(self, vars: impl IntoIterator<Item = (K, V)>) -> Result<Config, ConfigError>
+    pub fn build_from_vars<K, V>(
+        self,
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Config, ConfigError>
     where
         K: Into<String>,
         V: Into<String>,
     {
-        let vars: Vec<(String, String)> = vars.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let vars: Vec<(String, String)> = vars
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
         self.build_with(&VarList(vars))
     }
 
@@ -296,7 +312,10 @@ impl ConfigBuilder {
         };
         let version = match self.service_version {
             Some(v) => Some(v),
-            None => first_some([env.var("DD_VERSION")?, from_resource(resource::SERVICE_VERSION)]),
+            None => first_some([
+                env.var("DD_VERSION")?,
+                from_resource(resource::SERVICE_VERSION),
+            ]),
         };
         let environment = match self.environment {
             Some(e) => Some(e),
@@ -310,21 +329,36 @@ impl ConfigBuilder {
         let traces_exporters = match self.traces_exporters {
             Some(list) => list,
             None => match env.var("OTEL_TRACES_EXPORTER")? {
-                Some(value) => parse_list("OTEL_TRACES_EXPORTER", &value, TRACES_EXPECTED, parse_traces_exporter)?,
+                Some(value) => parse_list(
+                    "OTEL_TRACES_EXPORTER",
+                    &value,
+                    TRACES_EXPECTED,
+                    parse_traces_exporter,
+                )?,
                 None => default_traces_exporter(env)?,
             },
         };
         let metrics_exporters = match self.metrics_exporters {
             Some(list) => list,
             None => match env.var("OTEL_METRICS_EXPORTER")? {
-                Some(value) => parse_list("OTEL_METRICS_EXPORTER", &value, METRICS_EXPECTED, parse_metrics_exporter)?,
+                Some(value) => parse_list(
+                    "OTEL_METRICS_EXPORTER",
+                    &value,
+                    METRICS_EXPECTED,
+                    parse_metrics_exporter,
+                )?,
                 None => vec![MetricsExporter::Prometheus],
             },
         };
         let logs_exporters = match self.logs_exporters {
             Some(list) => list,
             None => match env.var("OTEL_LOGS_EXPORTER")? {
-                Some(value) => parse_list("OTEL_LOGS_EXPORTER", &value, LOGS_EXPECTED, parse_logs_exporter)?,
+                Some(value) => parse_list(
+                    "OTEL_LOGS_EXPORTER",
+                    &value,
+                    LOGS_EXPECTED,
+                    parse_logs_exporter,
+                )?,
                 None => vec![LogsExporter::Console],
             },
         };
@@ -332,7 +366,12 @@ impl ConfigBuilder {
         let formats = match self.propagation {
             Some(list) => list,
             None => match env.var("OTEL_PROPAGATORS")? {
-                Some(value) => parse_list("OTEL_PROPAGATORS", &value, PROPAGATORS_EXPECTED, parse_propagator)?,
+                Some(value) => parse_list(
+                    "OTEL_PROPAGATORS",
+                    &value,
+                    PROPAGATORS_EXPECTED,
+                    parse_propagator,
+                )?,
                 None => match env.var("DD_TRACE_PROPAGATION_STYLE")? {
                     Some(value) => parse_list(
                         "DD_TRACE_PROPAGATION_STYLE",
@@ -361,7 +400,11 @@ impl ConfigBuilder {
         };
 
         Ok(Config {
-            service: ServiceInfo { name, version, environment },
+            service: ServiceInfo {
+                name,
+                version,
+                environment,
+            },
             resource_attributes,
             traces_exporters,
             metrics_exporters,
@@ -421,7 +464,11 @@ fn first_some<const N: usize>(values: [Option<String>; N]) -> Option<String> {
 }
 
 fn invalid(var: &'static str, value: &str, expected: &'static str) -> ConfigError {
-    ConfigError::InvalidValue { var, value: value.to_owned(), expected }
+    ConfigError::InvalidValue {
+        var,
+        value: value.to_owned(),
+        expected,
+    }
 }
 
 fn parse_bool(var: &'static str, value: &str) -> Result<bool, ConfigError> {
@@ -441,7 +488,11 @@ fn parse_list<T: PartialEq>(
     expected: &'static str,
     parse: fn(&str) -> Option<T>,
 ) -> Result<Vec<T>, ConfigError> {
-    let items: Vec<&str> = value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    let items: Vec<&str> = value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
     if items.iter().any(|item| item.eq_ignore_ascii_case("none")) {
         if items.len() == 1 {
             return Ok(Vec::new());
@@ -450,7 +501,8 @@ fn parse_list<T: PartialEq>(
     }
     let mut out = Vec::new();
     for item in items {
-        let parsed = parse(&item.to_ascii_lowercase()).ok_or_else(|| invalid(var, value, expected))?;
+        let parsed =
+            parse(&item.to_ascii_lowercase()).ok_or_else(|| invalid(var, value, expected))?;
         if !out.contains(&parsed) {
             out.push(parsed);
         }
@@ -462,9 +514,11 @@ fn parse_list<T: PartialEq>(
 }
 
 const TRACES_EXPECTED: &str = "a comma-separated list of otlp, datadog, console, or none";
-const METRICS_EXPECTED: &str = "a comma-separated list of otlp, prometheus, datadog, dogstatsd, console, or none";
+const METRICS_EXPECTED: &str =
+    "a comma-separated list of otlp, prometheus, datadog, dogstatsd, console, or none";
 const LOGS_EXPECTED: &str = "a comma-separated list of otlp, console, or none";
-const PROPAGATORS_EXPECTED: &str = "a comma-separated list of tracecontext, baggage, datadog, b3, b3multi, or none";
+const PROPAGATORS_EXPECTED: &str =
+    "a comma-separated list of tracecontext, baggage, datadog, b3, b3multi, or none";
 const SAMPLER_EXPECTED: &str = "always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio";
 
 fn parse_traces_exporter(value: &str) -> Option<TracesExporter> {
@@ -497,12 +551,16 @@ fn parse_logs_exporter(value: &str) -> Option<LogsExporter> {
 fn parse_propagator(value: &str) -> Option<PropagationFormat> {
     match value {
         "b3 single header" => Some(PropagationFormat::B3),
-        _ => PropagationFormat::ALL.into_iter().find(|f| f.name() == value),
+        _ => PropagationFormat::ALL
+            .into_iter()
+            .find(|f| f.name() == value),
     }
 }
 
 fn default_traces_exporter(env: &dyn Env) -> Result<Vec<TracesExporter>, ConfigError> {
-    if env.var("OTEL_EXPORTER_OTLP_ENDPOINT")?.is_some() || env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.is_some() {
+    if env.var("OTEL_EXPORTER_OTLP_ENDPOINT")?.is_some()
+        || env.var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")?.is_some()
+    {
         return Ok(vec![TracesExporter::Otlp]);
     }
     if env.var("DD_TRACE_AGENT_URL")?.is_some() || env.var("DD_AGENT_HOST")?.is_some() {
@@ -551,7 +609,9 @@ fn parse_resource_attributes(value: &str) -> Result<Vec<(String, String)>, Confi
     const EXPECTED: &str = "comma-separated key=value pairs with percent-encoded values";
     let mut out: Vec<(String, String)> = Vec::new();
     for pair in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (key, raw) = pair.split_once('=').ok_or_else(|| invalid(VAR, value, EXPECTED))?;
+        let (key, raw) = pair
+            .split_once('=')
+            .ok_or_else(|| invalid(VAR, value, EXPECTED))?;
         let key = key.trim();
         if key.is_empty() {
             return Err(invalid(VAR, value, EXPECTED));
@@ -573,16 +633,23 @@ fn parse_prometheus_listener(env: &dyn Env) -> Result<Option<SocketAddr>, Config
     }
     let ip = match host.as_deref() {
         None | Some("localhost") => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        Some(text) => text
-            .trim_matches(['[', ']'])
-            .parse()
-            .map_err(|_| invalid("OTEL_EXPORTER_PROMETHEUS_HOST", text, "an IP address or localhost"))?,
+        Some(text) => text.trim_matches(['[', ']']).parse().map_err(|_| {
+            invalid(
+                "OTEL_EXPORTER_PROMETHEUS_HOST",
+                text,
+                "an IP address or localhost",
+            )
+        })?,
     };
     let port = match port.as_deref() {
         None => 9464,
-        Some(text) => text
-            .parse::<u16>()
-            .map_err(|_| invalid("OTEL_EXPORTER_PROMETHEUS_PORT", text, "a port number from 0 to 65535"))?,
+        Some(text) => text.parse::<u16>().map_err(|_| {
+            invalid(
+                "OTEL_EXPORTER_PROMETHEUS_PORT",
+                text,
+                "a port number from 0 to 65535",
+            )
+        })?,
     };
     Ok(Some(SocketAddr::new(ip, port)))
 }

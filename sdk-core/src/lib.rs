@@ -40,7 +40,10 @@
 //!
 //! With default features off the crate has no tokio, http or hyper and builds for
 //! `wasm32-unknown-unknown`.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod catalogue;
 pub mod config;

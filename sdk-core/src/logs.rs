@@ -57,7 +57,10 @@ where
                 write_json_str(&mut suffix, value);
             }
         }
-        Self { make_writer, service_suffix: suffix.into_boxed_slice() }
+        Self {
+            make_writer,
+            service_suffix: suffix.into_boxed_slice(),
+        }
     }
 }
 
@@ -118,7 +121,8 @@ impl Visit for FieldWriter<'_> {
 
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.key(field);
-        self.out.extend_from_slice(if value { b"true" } else { b"false" });
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
@@ -158,7 +162,9 @@ where
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         BUFFER.with(|buffer| {
-            let Ok(mut buf) = buffer.try_borrow_mut() else { return };
+            let Ok(mut buf) = buffer.try_borrow_mut() else {
+                return;
+            };
             buf.clear();
             self.format(event, &ctx, &mut buf);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
@@ -186,7 +192,11 @@ impl<W> JsonLogLayer<W> {
 
         let fields_start = out.len();
         out.extend_from_slice(b",\"fields\":");
-        let mut visitor = FieldWriter { out, message: None, any: false };
+        let mut visitor = FieldWriter {
+            out,
+            message: None,
+            any: false,
+        };
         event.record(&mut visitor);
         let (message, any) = (visitor.message, visitor.any);
         if any {

@@ -14,10 +14,12 @@
 
 use crate::catalogue::{self, MetricKind};
 use metrics::{Counter, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{
+    BuildError, Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use std::collections::HashMap;
-use std::sync::{Arc, LazyLock};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -43,8 +45,12 @@ pub enum PrometheusError {
 }
 
 /// OpenTelemetry name → Prometheus name, for every catalogue metric.
-static PROMETHEUS_NAMES: LazyLock<HashMap<&'static str, String>> =
-    LazyLock::new(|| catalogue::ALL.iter().map(|def| (def.name, def.prometheus_name())).collect());
+static PROMETHEUS_NAMES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    catalogue::ALL
+        .iter()
+        .map(|def| (def.name, def.prometheus_name()))
+        .collect()
+});
 
 fn prometheus_name(name: &str) -> Option<&'static str> {
     PROMETHEUS_NAMES.get(name).map(String::as_str)
@@ -56,8 +62,12 @@ pub fn catalogue_builder() -> Result<PrometheusBuilder, PrometheusError> {
     let mut builder = PrometheusBuilder::new()
         .with_recommended_naming(true)
         .set_buckets(catalogue::HTTP_SERVER_REQUEST_DURATION.buckets)?;
-    for def in catalogue::ALL.iter().filter(|def| def.kind == MetricKind::Histogram) {
-        builder = builder.set_buckets_for_metric(Matcher::Full(def.prometheus_name()), def.buckets)?;
+    for def in catalogue::ALL
+        .iter()
+        .filter(|def| def.kind == MetricKind::Histogram)
+    {
+        builder =
+            builder.set_buckets_for_metric(Matcher::Full(def.prometheus_name()), def.buckets)?;
     }
     Ok(builder)
 }
@@ -82,8 +92,12 @@ impl CatalogueRecorder {
     }
 
     fn key(key: &Key) -> Option<Key> {
-        prometheus_name(key.name())
-            .map(|name| Key::from_parts(KeyName::from_const_str(name), key.labels().cloned().collect::<Vec<_>>()))
+        prometheus_name(key.name()).map(|name| {
+            Key::from_parts(
+                KeyName::from_const_str(name),
+                key.labels().cloned().collect::<Vec<_>>(),
+            )
+        })
     }
 
     fn name(name: KeyName) -> KeyName {
@@ -93,15 +107,18 @@ impl CatalogueRecorder {
 
 impl Recorder for CatalogueRecorder {
     fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_counter(Self::name(key), unit, description);
+        self.inner
+            .describe_counter(Self::name(key), unit, description);
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_gauge(Self::name(key), unit, description);
+        self.inner
+            .describe_gauge(Self::name(key), unit, description);
     }
 
     fn describe_histogram(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_histogram(Self::name(key), unit, description);
+        self.inner
+            .describe_histogram(Self::name(key), unit, description);
     }
 
     fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
@@ -129,7 +146,9 @@ impl Recorder for CatalogueRecorder {
 /// A recorder configured from the catalogue, not installed (for tests and benchmarks).
 /// Run [`describe_catalogue`] under it to get `HELP` lines.
 pub fn catalogue_recorder() -> Result<CatalogueRecorder, PrometheusError> {
-    Ok(CatalogueRecorder::new(catalogue_builder()?.build_recorder()))
+    Ok(CatalogueRecorder::new(
+        catalogue_builder()?.build_recorder(),
+    ))
 }
 
 /// Describes every catalogue metric to `recorder`.
@@ -160,7 +179,11 @@ impl PrometheusExporter {
         metrics::set_global_recorder(recorder).map_err(|_| PrometheusError::RecorderAlreadySet)?;
         catalogue::describe_all();
         let upkeep = spawn_upkeep(handle.clone());
-        Ok(Self { handle, upkeep, listener: None })
+        Ok(Self {
+            handle,
+            upkeep,
+            listener: None,
+        })
     }
 
     /// Installs the recorder and serves `GET /metrics` (any path) on `addr` from a
@@ -171,7 +194,10 @@ impl PrometheusExporter {
         let thread = std::thread::Builder::new()
             .name("sdk-prometheus-listener".into())
             .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
                     Ok(runtime) => runtime,
                     Err(err) => {
                         let _ = tx.send(Err(PrometheusError::Listener(err.to_string())));
@@ -179,7 +205,8 @@ impl PrometheusExporter {
                     }
                 };
                 runtime.block_on(async move {
-                    let built = catalogue_builder().and_then(|b| Ok(b.with_http_listener(addr).build()?));
+                    let built =
+                        catalogue_builder().and_then(|b| Ok(b.with_http_listener(addr).build()?));
                     match built {
                         Ok((recorder, serve)) => {
                             let _ = tx.send(Ok(CatalogueRecorder::new(recorder)));
@@ -198,7 +225,11 @@ impl PrometheusExporter {
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).map_err(|_| PrometheusError::RecorderAlreadySet)?;
         catalogue::describe_all();
-        Ok(Self { handle, upkeep: None, listener: Some(thread) })
+        Ok(Self {
+            handle,
+            upkeep: None,
+            listener: Some(thread),
+        })
     }
 
     /// The text exposition of every metric recorded so far.
@@ -284,9 +315,10 @@ mod service {
                     Bytes::from(self.handle.render())
                 };
                 let mut response = Response::new(Full::new(body));
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(CONTENT_TYPE));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    header::HeaderValue::from_static(CONTENT_TYPE),
+                );
                 response
             } else {
                 let mut response = Response::new(Full::new(Bytes::new()));
@@ -296,7 +328,10 @@ mod service {
                     .insert(header::ALLOW, header::HeaderValue::from_static("GET, HEAD"));
                 response
             };
-            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("no-store"),
+            );
             ready(Ok(response))
         }
     }

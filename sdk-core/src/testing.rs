@@ -37,7 +37,10 @@ pub struct CapturedLogs {
 
 impl CapturedLogs {
     /// A subscriber with the span-context layer and a JSON log layer writing here.
-    pub fn subscriber(&self, service: &ServiceInfo) -> impl tracing::Subscriber + Send + Sync + use<> {
+    pub fn subscriber(
+        &self,
+        service: &ServiceInfo,
+    ) -> impl tracing::Subscriber + Send + Sync + use<> {
         tracing_subscriber::registry()
             .with(TraceContextLayer::new(Sampler::default()))
             .with(JsonLogLayer::new(self.clone(), service))
@@ -45,7 +48,8 @@ impl CapturedLogs {
 
     /// Everything written so far, as text.
     pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+        String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(PoisonError::into_inner))
+            .into_owned()
     }
 
     /// Every line parsed as JSON; a line that is not JSON becomes `Value::Null`.
@@ -65,7 +69,10 @@ pub struct CapturedWriter {
 
 impl Write for CapturedWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.bytes.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        self.bytes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
 
@@ -78,7 +85,9 @@ impl<'a> MakeWriter<'a> for CapturedLogs {
     type Writer = CapturedWriter;
 
     fn make_writer(&'a self) -> Self::Writer {
-        CapturedWriter { bytes: Arc::clone(&self.bytes) }
+        CapturedWriter {
+            bytes: Arc::clone(&self.bytes),
+        }
     }
 }
 
@@ -115,20 +124,29 @@ pub fn capture_metrics(f: impl FnOnce()) -> Vec<RecordedMetric> {
         .snapshot()
         .into_vec()
         .into_iter()
-        .map(|(key, _unit, _description, value): (CompositeKey, _, _, DebugValue)| {
-            let (kind, key) = key.into_parts();
-            let mut labels: Vec<(String, String)> = key
-                .labels()
-                .map(|l| (l.key().to_owned(), l.value().to_owned()))
-                .collect();
-            labels.sort();
-            let value = match value {
-                DebugValue::Counter(v) => RecordedValue::Counter(v),
-                DebugValue::Gauge(v) => RecordedValue::Gauge(v.into_inner()),
-                DebugValue::Histogram(v) => RecordedValue::Histogram(v.into_iter().map(|x| x.into_inner()).collect()),
-            };
-            RecordedMetric { kind, name: key.name().to_owned(), labels, value }
-        })
+        .map(
+            |(key, _unit, _description, value): (CompositeKey, _, _, DebugValue)| {
+                let (kind, key) = key.into_parts();
+                let mut labels: Vec<(String, String)> = key
+                    .labels()
+                    .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                    .collect();
+                labels.sort();
+                let value = match value {
+                    DebugValue::Counter(v) => RecordedValue::Counter(v),
+                    DebugValue::Gauge(v) => RecordedValue::Gauge(v.into_inner()),
+                    DebugValue::Histogram(v) => {
+                        RecordedValue::Histogram(v.into_iter().map(|x| x.into_inner()).collect())
+                    }
+                };
+                RecordedMetric {
+                    kind,
+                    name: key.name().to_owned(),
+                    labels,
+                    value,
+                }
+            },
+        )
         .collect()
 }
 
@@ -152,7 +170,9 @@ pub fn promtool_check(exposition: &str) -> Result<(), String> {
             )
         })?;
     if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(exposition.as_bytes()).map_err(|err| err.to_string())?;
+        stdin
+            .write_all(exposition.as_bytes())
+            .map_err(|err| err.to_string())?;
     }
     let output = child.wait_with_output().map_err(|err| err.to_string())?;
     let findings = format!(

@@ -32,9 +32,9 @@ use crate::propagation::{SpanContext, SpanId, TraceId};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use std::cell::RefCell;
 use std::sync::Arc;
+use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::Subscriber;
 use tracing_subscriber::Registry;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
@@ -77,7 +77,10 @@ impl SpanState {
             },
             None => SpanContext::new(self.trace_id, self.span_id, self.sampled),
         };
-        if context.sampling_priority.is_some_and(|p| (p > 0) != self.sampled) {
+        if context
+            .sampling_priority
+            .is_some_and(|p| (p > 0) != self.sampled)
+        {
             context.sampling_priority = None;
         }
         context
@@ -213,7 +216,10 @@ where
             }
         };
         if has_id_fields(attrs.metadata().fields()) {
-            attrs.record(&mut IdFields { request_id: &mut state.request_id, user_id: &mut state.user_id });
+            attrs.record(&mut IdFields {
+                request_id: &mut state.request_id,
+                user_id: &mut state.user_id,
+            });
         }
         span.extensions_mut().insert(state);
     }
@@ -225,7 +231,10 @@ where
         }
         let mut extensions = span.extensions_mut();
         if let Some(state) = extensions.get_mut::<SpanState>() {
-            values.record(&mut IdFields { request_id: &mut state.request_id, user_id: &mut state.user_id });
+            values.record(&mut IdFields {
+                request_id: &mut state.request_id,
+                user_id: &mut state.user_id,
+            });
         }
     }
 }
@@ -281,15 +290,19 @@ pub fn set_request_id(span: &tracing::Span, request_id: &str) -> bool {
 #[cfg(feature = "json-logs")]
 /// Trace correlation of the span with `id`: its state, plus the nearest request and user
 /// ids found on it or its ancestors.
-pub(crate) fn correlation<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>) -> Option<Correlation>
+pub(crate) fn correlation<S>(
+    span: &tracing_subscriber::registry::SpanRef<'_, S>,
+) -> Option<Correlation>
 where
     S: for<'a> LookupSpan<'a>,
 {
     let mut out: Option<Correlation> = None;
     for ancestor in span.scope() {
         let extensions = ancestor.extensions();
-        let Some(state) = extensions.get::<SpanState>() else { continue };
-        let entry = out.get_or_insert_with(|| Correlation {
+        let Some(state) = extensions.get::<SpanState>() else {
+            continue;
+        };
+        let entry = out.get_or_insert(Correlation {
             trace_id: state.trace_id,
             span_id: state.span_id,
             request_id: None,
@@ -317,4 +330,3 @@ pub(crate) struct Correlation {
     pub(crate) request_id: Option<Box<str>>,
     pub(crate) user_id: Option<Box<str>>,
 }
-

@@ -20,15 +20,27 @@ fn ok(vars: &[(&str, &str)]) -> Config {
 /// Asserts the error names the variable, the value and the accepted values.
 fn rejected(vars: &[(&str, &str)], var: &str, accepted_fragment: &str) {
     let err = from(vars).expect_err("invalid value accepted");
-    let ConfigError::InvalidValue { var: got_var, value, expected } = &err else {
+    let ConfigError::InvalidValue {
+        var: got_var,
+        value,
+        expected,
+    } = &err
+    else {
         panic!("unexpected error {err:?}");
     };
     assert_eq!(*got_var, var);
-    let offending = vars.iter().find(|(k, _)| *k == var).map(|(_, v)| v.trim()).unwrap_or_default();
+    let offending = vars
+        .iter()
+        .find(|(k, _)| *k == var)
+        .map(|(_, v)| v.trim())
+        .unwrap_or_default();
     assert_eq!(value, offending);
     assert!(expected.contains(accepted_fragment), "{expected}");
     let text = err.to_string();
-    assert!(text.contains(var) && text.contains(offending) && text.contains(accepted_fragment), "{text}");
+    assert!(
+        text.contains(var) && text.contains(offending) && text.contains(accepted_fragment),
+        "{text}"
+    );
 }
 
 #[test]
@@ -44,7 +56,13 @@ fn defaults_need_no_configuration() {
         config.propagator.formats(),
         &[PropagationFormat::TraceContext, PropagationFormat::Baggage]
     );
-    assert_eq!(config.sampler, Sampler { root: RootSampler::AlwaysOn, parent_based: true });
+    assert_eq!(
+        config.sampler,
+        Sampler {
+            root: RootSampler::AlwaysOn,
+            parent_based: true
+        }
+    );
     assert_eq!(config.log_filter, "info");
     assert_eq!(config.prometheus_listener, None);
     assert!(!config.disabled);
@@ -68,22 +86,35 @@ fn service_identity_precedence() {
     assert_eq!(config.service.environment.as_deref(), Some("prod"));
     assert_eq!(config.service.version.as_deref(), Some("2.0.0"));
 
-    let config = ok(&[("DD_SERVICE", "dd-name"), ("OTEL_SERVICE_NAME", "otel-name")]);
+    let config = ok(&[
+        ("DD_SERVICE", "dd-name"),
+        ("OTEL_SERVICE_NAME", "otel-name"),
+    ]);
     assert_eq!(config.service.name, "otel-name");
 
     let config = Config::builder()
         .service_name("builder")
         .service_version("3")
         .environment("dev")
-        .build_from_vars([("OTEL_SERVICE_NAME", "otel-name"), ("DD_ENV", "prod"), ("DD_VERSION", "2")])
+        .build_from_vars([
+            ("OTEL_SERVICE_NAME", "otel-name"),
+            ("DD_ENV", "prod"),
+            ("DD_VERSION", "2"),
+        ])
         .unwrap();
     assert_eq!(config.service.name, "builder");
     assert_eq!(config.service.version.as_deref(), Some("3"));
     assert_eq!(config.service.environment.as_deref(), Some("dev"));
 
-    let defaulted = Config::builder().default_service_name("demo").build_from_vars::<&str, &str>([]).unwrap();
+    let defaulted = Config::builder()
+        .default_service_name("demo")
+        .build_from_vars::<&str, &str>([])
+        .unwrap();
     assert_eq!(defaulted.service.name, "demo");
-    let env_wins = Config::builder().default_service_name("demo").build_from_vars([("DD_SERVICE", "svc")]).unwrap();
+    let env_wins = Config::builder()
+        .default_service_name("demo")
+        .build_from_vars([("DD_SERVICE", "svc")])
+        .unwrap();
     assert_eq!(env_wins.service.name, "svc");
 
     let legacy = ok(&[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=qa")]);
@@ -92,14 +123,32 @@ fn service_identity_precedence() {
 
 #[test]
 fn resource_attributes_are_decoded_and_validated() {
-    let config = ok(&[("OTEL_RESOURCE_ATTRIBUTES", " team=pay%20ments , region=eu-west-1,team=core")]);
+    let config = ok(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        " team=pay%20ments , region=eu-west-1,team=core",
+    )]);
     assert_eq!(
         config.resource_attributes,
-        vec![("region".to_owned(), "eu-west-1".to_owned()), ("team".to_owned(), "core".to_owned())]
+        vec![
+            ("region".to_owned(), "eu-west-1".to_owned()),
+            ("team".to_owned(), "core".to_owned())
+        ]
     );
-    rejected(&[("OTEL_RESOURCE_ATTRIBUTES", "novalue")], "OTEL_RESOURCE_ATTRIBUTES", "key=value");
-    rejected(&[("OTEL_RESOURCE_ATTRIBUTES", "=x")], "OTEL_RESOURCE_ATTRIBUTES", "key=value");
-    rejected(&[("OTEL_RESOURCE_ATTRIBUTES", "k=%FF")], "OTEL_RESOURCE_ATTRIBUTES", "percent-encoded");
+    rejected(
+        &[("OTEL_RESOURCE_ATTRIBUTES", "novalue")],
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "key=value",
+    );
+    rejected(
+        &[("OTEL_RESOURCE_ATTRIBUTES", "=x")],
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "key=value",
+    );
+    rejected(
+        &[("OTEL_RESOURCE_ATTRIBUTES", "k=%FF")],
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "percent-encoded",
+    );
 }
 
 #[test]
@@ -109,30 +158,77 @@ fn exporters_per_signal() {
         ("OTEL_METRICS_EXPORTER", "dogstatsd"),
         ("OTEL_LOGS_EXPORTER", "none"),
     ]);
-    assert_eq!(config.traces_exporters, vec![TracesExporter::Otlp, TracesExporter::Console]);
+    assert_eq!(
+        config.traces_exporters,
+        vec![TracesExporter::Otlp, TracesExporter::Console]
+    );
     assert_eq!(config.metrics_exporters, vec![MetricsExporter::DogStatsD]);
     assert!(config.logs_exporters.is_empty());
 
-    assert_eq!(ok(&[("OTEL_TRACES_EXPORTER", "datadog")]).traces_exporters, vec![TracesExporter::Datadog]);
-    assert!(ok(&[("OTEL_TRACES_EXPORTER", "none")]).traces_exporters.is_empty());
+    assert_eq!(
+        ok(&[("OTEL_TRACES_EXPORTER", "datadog")]).traces_exporters,
+        vec![TracesExporter::Datadog]
+    );
+    assert!(
+        ok(&[("OTEL_TRACES_EXPORTER", "none")])
+            .traces_exporters
+            .is_empty()
+    );
     for (value, expected) in [
         ("otlp", MetricsExporter::Otlp),
         ("prometheus", MetricsExporter::Prometheus),
         ("datadog", MetricsExporter::DogStatsD),
         ("console", MetricsExporter::Console),
     ] {
-        assert_eq!(ok(&[("OTEL_METRICS_EXPORTER", value)]).metrics_exporters, vec![expected]);
+        assert_eq!(
+            ok(&[("OTEL_METRICS_EXPORTER", value)]).metrics_exporters,
+            vec![expected]
+        );
     }
-    assert!(ok(&[("OTEL_METRICS_EXPORTER", "none")]).metrics_exporters.is_empty());
-    assert_eq!(ok(&[("OTEL_LOGS_EXPORTER", "otlp")]).logs_exporters, vec![LogsExporter::Otlp]);
-    assert_eq!(ok(&[("OTEL_LOGS_EXPORTER", "console")]).logs_exporters, vec![LogsExporter::Console]);
+    assert!(
+        ok(&[("OTEL_METRICS_EXPORTER", "none")])
+            .metrics_exporters
+            .is_empty()
+    );
+    assert_eq!(
+        ok(&[("OTEL_LOGS_EXPORTER", "otlp")]).logs_exporters,
+        vec![LogsExporter::Otlp]
+    );
+    assert_eq!(
+        ok(&[("OTEL_LOGS_EXPORTER", "console")]).logs_exporters,
+        vec![LogsExporter::Console]
+    );
 
-    rejected(&[("OTEL_TRACES_EXPORTER", "prometheus")], "OTEL_TRACES_EXPORTER", "otlp, datadog, console");
-    rejected(&[("OTEL_TRACES_EXPORTER", "zipkin")], "OTEL_TRACES_EXPORTER", "otlp, datadog, console");
-    rejected(&[("OTEL_TRACES_EXPORTER", "otlp,none")], "OTEL_TRACES_EXPORTER", "`none` alone");
-    rejected(&[("OTEL_METRICS_EXPORTER", "statsd")], "OTEL_METRICS_EXPORTER", "prometheus, datadog, dogstatsd");
-    rejected(&[("OTEL_LOGS_EXPORTER", "datadog")], "OTEL_LOGS_EXPORTER", "otlp, console");
-    rejected(&[("OTEL_LOGS_EXPORTER", ",,")], "OTEL_LOGS_EXPORTER", "otlp, console");
+    rejected(
+        &[("OTEL_TRACES_EXPORTER", "prometheus")],
+        "OTEL_TRACES_EXPORTER",
+        "otlp, datadog, console",
+    );
+    rejected(
+        &[("OTEL_TRACES_EXPORTER", "zipkin")],
+        "OTEL_TRACES_EXPORTER",
+        "otlp, datadog, console",
+    );
+    rejected(
+        &[("OTEL_TRACES_EXPORTER", "otlp,none")],
+        "OTEL_TRACES_EXPORTER",
+        "`none` alone",
+    );
+    rejected(
+        &[("OTEL_METRICS_EXPORTER", "statsd")],
+        "OTEL_METRICS_EXPORTER",
+        "prometheus, datadog, dogstatsd",
+    );
+    rejected(
+        &[("OTEL_LOGS_EXPORTER", "datadog")],
+        "OTEL_LOGS_EXPORTER",
+        "otlp, console",
+    );
+    rejected(
+        &[("OTEL_LOGS_EXPORTER", ",,")],
+        "OTEL_LOGS_EXPORTER",
+        "otlp, console",
+    );
 }
 
 #[test]
@@ -142,10 +238,17 @@ fn traces_exporter_default_follows_endpoints() {
         vec![TracesExporter::Otlp]
     );
     assert_eq!(
-        ok(&[("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://collector:4318/v1/traces")]).traces_exporters,
+        ok(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://collector:4318/v1/traces"
+        )])
+        .traces_exporters,
         vec![TracesExporter::Otlp]
     );
-    assert_eq!(ok(&[("DD_AGENT_HOST", "agent")]).traces_exporters, vec![TracesExporter::Datadog]);
+    assert_eq!(
+        ok(&[("DD_AGENT_HOST", "agent")]).traces_exporters,
+        vec![TracesExporter::Datadog]
+    );
     assert_eq!(
         ok(&[("DD_TRACE_AGENT_URL", "http://agent:8126")]).traces_exporters,
         vec![TracesExporter::Datadog]
@@ -154,7 +257,10 @@ fn traces_exporter_default_follows_endpoints() {
 
 #[test]
 fn propagators() {
-    let config = ok(&[("OTEL_PROPAGATORS", "b3multi, datadog,tracecontext,b3,baggage,datadog")]);
+    let config = ok(&[(
+        "OTEL_PROPAGATORS",
+        "b3multi, datadog,tracecontext,b3,baggage,datadog",
+    )]);
     assert_eq!(
         config.propagator.formats(),
         &[
@@ -165,30 +271,106 @@ fn propagators() {
             PropagationFormat::Baggage
         ]
     );
-    assert!(ok(&[("OTEL_PROPAGATORS", "none")]).propagator.formats().is_empty());
-    let dd = ok(&[("DD_TRACE_PROPAGATION_STYLE", "datadog,tracecontext,b3 single header")]);
+    assert!(
+        ok(&[("OTEL_PROPAGATORS", "none")])
+            .propagator
+            .formats()
+            .is_empty()
+    );
+    let dd = ok(&[(
+        "DD_TRACE_PROPAGATION_STYLE",
+        "datadog,tracecontext,b3 single header",
+    )]);
     assert_eq!(
         dd.propagator.formats(),
-        &[PropagationFormat::Datadog, PropagationFormat::TraceContext, PropagationFormat::B3]
+        &[
+            PropagationFormat::Datadog,
+            PropagationFormat::TraceContext,
+            PropagationFormat::B3
+        ]
     );
-    let both = ok(&[("DD_TRACE_PROPAGATION_STYLE", "datadog"), ("OTEL_PROPAGATORS", "b3")]);
+    let both = ok(&[
+        ("DD_TRACE_PROPAGATION_STYLE", "datadog"),
+        ("OTEL_PROPAGATORS", "b3"),
+    ]);
     assert_eq!(both.propagator.formats(), &[PropagationFormat::B3]);
 
-    rejected(&[("OTEL_PROPAGATORS", "jaeger")], "OTEL_PROPAGATORS", "tracecontext, baggage, datadog, b3, b3multi");
-    rejected(&[("OTEL_PROPAGATORS", "xray,tracecontext")], "OTEL_PROPAGATORS", "b3multi");
-    rejected(&[("DD_TRACE_PROPAGATION_STYLE", "w3c")], "DD_TRACE_PROPAGATION_STYLE", "tracecontext");
+    rejected(
+        &[("OTEL_PROPAGATORS", "jaeger")],
+        "OTEL_PROPAGATORS",
+        "tracecontext, baggage, datadog, b3, b3multi",
+    );
+    rejected(
+        &[("OTEL_PROPAGATORS", "xray,tracecontext")],
+        "OTEL_PROPAGATORS",
+        "b3multi",
+    );
+    rejected(
+        &[("DD_TRACE_PROPAGATION_STYLE", "w3c")],
+        "DD_TRACE_PROPAGATION_STYLE",
+        "tracecontext",
+    );
 }
 
 #[test]
 fn samplers() {
     let cases: [(&str, Option<&str>, Sampler); 7] = [
-        ("always_on", None, Sampler { root: RootSampler::AlwaysOn, parent_based: false }),
-        ("always_off", None, Sampler { root: RootSampler::AlwaysOff, parent_based: false }),
-        ("traceidratio", Some("0.25"), Sampler { root: RootSampler::TraceIdRatio(0.25), parent_based: false }),
-        ("traceidratio", None, Sampler { root: RootSampler::TraceIdRatio(1.0), parent_based: false }),
-        ("parentbased_always_on", None, Sampler { root: RootSampler::AlwaysOn, parent_based: true }),
-        ("PARENTBASED_ALWAYS_OFF", Some("ignored"), Sampler { root: RootSampler::AlwaysOff, parent_based: true }),
-        ("parentbased_traceidratio", Some("0"), Sampler { root: RootSampler::TraceIdRatio(0.0), parent_based: true }),
+        (
+            "always_on",
+            None,
+            Sampler {
+                root: RootSampler::AlwaysOn,
+                parent_based: false,
+            },
+        ),
+        (
+            "always_off",
+            None,
+            Sampler {
+                root: RootSampler::AlwaysOff,
+                parent_based: false,
+            },
+        ),
+        (
+            "traceidratio",
+            Some("0.25"),
+            Sampler {
+                root: RootSampler::TraceIdRatio(0.25),
+                parent_based: false,
+            },
+        ),
+        (
+            "traceidratio",
+            None,
+            Sampler {
+                root: RootSampler::TraceIdRatio(1.0),
+                parent_based: false,
+            },
+        ),
+        (
+            "parentbased_always_on",
+            None,
+            Sampler {
+                root: RootSampler::AlwaysOn,
+                parent_based: true,
+            },
+        ),
+        (
+            "PARENTBASED_ALWAYS_OFF",
+            Some("ignored"),
+            Sampler {
+                root: RootSampler::AlwaysOff,
+                parent_based: true,
+            },
+        ),
+        (
+            "parentbased_traceidratio",
+            Some("0"),
+            Sampler {
+                root: RootSampler::TraceIdRatio(0.0),
+                parent_based: true,
+            },
+        ),
     ];
     for (name, arg, expected) in cases {
         let mut vars = vec![("OTEL_TRACES_SAMPLER", name)];
@@ -199,24 +381,45 @@ fn samplers() {
     }
     assert_eq!(
         ok(&[("DD_TRACE_SAMPLE_RATE", "0.5")]).sampler,
-        Sampler { root: RootSampler::TraceIdRatio(0.5), parent_based: true }
+        Sampler {
+            root: RootSampler::TraceIdRatio(0.5),
+            parent_based: true
+        }
     );
 
-    rejected(&[("OTEL_TRACES_SAMPLER", "jaeger_remote")], "OTEL_TRACES_SAMPLER", "parentbased_traceidratio");
-    rejected(&[("OTEL_TRACES_SAMPLER", "sometimes")], "OTEL_TRACES_SAMPLER", "always_on");
+    rejected(
+        &[("OTEL_TRACES_SAMPLER", "jaeger_remote")],
+        "OTEL_TRACES_SAMPLER",
+        "parentbased_traceidratio",
+    );
+    rejected(
+        &[("OTEL_TRACES_SAMPLER", "sometimes")],
+        "OTEL_TRACES_SAMPLER",
+        "always_on",
+    );
     for bad in ["1.5", "-0.1", "half", "NaN"] {
         rejected(
-            &[("OTEL_TRACES_SAMPLER", "traceidratio"), ("OTEL_TRACES_SAMPLER_ARG", bad)],
+            &[
+                ("OTEL_TRACES_SAMPLER", "traceidratio"),
+                ("OTEL_TRACES_SAMPLER_ARG", bad),
+            ],
             "OTEL_TRACES_SAMPLER_ARG",
             "from 0 to 1",
         );
     }
-    rejected(&[("DD_TRACE_SAMPLE_RATE", "2")], "DD_TRACE_SAMPLE_RATE", "from 0 to 1");
+    rejected(
+        &[("DD_TRACE_SAMPLE_RATE", "2")],
+        "DD_TRACE_SAMPLE_RATE",
+        "from 0 to 1",
+    );
 }
 
 #[test]
 fn log_filter_listener_and_disable() {
-    assert_eq!(ok(&[("RUST_LOG", "demo=debug,hyper=warn")]).log_filter, "demo=debug,hyper=warn");
+    assert_eq!(
+        ok(&[("RUST_LOG", "demo=debug,hyper=warn")]).log_filter,
+        "demo=debug,hyper=warn"
+    );
     assert_eq!(
         ok(&[("OTEL_EXPORTER_PROMETHEUS_PORT", "9100")]).prometheus_listener,
         Some("127.0.0.1:9100".parse::<SocketAddr>().unwrap())
@@ -226,15 +429,31 @@ fn log_filter_listener_and_disable() {
         Some("0.0.0.0:9464".parse::<SocketAddr>().unwrap())
     );
     assert_eq!(
-        ok(&[("OTEL_EXPORTER_PROMETHEUS_HOST", "[::1]"), ("OTEL_EXPORTER_PROMETHEUS_PORT", "0")]).prometheus_listener,
+        ok(&[
+            ("OTEL_EXPORTER_PROMETHEUS_HOST", "[::1]"),
+            ("OTEL_EXPORTER_PROMETHEUS_PORT", "0")
+        ])
+        .prometheus_listener,
         Some("[::1]:0".parse::<SocketAddr>().unwrap())
     );
-    rejected(&[("OTEL_EXPORTER_PROMETHEUS_PORT", "70000")], "OTEL_EXPORTER_PROMETHEUS_PORT", "0 to 65535");
-    rejected(&[("OTEL_EXPORTER_PROMETHEUS_HOST", "metrics.local")], "OTEL_EXPORTER_PROMETHEUS_HOST", "IP address");
+    rejected(
+        &[("OTEL_EXPORTER_PROMETHEUS_PORT", "70000")],
+        "OTEL_EXPORTER_PROMETHEUS_PORT",
+        "0 to 65535",
+    );
+    rejected(
+        &[("OTEL_EXPORTER_PROMETHEUS_HOST", "metrics.local")],
+        "OTEL_EXPORTER_PROMETHEUS_HOST",
+        "IP address",
+    );
 
     assert!(ok(&[("OTEL_SDK_DISABLED", "TRUE")]).disabled);
     assert!(!ok(&[("OTEL_SDK_DISABLED", "false")]).disabled);
-    rejected(&[("OTEL_SDK_DISABLED", "yes")], "OTEL_SDK_DISABLED", "true or false");
+    rejected(
+        &[("OTEL_SDK_DISABLED", "yes")],
+        "OTEL_SDK_DISABLED",
+        "true or false",
+    );
 }
 
 #[test]
@@ -258,7 +477,10 @@ fn builder_overrides_environment() {
         .metrics_exporters([])
         .logs_exporters([LogsExporter::Otlp])
         .propagation([PropagationFormat::Datadog])
-        .sampler(Sampler { root: RootSampler::AlwaysOff, parent_based: false })
+        .sampler(Sampler {
+            root: RootSampler::AlwaysOff,
+            parent_based: false,
+        })
         .log_filter("warn")
         .prometheus_listener("127.0.0.1:9000".parse().unwrap())
         .build_from_vars([
@@ -277,5 +499,8 @@ fn builder_overrides_environment() {
     assert_eq!(config.propagator.formats(), &[PropagationFormat::Datadog]);
     assert_eq!(config.sampler.root, RootSampler::AlwaysOff);
     assert_eq!(config.log_filter, "warn");
-    assert_eq!(config.prometheus_listener, Some("127.0.0.1:9000".parse().unwrap()));
+    assert_eq!(
+        config.prometheus_listener,
+        Some("127.0.0.1:9000".parse().unwrap())
+    );
 }

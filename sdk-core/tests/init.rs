@@ -7,27 +7,54 @@ use sdk_core::{InitError, init};
 
 #[test]
 fn init_validates_installs_and_refuses_a_second_install() {
-    let bad_filter = Config::builder().log_filter("=[").build_from_vars::<&str, &str>([]).unwrap();
+    let bad_filter = Config::builder()
+        .log_filter("=[")
+        .build_from_vars::<&str, &str>([])
+        .unwrap();
     match init(bad_filter) {
-        Err(InitError::Config(ConfigError::InvalidValue { var: "RUST_LOG", value, .. })) => assert_eq!(value, "=["),
+        Err(InitError::Config(ConfigError::InvalidValue {
+            var: "RUST_LOG",
+            value,
+            ..
+        })) => assert_eq!(value, "=["),
         other => panic!("expected RUST_LOG error, got {other:?}"),
     }
 
-    let otlp = Config::builder().traces_exporters([TracesExporter::Otlp]).build_from_vars::<&str, &str>([]).unwrap();
+    let otlp = Config::builder()
+        .traces_exporters([TracesExporter::Otlp])
+        .build_from_vars::<&str, &str>([])
+        .unwrap();
     let err = init(otlp).expect_err("unavailable exporter accepted");
-    assert!(matches!(err, InitError::ExporterUnavailable { signal: "traces", exporter: "otlp" }), "{err}");
+    assert!(
+        matches!(
+            err,
+            InitError::ExporterUnavailable {
+                signal: "traces",
+                exporter: "otlp"
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("otlp"));
 
-    let disabled = Config::builder().build_from_vars([("OTEL_SDK_DISABLED", "true")]).unwrap();
+    let disabled = Config::builder()
+        .build_from_vars([("OTEL_SDK_DISABLED", "true")])
+        .unwrap();
     let inert = init(disabled).unwrap();
     assert!(inert.prometheus().is_none());
     drop(inert);
 
-    let config = Config::builder().service_name("init-test").build_from_vars::<&str, &str>([]).unwrap();
+    let config = Config::builder()
+        .service_name("init-test")
+        .build_from_vars::<&str, &str>([])
+        .unwrap();
     let guard = init(config).unwrap();
     assert_eq!(guard.config().service.name, "init-test");
     HTTP_SERVER_REQUEST_DURATION
-        .histogram(&[(http::REQUEST_METHOD, "GET".into()), (http::ROUTE, "/".into())])
+        .histogram(&[
+            (http::REQUEST_METHOD, "GET".into()),
+            (http::ROUTE, "/".into()),
+        ])
         .record(0.02);
     let text = guard.prometheus().unwrap().render();
     assert!(
@@ -37,11 +64,17 @@ fn init_validates_installs_and_refuses_a_second_install() {
     sdk_core::testing::promtool_check(&text).unwrap();
 
     let span = tracing::info_span!("request");
-    assert!(sdk_core::trace::span_context(&span).is_some(), "the span-context layer is installed");
+    assert!(
+        sdk_core::trace::span_context(&span).is_some(),
+        "the span-context layer is installed"
+    );
 
     let again = init(Config::builder().build_from_vars::<&str, &str>([]).unwrap());
     assert!(
-        matches!(again, Err(InitError::Prometheus(_)) | Err(InitError::SubscriberAlreadySet)),
+        matches!(
+            again,
+            Err(InitError::Prometheus(_)) | Err(InitError::SubscriberAlreadySet)
+        ),
         "{again:?}"
     );
     guard.shutdown();

@@ -9,7 +9,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 fn service() -> ServiceInfo {
-    ServiceInfo { name: "checkout".into(), version: Some("1.4.2".into()), environment: Some("prod".into()) }
+    ServiceInfo {
+        name: "checkout".into(),
+        version: Some("1.4.2".into()),
+        environment: Some("prod".into()),
+    }
 }
 
 #[test]
@@ -20,24 +24,38 @@ fn line_schema_and_correlation_with_the_active_span() {
         SpanId::new(0x00f0_67aa_0ba9_02b7).unwrap(),
         true,
     );
-    let (expected_trace, expected_span) = tracing::subscriber::with_default(logs.subscriber(&service()), || {
-        let request = tracing::info_span!("GET /users/{id}", request_id = "req-42", user.id = tracing::field::Empty);
-        assert!(set_parent(&request, &remote));
-        let _request = request.enter();
-        set_user_id(&request, "u-7");
-        let query = tracing::info_span!("SELECT users");
-        let _query = query.enter();
-        tracing::warn!(rows = 3u64, ratio = 0.5, cached = false, table = "users", "slow \"query\"\n");
-        let ctx = span_context(&query).unwrap();
-        (ctx.trace_id, ctx.span_id)
-    });
+    let (expected_trace, expected_span) =
+        tracing::subscriber::with_default(logs.subscriber(&service()), || {
+            let request = tracing::info_span!(
+                "GET /users/{id}",
+                request_id = "req-42",
+                user.id = tracing::field::Empty
+            );
+            assert!(set_parent(&request, &remote));
+            let _request = request.enter();
+            set_user_id(&request, "u-7");
+            let query = tracing::info_span!("SELECT users");
+            let _query = query.enter();
+            tracing::warn!(
+                rows = 3u64,
+                ratio = 0.5,
+                cached = false,
+                table = "users",
+                "slow \"query\"\n"
+            );
+            let ctx = span_context(&query).unwrap();
+            (ctx.trace_id, ctx.span_id)
+        });
 
     let lines = logs.lines();
     assert_eq!(lines.len(), 1, "{}", logs.text());
     let line = &lines[0];
     let ts = line["timestamp"].as_str().unwrap();
     let parsed = OffsetDateTime::parse(ts, &Rfc3339).unwrap();
-    assert!((OffsetDateTime::now_utc() - parsed).whole_seconds().abs() < 60, "{ts}");
+    assert!(
+        (OffsetDateTime::now_utc() - parsed).whole_seconds().abs() < 60,
+        "{ts}"
+    );
     assert!(ts.ends_with('Z'), "{ts}");
     assert_eq!(line["level"], "WARN");
     assert_eq!(line["target"], "json_logs");
@@ -70,7 +88,18 @@ fn outside_a_span_there_is_no_correlation() {
     });
     let line = &logs.lines()[0];
     assert_eq!(line["message"], "boot");
-    for key in ["trace_id", "span_id", "dd.trace_id", "dd.span_id", "request_id", "user_id", "span", "dd.env", "dd.version", "fields"] {
+    for key in [
+        "trace_id",
+        "span_id",
+        "dd.trace_id",
+        "dd.span_id",
+        "request_id",
+        "user_id",
+        "span",
+        "dd.env",
+        "dd.version",
+        "fields",
+    ] {
         assert!(line.get(key).is_none(), "{key} present: {line}");
     }
     assert_eq!(line["dd.service"], "unknown_service");
@@ -100,13 +129,20 @@ fn root_spans_start_traces_and_children_share_them() {
     for line in &lines {
         let trace = id(line, "trace_id");
         assert_eq!(trace.len(), 32);
-        assert!(trace.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            trace
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         assert_ne!(trace, "0".repeat(32));
         let low = u64::from_str_radix(&trace[16..], 16).unwrap();
         assert_eq!(line["dd.trace_id"], low.to_string());
         let span = id(line, "span_id");
         assert_eq!(span.len(), 16);
-        assert_eq!(line["dd.span_id"], u64::from_str_radix(&span, 16).unwrap().to_string());
+        assert_eq!(
+            line["dd.span_id"],
+            u64::from_str_radix(&span, 16).unwrap().to_string()
+        );
     }
 }
 

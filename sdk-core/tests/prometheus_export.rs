@@ -5,7 +5,10 @@ use sdk_core::prometheus::{catalogue_recorder, describe_catalogue};
 use sdk_core::testing::promtool_check;
 
 fn label_values(def: &catalogue::MetricDef) -> Vec<(&'static str, metrics::SharedString)> {
-    def.labels.iter().map(|key| (*key, metrics::SharedString::const_str("v"))).collect()
+    def.labels
+        .iter()
+        .map(|key| (*key, metrics::SharedString::const_str("v")))
+        .collect()
 }
 
 /// Records one value for every catalogue metric and returns the exposition.
@@ -25,7 +28,11 @@ fn render_catalogue() -> String {
                 }
             }
         }
-        metrics::describe_histogram!("app.checkout.latency", metrics::Unit::Seconds, "Checkout latency.");
+        metrics::describe_histogram!(
+            "app.checkout.latency",
+            metrics::Unit::Seconds,
+            "Checkout latency."
+        );
         metrics::histogram!("app.checkout.latency").record(0.3);
     });
     recorder.handle().render()
@@ -41,12 +48,19 @@ fn every_catalogue_metric_renders_under_its_derived_name() {
             MetricKind::Gauge | MetricKind::UpDownCounter => "gauge",
             MetricKind::Histogram => "histogram",
         };
-        assert!(text.contains(&format!("# TYPE {name} {prom_type}\n")), "no TYPE line for {name}:\n{text}");
-        assert!(text.contains(&format!("# HELP {name} {}\n", def.description)), "no HELP for {name}");
+        assert!(
+            text.contains(&format!("# TYPE {name} {prom_type}\n")),
+            "no TYPE line for {name}:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("# HELP {name} {}\n", def.description)),
+            "no HELP for {name}"
+        );
         for key in def.labels {
             let prom_key = key.replace('.', "_");
             assert!(
-                text.lines().any(|l| l.starts_with(&name) && l.contains(&format!("{prom_key}=\"v\""))),
+                text.lines()
+                    .any(|l| l.starts_with(&name) && l.contains(&format!("{prom_key}=\"v\""))),
                 "{name} lacks label {prom_key}"
             );
         }
@@ -58,19 +72,31 @@ fn histograms_use_catalogue_buckets_not_summaries() {
     let text = render_catalogue();
     assert!(!text.contains("summary"), "a summary was rendered:\n{text}");
     assert!(!text.contains("quantile="));
-    for def in catalogue::ALL.iter().filter(|d| d.kind == MetricKind::Histogram) {
+    for def in catalogue::ALL
+        .iter()
+        .filter(|d| d.kind == MetricKind::Histogram)
+    {
         let name = def.prometheus_name();
         let bucket_prefix = format!("{name}_bucket{{");
         let les: Vec<String> = text
             .lines()
             .filter(|l| l.starts_with(&bucket_prefix))
-            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next().map(str::to_owned))
+            .filter_map(|l| {
+                l.split("le=\"")
+                    .nth(1)?
+                    .split('"')
+                    .next()
+                    .map(str::to_owned)
+            })
             .collect();
         let mut expected: Vec<String> = def.buckets.iter().map(|b| b.to_string()).collect();
         expected.push("+Inf".to_owned());
         assert_eq!(les, expected, "{name}");
         // One sample below the first bucket, one above the last.
-        let first = text.lines().find(|l| l.starts_with(&bucket_prefix)).unwrap();
+        let first = text
+            .lines()
+            .find(|l| l.starts_with(&bucket_prefix))
+            .unwrap();
         assert!(first.ends_with(" 1"), "{first}");
         assert!(text.contains(&format!("{name}_count{{")), "{name}");
     }
@@ -92,7 +118,10 @@ fn promtool_check_can_fail() {
     // The checker itself must report a lint: a counter without `_total` and no HELP.
     let bad = "# TYPE requests counter\nrequests 1\n";
     let findings = promtool_check(bad).expect_err("promtool accepted a bad exposition");
-    assert!(findings.contains("_total") || findings.contains("counter"), "{findings}");
+    assert!(
+        findings.contains("_total") || findings.contains("counter"),
+        "{findings}"
+    );
 }
 
 #[test]
@@ -100,11 +129,18 @@ fn labels_outside_the_catalogue_and_kind_mismatches_are_dropped() {
     use sdk_core::testing::{RecordedValue, capture_metrics};
     let def = &catalogue::HTTP_SERVER_REQUEST_DURATION;
     let recorded = capture_metrics(|| {
-        def.histogram(&[("http.route", "/a".into()), ("url.full", "https://x/?token=secret".into())]).record(1.0);
+        def.histogram(&[
+            ("http.route", "/a".into()),
+            ("url.full", "https://x/?token=secret".into()),
+        ])
+        .record(1.0);
         // A histogram definition asked for a counter yields a no-op handle.
         def.counter(&[]).increment(1);
     });
     assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].labels, vec![("http.route".to_owned(), "/a".to_owned())]);
+    assert_eq!(
+        recorded[0].labels,
+        vec![("http.route".to_owned(), "/a".to_owned())]
+    );
     assert_eq!(recorded[0].value, RecordedValue::Histogram(vec![1.0]));
 }

@@ -3,8 +3,8 @@
 
 use proptest::prelude::*;
 use sdk_core::propagation::{
-    Baggage, Extractor, PropagationFormat, Propagator, SpanContext, SpanId, TraceId, TraceState, b3, baggage,
-    datadog, w3c,
+    Baggage, Extractor, PropagationFormat, Propagator, SpanContext, SpanId, TraceId, TraceState,
+    b3, baggage, datadog, w3c,
 };
 use std::collections::HashMap;
 
@@ -12,11 +12,18 @@ const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
 const SPAN: u64 = 0x00f0_67aa_0ba9_02b7;
 
 fn ctx(trace: u128, span: u64, sampled: bool) -> SpanContext {
-    SpanContext::new(TraceId::new(trace).unwrap(), SpanId::new(span).unwrap(), sampled)
+    SpanContext::new(
+        TraceId::new(trace).unwrap(),
+        SpanId::new(span).unwrap(),
+        sampled,
+    )
 }
 
 fn headers(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn only(format: PropagationFormat) -> Propagator {
@@ -26,7 +33,10 @@ fn only(format: PropagationFormat) -> Propagator {
 #[test]
 fn w3c_vectors() {
     let h = headers(&[
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "dd=s:1;o:rum,congo=t61rcWkgMzE"),
     ]);
     let got = only(PropagationFormat::TraceContext).extract(&h);
@@ -41,11 +51,17 @@ fn w3c_vectors() {
 
     let mut out = HashMap::new();
     w3c::inject(&context, &mut out);
-    assert_eq!(out["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    assert_eq!(
+        out["traceparent"],
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
     assert_eq!(out["tracestate"], "dd=s:1;o:rum,congo=t61rcWkgMzE");
 
     // A future version may append fields after the flags.
-    let future = headers(&[("traceparent", "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra")]);
+    let future = headers(&[(
+        "traceparent",
+        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra",
+    )]);
     let context = w3c::extract(&future).unwrap().unwrap();
     assert!(!context.sampled);
 }
@@ -53,17 +69,17 @@ fn w3c_vectors() {
 #[test]
 fn w3c_rejects_malformed() {
     let bad = [
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",     // short
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-",   // v00 too long
-        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version ff
-        "00-00000000000000000000000000000000-00f067aa0ba902b7-01",    // zero trace id
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",    // zero span id
-        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",    // upper case
-        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",    // non-hex
-        "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01",    // separators
-        "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",    // version non-hex
-        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-zz",    // flags non-hex
-        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",   // future version, no dash
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0", // short
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", // v00 too long
+        "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", // version ff
+        "00-00000000000000000000000000000000-00f067aa0ba902b7-01", // zero trace id
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", // zero span id
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", // upper case
+        "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", // non-hex
+        "00_4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7_01", // separators
+        "0x-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", // version non-hex
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-zz", // flags non-hex
+        "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x", // future version, no dash
     ];
     for value in bad {
         let h = headers(&[("traceparent", value)]);
@@ -73,26 +89,47 @@ fn w3c_rejects_malformed() {
         assert_eq!(got.rejected[0].format, PropagationFormat::TraceContext);
     }
     // Invalid UTF-8 bytes.
-    let raw: [(&str, &[u8]); 1] = [("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902\xff\xfe-01")];
+    let raw: [(&str, &[u8]); 1] = [(
+        "traceparent",
+        b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902\xff\xfe-01",
+    )];
     assert!(w3c::extract(&raw).is_err());
 }
 
 #[test]
 fn tracestate_limits() {
     let members: Vec<String> = (0..33).map(|i| format!("k{i}=v{i}")).collect();
-    assert!(TraceState::parse(members.join(",").as_bytes()).is_none(), "33 members accepted");
-    assert_eq!(TraceState::parse(members[..32].join(",").as_bytes()).unwrap().iter().count(), 32);
+    assert!(
+        TraceState::parse(members.join(",").as_bytes()).is_none(),
+        "33 members accepted"
+    );
+    assert_eq!(
+        TraceState::parse(members[..32].join(",").as_bytes())
+            .unwrap()
+            .iter()
+            .count(),
+        32
+    );
     assert!(TraceState::parse(b"UPPER=1").is_none());
-    assert!(TraceState::parse(b"k=a,k=b").is_none(), "duplicate keys accepted");
+    assert!(
+        TraceState::parse(b"k=a,k=b").is_none(),
+        "duplicate keys accepted"
+    );
     assert!(TraceState::parse(b"k=has,comma").is_none());
     assert!(TraceState::parse(b"k=").is_none());
     assert!(TraceState::parse(b"tenant@sys=1, 1tenant@s=2").is_some());
-    assert!(TraceState::parse(&vec![b'a'; 5000]).is_none(), "oversized accepted");
+    assert!(
+        TraceState::parse(&vec![b'a'; 5000]).is_none(),
+        "oversized accepted"
+    );
     assert!(TraceState::parse(b"k=\xff").is_none());
 
     // A bad tracestate is dropped, the traceparent kept.
     let h = headers(&[
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "BAD KEY=1"),
     ]);
     let context = w3c::extract(&h).unwrap().unwrap();
@@ -113,7 +150,10 @@ fn datadog_vectors_with_128_bit_ids() {
         ("x-datadog-parent-id", "67667974448284343"),
         ("x-datadog-sampling-priority", "2"),
         ("x-datadog-origin", "rum"),
-        ("x-datadog-tags", "_dd.p.tid=4bf92f3577b34da6,_dd.p.dm=-4,other=x"),
+        (
+            "x-datadog-tags",
+            "_dd.p.tid=4bf92f3577b34da6,_dd.p.dm=-4,other=x",
+        ),
     ]);
     let context = datadog::extract(&h).unwrap().unwrap();
     assert_eq!(context.trace_id.get(), TRACE);
@@ -122,7 +162,10 @@ fn datadog_vectors_with_128_bit_ids() {
     assert_eq!(context.sampling_priority, Some(2));
     assert!(context.sampled);
     assert_eq!(context.origin.as_deref(), Some("rum"));
-    assert_eq!(context.dd_tags, vec![("_dd.p.dm".to_owned(), "-4".to_owned())]);
+    assert_eq!(
+        context.dd_tags,
+        vec![("_dd.p.dm".to_owned(), "-4".to_owned())]
+    );
 
     let mut out = HashMap::new();
     datadog::inject(&context, &mut out);
@@ -130,7 +173,10 @@ fn datadog_vectors_with_128_bit_ids() {
     assert_eq!(out["x-datadog-parent-id"], "67667974448284343");
     assert_eq!(out["x-datadog-sampling-priority"], "2");
     assert_eq!(out["x-datadog-origin"], "rum");
-    assert_eq!(out["x-datadog-tags"], "_dd.p.tid=4bf92f3577b34da6,_dd.p.dm=-4");
+    assert_eq!(
+        out["x-datadog-tags"],
+        "_dd.p.tid=4bf92f3577b34da6,_dd.p.dm=-4"
+    );
 
     // 64-bit only, no priority: auto keep.
     let h = headers(&[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7")]);
@@ -144,13 +190,29 @@ fn datadog_vectors_with_128_bit_ids() {
     assert!(!out.contains_key("x-datadog-tags"));
 
     // Reject priorities mean "not sampled".
-    let h = headers(&[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7"), ("x-datadog-sampling-priority", "-1")]);
+    let h = headers(&[
+        ("x-datadog-trace-id", "42"),
+        ("x-datadog-parent-id", "7"),
+        ("x-datadog-sampling-priority", "-1"),
+    ]);
     assert!(!datadog::extract(&h).unwrap().unwrap().sampled);
 
     // A malformed tid or oversized tags keep the 64-bit id.
-    for tags in ["_dd.p.tid=XYZ", "_dd.p.tid=4bf92f3577b34da", &format!("_dd.p.tid=4bf92f3577b34da6,_dd.p.x={}", "a".repeat(600))] {
-        let h = headers(&[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7"), ("x-datadog-tags", tags)]);
-        assert_eq!(datadog::extract(&h).unwrap().unwrap().trace_id.get(), 42, "{tags}");
+    for tags in [
+        "_dd.p.tid=XYZ",
+        "_dd.p.tid=4bf92f3577b34da",
+        &format!("_dd.p.tid=4bf92f3577b34da6,_dd.p.x={}", "a".repeat(600)),
+    ] {
+        let h = headers(&[
+            ("x-datadog-trace-id", "42"),
+            ("x-datadog-parent-id", "7"),
+            ("x-datadog-tags", tags),
+        ]);
+        assert_eq!(
+            datadog::extract(&h).unwrap().unwrap().trace_id.get(),
+            42,
+            "{tags}"
+        );
     }
 }
 
@@ -161,10 +223,21 @@ fn datadog_rejects_malformed() {
         &[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "0")],
         &[("x-datadog-trace-id", "42")],
         &[("x-datadog-trace-id", "-42"), ("x-datadog-parent-id", "7")],
-        &[("x-datadog-trace-id", "18446744073709551616"), ("x-datadog-parent-id", "7")],
+        &[
+            ("x-datadog-trace-id", "18446744073709551616"),
+            ("x-datadog-parent-id", "7"),
+        ],
         &[("x-datadog-trace-id", "4a"), ("x-datadog-parent-id", "7")],
-        &[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7"), ("x-datadog-sampling-priority", "3")],
-        &[("x-datadog-trace-id", "42"), ("x-datadog-parent-id", "7"), ("x-datadog-sampling-priority", "keep")],
+        &[
+            ("x-datadog-trace-id", "42"),
+            ("x-datadog-parent-id", "7"),
+            ("x-datadog-sampling-priority", "3"),
+        ],
+        &[
+            ("x-datadog-trace-id", "42"),
+            ("x-datadog-parent-id", "7"),
+            ("x-datadog-sampling-priority", "keep"),
+        ],
     ];
     for case in cases {
         let got = only(PropagationFormat::Datadog).extract(&headers(case));
@@ -175,17 +248,34 @@ fn datadog_rejects_malformed() {
 
 #[test]
 fn b3_vectors() {
-    let h = headers(&[("b3", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-05e3ac9a4f6e3b90")]);
+    let h = headers(&[(
+        "b3",
+        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-05e3ac9a4f6e3b90",
+    )]);
     let context = b3::extract_single(&h).unwrap().unwrap();
-    assert_eq!((context.trace_id.get(), context.span_id.get(), context.sampled), (TRACE, SPAN, true));
+    assert_eq!(
+        (
+            context.trace_id.get(),
+            context.span_id.get(),
+            context.sampled
+        ),
+        (TRACE, SPAN, true)
+    );
     let h = headers(&[("b3", "a3ce929d0e0e4736-00f067aa0ba902b7-0")]);
     let context = b3::extract_single(&h).unwrap().unwrap();
     assert_eq!(context.trace_id.get(), 0xa3ce_929d_0e0e_4736);
     assert!(!context.sampled);
-    assert!(b3::extract_single(&headers(&[("b3", "d")])).unwrap().is_none());
+    assert!(
+        b3::extract_single(&headers(&[("b3", "d")]))
+            .unwrap()
+            .is_none()
+    );
     let mut out = HashMap::new();
     b3::inject_single(&ctx(TRACE, SPAN, true), &mut out);
-    assert_eq!(out["b3"], "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1");
+    assert_eq!(
+        out["b3"],
+        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1"
+    );
 
     let h = headers(&[
         ("x-b3-traceid", "4bf92f3577b34da6a3ce929d0e0e4736"),
@@ -201,25 +291,46 @@ fn b3_vectors() {
     assert_eq!(out["x-b3-spanid"], "00f067aa0ba902b7");
     assert_eq!(out["x-b3-sampled"], "0");
 
-    for bad in ["4bf9-00f067aa0ba902b7", "4bf92f3577b34da6a3ce929d0e0e4736", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-x",
-        "00000000000000000000000000000000-00f067aa0ba902b7-1", "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-zz",
-        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-05e3ac9a4f6e3b90-x"] {
-        assert!(b3::extract_single(&headers(&[("b3", bad)])).is_err(), "accepted {bad}");
+    for bad in [
+        "4bf9-00f067aa0ba902b7",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-x",
+        "00000000000000000000000000000000-00f067aa0ba902b7-1",
+        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-zz",
+        "4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-1-05e3ac9a4f6e3b90-x",
+    ] {
+        assert!(
+            b3::extract_single(&headers(&[("b3", bad)])).is_err(),
+            "accepted {bad}"
+        );
     }
     assert!(b3::extract_multi(&headers(&[("x-b3-traceid", "4bf92f3577b34da6")])).is_err());
-    assert!(b3::extract_multi(&headers(&[("x-b3-traceid", "4bf92f3577b34da6"), ("x-b3-spanid", "00f067aa0ba902b7"), ("x-b3-sampled", "yes")])).is_err());
+    assert!(
+        b3::extract_multi(&headers(&[
+            ("x-b3-traceid", "4bf92f3577b34da6"),
+            ("x-b3-spanid", "00f067aa0ba902b7"),
+            ("x-b3-sampled", "yes")
+        ]))
+        .is_err()
+    );
 }
 
 #[test]
 fn baggage_round_trip_and_limits() {
-    let h = headers(&[("baggage", "userId=alice, serverNode = DF%2028 ,isProduction=false;ttl=60")]);
+    let h = headers(&[(
+        "baggage",
+        "userId=alice, serverNode = DF%2028 ,isProduction=false;ttl=60",
+    )]);
     let got = baggage::extract(&h).unwrap().unwrap();
     assert_eq!(got.get("userId"), Some("alice"));
     assert_eq!(got.get("serverNode"), Some("DF 28"));
     assert_eq!(got.get("isProduction"), Some("false"));
     let mut out = HashMap::new();
     baggage::inject(&got, &mut out);
-    assert_eq!(out["baggage"], "userId=alice,serverNode=DF%2028,isProduction=false;ttl=60");
+    assert_eq!(
+        out["baggage"],
+        "userId=alice,serverNode=DF%2028,isProduction=false;ttl=60"
+    );
     let back = baggage::extract(&out).unwrap().unwrap();
     assert_eq!(back, got);
 
@@ -250,14 +361,25 @@ fn sample_contexts() -> Vec<SpanContext> {
 
 #[test]
 fn round_trip_between_all_formats() {
-    let trace_formats = [PropagationFormat::TraceContext, PropagationFormat::Datadog, PropagationFormat::B3, PropagationFormat::B3Multi];
+    let trace_formats = [
+        PropagationFormat::TraceContext,
+        PropagationFormat::Datadog,
+        PropagationFormat::B3,
+        PropagationFormat::B3Multi,
+    ];
     for context in sample_contexts() {
         for from in trace_formats {
             let mut wire = HashMap::new();
             only(from).inject(&context, &Baggage::default(), &mut wire);
             let extracted = only(from).extract(&wire);
-            assert!(extracted.rejected.is_empty(), "{from}: {:?}", extracted.rejected);
-            let back = extracted.context.unwrap_or_else(|| panic!("{from} lost the context"));
+            assert!(
+                extracted.rejected.is_empty(),
+                "{from}: {:?}",
+                extracted.rejected
+            );
+            let back = extracted
+                .context
+                .unwrap_or_else(|| panic!("{from} lost the context"));
             assert_eq!(back.trace_id, context.trace_id, "{from}");
             assert_eq!(back.span_id, context.span_id, "{from}");
             assert_eq!(back.sampled, context.sampled, "{from}");
@@ -267,7 +389,11 @@ fn round_trip_between_all_formats() {
                 let mut second = HashMap::new();
                 only(to).inject(&back, &Baggage::default(), &mut second);
                 let again = only(to).extract(&second).context.unwrap();
-                assert_eq!((again.trace_id, again.span_id, again.sampled), (context.trace_id, context.span_id, context.sampled), "{from} -> {to}");
+                assert_eq!(
+                    (again.trace_id, again.span_id, again.sampled),
+                    (context.trace_id, context.span_id, context.sampled),
+                    "{from} -> {to}"
+                );
             }
         }
     }
@@ -275,11 +401,18 @@ fn round_trip_between_all_formats() {
 
 #[test]
 fn composite_first_valid_wins_and_counts_rejections() {
-    let propagator = Propagator::new([PropagationFormat::Datadog, PropagationFormat::TraceContext, PropagationFormat::Baggage]);
+    let propagator = Propagator::new([
+        PropagationFormat::Datadog,
+        PropagationFormat::TraceContext,
+        PropagationFormat::Baggage,
+    ]);
     let h = headers(&[
         ("x-datadog-trace-id", "garbage"),
         ("x-datadog-parent-id", "7"),
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "dd=s:1"),
         ("baggage", "a=1"),
     ]);
@@ -292,15 +425,24 @@ fn composite_first_valid_wins_and_counts_rejections() {
     });
     assert_eq!(metrics.len(), 1);
     assert_eq!(metrics[0].name, "sdk.propagation.rejected");
-    assert_eq!(metrics[0].labels, vec![("sdk.propagator".to_owned(), "datadog".to_owned())]);
-    assert_eq!(metrics[0].value, sdk_core::testing::RecordedValue::Counter(1));
+    assert_eq!(
+        metrics[0].labels,
+        vec![("sdk.propagator".to_owned(), "datadog".to_owned())]
+    );
+    assert_eq!(
+        metrics[0].value,
+        sdk_core::testing::RecordedValue::Counter(1)
+    );
 
     // Datadog first and valid; the W3C tracestate of the same trace is attached.
     let h = headers(&[
         ("x-datadog-trace-id", "11803532876627986230"),
         ("x-datadog-parent-id", "67667974448284343"),
         ("x-datadog-tags", "_dd.p.tid=4bf92f3577b34da6"),
-        ("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
         ("tracestate", "dd=s:1,other=x"),
     ]);
     let got = propagator.extract(&h).context.unwrap();
@@ -314,28 +456,60 @@ fn composite_first_valid_wins_and_counts_rejections() {
     propagator.inject(&ctx(TRACE, SPAN, true), &bag, &mut out);
     let mut names: Vec<&str> = out.keys().map(String::as_str).collect();
     names.sort_unstable();
-    assert_eq!(names, ["baggage", "traceparent", "x-datadog-parent-id", "x-datadog-sampling-priority", "x-datadog-tags", "x-datadog-trace-id"]);
+    assert_eq!(
+        names,
+        [
+            "baggage",
+            "traceparent",
+            "x-datadog-parent-id",
+            "x-datadog-sampling-priority",
+            "x-datadog-tags",
+            "x-datadog-trace-id"
+        ]
+    );
     assert_eq!(propagator.fields().count(), 8);
 }
 
 #[test]
 fn http_header_map_carrier() {
     let mut map = http::HeaderMap::new();
-    Propagator::new(PropagationFormat::ALL).inject(&ctx(TRACE, SPAN, true), &Baggage::default(), &mut map);
-    assert_eq!(map.get("traceparent").unwrap(), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-    for format in [PropagationFormat::TraceContext, PropagationFormat::Datadog, PropagationFormat::B3, PropagationFormat::B3Multi] {
-        assert_eq!(only(format).extract(&map).context.unwrap().trace_id.get(), TRACE, "{format}");
+    Propagator::new(PropagationFormat::ALL).inject(
+        &ctx(TRACE, SPAN, true),
+        &Baggage::default(),
+        &mut map,
+    );
+    assert_eq!(
+        map.get("traceparent").unwrap(),
+        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    );
+    for format in [
+        PropagationFormat::TraceContext,
+        PropagationFormat::Datadog,
+        PropagationFormat::B3,
+        PropagationFormat::B3Multi,
+    ] {
+        assert_eq!(
+            only(format).extract(&map).context.unwrap().trace_id.get(),
+            TRACE,
+            "{format}"
+        );
     }
     // Invalid UTF-8 in a header value reaches the parser as bytes and is rejected.
     let mut bad = http::HeaderMap::new();
-    bad.insert("traceparent", http::HeaderValue::from_bytes(b"00-\xff").unwrap());
+    bad.insert(
+        "traceparent",
+        http::HeaderValue::from_bytes(b"00-\xff").unwrap(),
+    );
     assert!(w3c::extract(&bad).is_err());
 }
 
 /// Header names every format looks at, with realistic and hostile value shapes.
 fn header_name() -> impl Strategy<Value = &'static str> {
     prop::sample::select(
-        PropagationFormat::ALL.iter().flat_map(|f| f.fields().iter().copied()).collect::<Vec<_>>(),
+        PropagationFormat::ALL
+            .iter()
+            .flat_map(|f| f.fields().iter().copied())
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -355,7 +529,10 @@ struct Raw(Vec<(&'static str, Vec<u8>)>);
 
 impl Extractor for Raw {
     fn get(&self, name: &str) -> Option<&[u8]> {
-        self.0.iter().find(|(k, _)| *k == name).map(|(_, v)| v.as_slice())
+        self.0
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_slice())
     }
 }
 

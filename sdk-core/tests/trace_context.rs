@@ -2,7 +2,9 @@
 
 use sdk_core::config::{RootSampler, Sampler};
 use sdk_core::propagation::{SpanContext, SpanId, TraceId};
-use sdk_core::trace::{TraceContextLayer, current_span_context, sample_root, set_parent, span_context};
+use sdk_core::trace::{
+    TraceContextLayer, current_span_context, sample_root, set_parent, span_context,
+};
 use tracing_subscriber::layer::SubscriberExt;
 
 fn with_sampler<R>(sampler: Sampler, f: impl FnOnce() -> R) -> R {
@@ -11,7 +13,11 @@ fn with_sampler<R>(sampler: Sampler, f: impl FnOnce() -> R) -> R {
 }
 
 fn remote(sampled: bool) -> SpanContext {
-    let mut ctx = SpanContext::new(TraceId::new(0xabc).unwrap(), SpanId::new(0xdef).unwrap(), sampled);
+    let mut ctx = SpanContext::new(
+        TraceId::new(0xabc).unwrap(),
+        SpanId::new(0xdef).unwrap(),
+        sampled,
+    );
     ctx.is_remote = true;
     ctx.trace_state.insert("vendor", "x");
     ctx
@@ -19,7 +25,10 @@ fn remote(sampled: bool) -> SpanContext {
 
 #[test]
 fn parent_based_follows_the_remote_decision() {
-    let sampler = Sampler { root: RootSampler::AlwaysOn, parent_based: true };
+    let sampler = Sampler {
+        root: RootSampler::AlwaysOn,
+        parent_based: true,
+    };
     with_sampler(sampler, || {
         for sampled in [true, false] {
             let span = tracing::info_span!("server");
@@ -31,14 +40,21 @@ fn parent_based_follows_the_remote_decision() {
             assert_eq!(ctx.trace_id.get(), 0xabc);
             assert_ne!(ctx.span_id.get(), 0xdef);
             assert!(!ctx.is_remote);
-            assert_eq!(ctx.trace_state.get("vendor"), Some("x"), "tracestate is carried on");
+            assert_eq!(
+                ctx.trace_state.get("vendor"),
+                Some("x"),
+                "tracestate is carried on"
+            );
         }
     });
 }
 
 #[test]
 fn non_parent_based_decides_from_the_trace_id() {
-    let off = Sampler { root: RootSampler::AlwaysOff, parent_based: false };
+    let off = Sampler {
+        root: RootSampler::AlwaysOff,
+        parent_based: false,
+    };
     with_sampler(off, || {
         let span = tracing::info_span!("server");
         set_parent(&span, &remote(true));
@@ -50,7 +66,10 @@ fn non_parent_based_decides_from_the_trace_id() {
 
 #[test]
 fn ratio_sampler_keeps_about_the_ratio_and_is_deterministic() {
-    let sampler = Sampler { root: RootSampler::TraceIdRatio(0.25), parent_based: true };
+    let sampler = Sampler {
+        root: RootSampler::TraceIdRatio(0.25),
+        parent_based: true,
+    };
     let kept = with_sampler(sampler, || {
         (0..4000)
             .filter(|_| {
@@ -61,9 +80,18 @@ fn ratio_sampler_keeps_about_the_ratio_and_is_deterministic() {
             })
             .count()
     });
-    assert!((800..1200).contains(&kept), "kept {kept} of 4000 at ratio 0.25");
-    let zero = Sampler { root: RootSampler::TraceIdRatio(0.0), parent_based: false };
-    let one = Sampler { root: RootSampler::TraceIdRatio(1.0), parent_based: false };
+    assert!(
+        (800..1200).contains(&kept),
+        "kept {kept} of 4000 at ratio 0.25"
+    );
+    let zero = Sampler {
+        root: RootSampler::TraceIdRatio(0.0),
+        parent_based: false,
+    };
+    let one = Sampler {
+        root: RootSampler::TraceIdRatio(1.0),
+        parent_based: false,
+    };
     let id = TraceId::new(u128::MAX).unwrap();
     assert!(!sample_root(&zero, id));
     assert!(sample_root(&one, id));

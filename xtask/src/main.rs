@@ -1,1 +1,266 @@
-fn main(){}
+//! Workspace automation, run as `cargo xtask <command>`:
+//!
+//! - `demo [ARGS]`: runs the demo service (`--addr HOST:PORT`, default `127.0.0.1:3000`);
+//! - `test`: everything CI runs: installs or starts the real peers the tests need
+//!   (`promtool`, the wasm32 target), then format check, clippy with `-D warnings`, the
+//!   wasm32 build of sdk-core, feature-combination checks, every test and doctest, and a
+//!   one-iteration run of every benchmark;
+//! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion).
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// sdk-core features checked one at a time on top of `--no-default-features`.
+const CORE_FEATURES: [&str; 7] = [
+    "tracing",
+    "json-logs",
+    "metrics",
+    "prometheus",
+    "prometheus-listener",
+    "http",
+    "testing",
+];
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let command = args.next().unwrap_or_default();
+    let rest: Vec<String> = args.collect();
+    let result = match command.as_str() {
+        "demo" => demo(&rest),
+        "test" => test(),
+        "bench" => bench(&rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args]>"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask {command}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run(step: &str, command: &mut Command) -> Result {
+    let started = Instant::now();
+    eprintln!("==> {step}");
+    let status = command
+        .status()
+        .map_err(|err| format!("{step}: cannot start: {err}"))?;
+    eprintln!(
+        "<== {step}: {status} in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{step} failed ({status})"))
+    }
+}
+
+fn succeeds(program: &str, args: &[&str]) -> bool {
+    Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn demo(args: &[String]) -> Result {
+    run(
+        "demo",
+        cargo()
+            .args(["run", "--package", "demo", "--bin", "demo", "--"])
+            .args(args),
+    )
+}
+
+fn bench(args: &[String]) -> Result {
+    run(
+        "benchmarks",
+        cargo()
+            .args(["bench", "--package", "sdk-benches", "--"])
+            .args(args),
+    )
+}
+
+fn test() -> Result {
+    let started = Instant::now();
+    ensure_promtool()?;
+    ensure_wasm_target()?;
+
+    run(
+        "format check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
+    run(
+        "clippy",
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    run(
+        "sdk-core for wasm32, default features off",
+        cargo().args([
+            "build",
+            "--package",
+            "sdk-core",
+            "--no-default-features",
+            "--target",
+            WASM_TARGET,
+        ]),
+    )?;
+    run(
+        "sdk-core, default features off",
+        cargo().args(["check", "--package", "sdk-core", "--no-default-features"]),
+    )?;
+    for feature in CORE_FEATURES {
+        run(
+            &format!("sdk-core with only `{feature}`"),
+            cargo().args([
+                "check",
+                "--package",
+                "sdk-core",
+                "--no-default-features",
+                "--features",
+                feature,
+            ]),
+        )?;
+    }
+
+    if succeeds("cargo-nextest", &["nextest", "--version"])
+        || succeeds(&cargo_program(), &["nextest", "--version"])
+    {
+        run(
+            "tests (nextest)",
+            cargo().args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--all-features",
+                "--no-tests=fail",
+            ]),
+        )?;
+    } else {
+        eprintln!("cargo-nextest not found; running the tests with cargo test");
+        run(
+            "tests",
+            cargo().args([
+                "test",
+                "--workspace",
+                "--all-features",
+                "--lib",
+                "--bins",
+                "--tests",
+            ]),
+        )?;
+    }
+    run(
+        "benchmarks, one iteration each",
+        cargo().args(["test", "--package", "sdk-benches", "--benches"]),
+    )?;
+    run(
+        "doctests",
+        cargo().args(["test", "--workspace", "--all-features", "--doc"]),
+    )?;
+    eprintln!(
+        "all checks passed in {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn cargo_program() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// `promtool` from Debian's `prometheus` package, installed without starting the packaged
+/// service (a policy-rc.d that denies service starts is in place during the install).
+fn ensure_promtool() -> Result {
+    let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    if succeeds(&promtool, &["--version"]) {
+        return Ok(());
+    }
+    if !is_root() || !succeeds("apt-get", &["--version"]) {
+        return Err("promtool is missing: install Debian's `prometheus` package (apt-get install -y prometheus) or set PROMTOOL".into());
+    }
+    let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
+    let placed_policy = !policy.exists();
+    if placed_policy {
+        std::fs::write(policy, "#!/bin/sh\nexit 101\n").map_err(|e| format!("policy-rc.d: {e}"))?;
+        run(
+            "chmod policy-rc.d",
+            Command::new("chmod").args(["+x", "/usr/sbin/policy-rc.d"]),
+        )?;
+    }
+    let installed = run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )
+    .and_then(|()| {
+        run(
+            "install promtool (Debian prometheus)",
+            Command::new("apt-get")
+                .args([
+                    "install",
+                    "-y",
+                    "-qq",
+                    "--no-install-recommends",
+                    "prometheus",
+                ])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    });
+    if placed_policy {
+        let _ = std::fs::remove_file(policy);
+    }
+    installed?;
+    if succeeds(&promtool, &["--version"]) {
+        Ok(())
+    } else {
+        Err("promtool still missing after install".into())
+    }
+}
+
+fn ensure_wasm_target() -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == WASM_TARGET)
+    {
+        return Ok(());
+    }
+    run(
+        "add the wasm32 target",
+        Command::new("rustup").args(["target", "add", WASM_TARGET]),
+    )
+}

@@ -36,7 +36,9 @@ fn span_id(hex: &[u8], format: PropagationFormat) -> Result<SpanId, Malformed> {
 
 /// Extracts `b3: {trace}-{span}[-{sampling}[-{parent}]]`. A lone sampling decision
 /// (`0`, `1`, `d`) carries no parent and yields nothing.
-pub fn extract_single<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>, Malformed> {
+pub fn extract_single<E: Extractor + ?Sized>(
+    carrier: &E,
+) -> Result<Option<SpanContext>, Malformed> {
     const F: PropagationFormat = PropagationFormat::B3;
     let Some(value) = carrier.get(SINGLE) else {
         return Ok(None);
@@ -75,7 +77,13 @@ pub fn extract_multi<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanCo
         return Ok(None);
     };
     let trace = trace_id(trace.trim_ascii(), F)?;
-    let span = span_id(carrier.get(SPAN_ID).ok_or(malformed(F, "span id missing"))?.trim_ascii(), F)?;
+    let span = span_id(
+        carrier
+            .get(SPAN_ID)
+            .ok_or(malformed(F, "span id missing"))?
+            .trim_ascii(),
+        F,
+    )?;
     let debug = carrier.get(FLAGS).map(<[u8]>::trim_ascii) == Some(b"1");
     let sampled = match carrier.get(SAMPLED).map(<[u8]>::trim_ascii) {
         None => true,

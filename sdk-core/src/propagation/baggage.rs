@@ -17,7 +17,10 @@ const VALUE_ESCAPES: &AsciiSet = &CONTROLS
     .add(b'%');
 
 fn malformed(reason: &'static str) -> Malformed {
-    Malformed { format: PropagationFormat::Baggage, reason }
+    Malformed {
+        format: PropagationFormat::Baggage,
+        reason,
+    }
 }
 
 /// Parses a `baggage` value. Entries beyond the member limit are dropped; a malformed
@@ -37,7 +40,9 @@ pub fn parse(value: &[u8]) -> Result<Baggage, Malformed> {
             Some((pair, props)) => (pair, Some(props.trim().to_owned())),
             None => (member, None),
         };
-        let (key, value) = pair.split_once('=').ok_or(malformed("member without '='"))?;
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or(malformed("member without '='"))?;
         let key = key.trim_matches([' ', '\t']);
         if !is_token(key) {
             return Err(malformed("key is not a token"));
@@ -66,7 +71,11 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<Baggage>, Ma
 pub fn header_value(baggage: &Baggage) -> String {
     let mut out = String::new();
     for entry in baggage.iter() {
-        let mut member = format!("{}={}", entry.key, utf8_percent_encode(&entry.value, VALUE_ESCAPES));
+        let mut member = format!(
+            "{}={}",
+            entry.key,
+            utf8_percent_encode(&entry.value, VALUE_ESCAPES)
+        );
         if let Some(props) = &entry.properties {
             member.push(';');
             member.push_str(props);

@@ -20,7 +20,10 @@ pub const TAGS_MAX_LEN: usize = 512;
 const ORIGIN_MAX_LEN: usize = 256;
 
 fn malformed(reason: &'static str) -> Malformed {
-    Malformed { format: PropagationFormat::Datadog, reason }
+    Malformed {
+        format: PropagationFormat::Datadog,
+        reason,
+    }
 }
 
 /// Extracts the Datadog headers. A missing sampling priority means "auto keep" (sampled).
@@ -32,18 +35,24 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
     let Some(trace_header) = carrier.get(TRACE_ID) else {
         return Ok(None);
     };
-    let low = parse_decimal_u64(trace_header.trim_ascii()).ok_or(malformed("trace id is not a decimal u64"))?;
+    let low = parse_decimal_u64(trace_header.trim_ascii())
+        .ok_or(malformed("trace id is not a decimal u64"))?;
     let parent = carrier
         .get(PARENT_ID)
         .ok_or(malformed("parent id missing"))
-        .and_then(|v| parse_decimal_u64(v.trim_ascii()).ok_or(malformed("parent id is not a decimal u64")))?;
+        .and_then(|v| {
+            parse_decimal_u64(v.trim_ascii()).ok_or(malformed("parent id is not a decimal u64"))
+        })?;
     let span_id = SpanId::new(parent).ok_or(malformed("parent id is zero"))?;
 
     let priority = match carrier.get(SAMPLING_PRIORITY) {
         None => None,
         Some(raw) => {
-            let text = std::str::from_utf8(raw.trim_ascii()).map_err(|_| malformed("sampling priority not UTF-8"))?;
-            let value: i8 = text.parse().map_err(|_| malformed("sampling priority not an integer"))?;
+            let text = std::str::from_utf8(raw.trim_ascii())
+                .map_err(|_| malformed("sampling priority not UTF-8"))?;
+            let value: i8 = text
+                .parse()
+                .map_err(|_| malformed("sampling priority not an integer"))?;
             if !(-1..=2).contains(&value) {
                 return Err(malformed("sampling priority outside -1..=2"));
             }
@@ -53,11 +62,13 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
 
     let mut high = 0u64;
     let mut dd_tags = Vec::new();
-    if let Some(raw) = carrier.get(TAGS) {
-        if raw.len() <= TAGS_MAX_LEN {
-            if let Ok(text) = std::str::from_utf8(raw) {
+    if let Some(raw) = carrier.get(TAGS)
+        && raw.len() <= TAGS_MAX_LEN
+            && let Ok(text) = std::str::from_utf8(raw) {
                 for pair in text.split(',') {
-                    let Some((key, value)) = pair.trim().split_once('=') else { continue };
+                    let Some((key, value)) = pair.trim().split_once('=') else {
+                        continue;
+                    };
                     if key == TID_TAG {
                         if value.len() == 16 {
                             high = parse_hex_u128(value.as_bytes()).map_or(0, |v| v as u64);
@@ -67,8 +78,6 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
                     }
                 }
             }
-        }
-    }
 
     let origin = carrier
         .get(ORIGIN)
@@ -77,7 +86,8 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
         .filter(|v| valid_tag(v))
         .map(str::to_owned);
 
-    let trace_id = TraceId::new((u128::from(high) << 64) | u128::from(low)).ok_or(malformed("trace id is zero"))?;
+    let trace_id = TraceId::new((u128::from(high) << 64) | u128::from(low))
+        .ok_or(malformed("trace id is zero"))?;
     let mut context = SpanContext::new(trace_id, span_id, priority.is_none_or(|p| p > 0));
     context.sampling_priority = priority;
     context.origin = origin;
@@ -87,7 +97,10 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
 }
 
 fn valid_tag(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',' && b != b'=')
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b',' && b != b'=')
 }
 
 /// The `x-datadog-tags` value: `_dd.p.tid` first (for 128-bit ids), then the carried tags,

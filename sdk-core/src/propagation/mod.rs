@@ -155,7 +155,13 @@ impl PropagationFormat {
                 datadog::TAGS,
             ],
             Self::B3 => &[b3::SINGLE],
-            Self::B3Multi => &[b3::TRACE_ID, b3::SPAN_ID, b3::SAMPLED, b3::FLAGS, b3::PARENT_SPAN_ID],
+            Self::B3Multi => &[
+                b3::TRACE_ID,
+                b3::SPAN_ID,
+                b3::SAMPLED,
+                b3::FLAGS,
+                b3::PARENT_SPAN_ID,
+            ],
         }
     }
 }
@@ -250,7 +256,12 @@ impl Propagator {
     }
 
     /// Writes `context` (and `baggage`, when configured) in every configured format.
-    pub fn inject<I: Injector + ?Sized>(&self, context: &SpanContext, baggage: &Baggage, carrier: &mut I) {
+    pub fn inject<I: Injector + ?Sized>(
+        &self,
+        context: &SpanContext,
+        baggage: &Baggage,
+        carrier: &mut I,
+    ) {
         for &format in &self.formats {
             match format {
                 PropagationFormat::TraceContext => w3c::inject(context, carrier),

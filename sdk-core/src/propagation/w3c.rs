@@ -1,6 +1,8 @@
 //! W3C Trace Context: `traceparent` and `tracestate`.
 
-use super::{Extractor, Injector, Malformed, PropagationFormat, SpanContext, SpanId, TraceId, TraceState};
+use super::{
+    Extractor, Injector, Malformed, PropagationFormat, SpanContext, SpanId, TraceId, TraceState,
+};
 
 /// `traceparent` header name.
 pub const TRACEPARENT: &str = "traceparent";
@@ -10,7 +12,10 @@ pub const TRACESTATE: &str = "tracestate";
 const SAMPLED: u8 = 0x01;
 
 fn malformed(reason: &'static str) -> Malformed {
-    Malformed { format: PropagationFormat::TraceContext, reason }
+    Malformed {
+        format: PropagationFormat::TraceContext,
+        reason,
+    }
 }
 
 /// Parses a `traceparent` value (version 00, or a later version's first four fields).
@@ -19,7 +24,8 @@ pub fn parse_traceparent(value: &[u8]) -> Result<SpanContext, Malformed> {
     if value.len() < 55 {
         return Err(malformed("traceparent shorter than 55 bytes"));
     }
-    let version = super::context::parse_hex_u128(&value[0..2]).ok_or(malformed("version is not hex"))?;
+    let version =
+        super::context::parse_hex_u128(&value[0..2]).ok_or(malformed("version is not hex"))?;
     if version == 0xff {
         return Err(malformed("version ff is invalid"));
     }
@@ -32,9 +38,12 @@ pub fn parse_traceparent(value: &[u8]) -> Result<SpanContext, Malformed> {
     if value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
         return Err(malformed("fields not separated by '-'"));
     }
-    let trace_id = TraceId::from_hex(&value[3..35]).ok_or(malformed("trace id not 32 lower-case hex, or zero"))?;
-    let span_id = SpanId::from_hex(&value[36..52]).ok_or(malformed("parent id not 16 lower-case hex, or zero"))?;
-    let flags = super::context::parse_hex_u128(&value[53..55]).ok_or(malformed("flags are not hex"))? as u8;
+    let trace_id = TraceId::from_hex(&value[3..35])
+        .ok_or(malformed("trace id not 32 lower-case hex, or zero"))?;
+    let span_id = SpanId::from_hex(&value[36..52])
+        .ok_or(malformed("parent id not 16 lower-case hex, or zero"))?;
+    let flags =
+        super::context::parse_hex_u128(&value[53..55]).ok_or(malformed("flags are not hex"))? as u8;
     let mut context = SpanContext::new(trace_id, span_id, flags & SAMPLED != 0);
     context.is_remote = true;
     Ok(context)
