@@ -58,6 +58,33 @@ fn record(c: &mut Criterion) {
             });
         });
     });
+    // Label values known only at run time, as in request middleware.
+    let route = String::from("/users/{id}");
+    metrics::with_local_recorder(&raw_recorder, || {
+        group.bench_function("raw metrics macro per call, runtime labels", |b| {
+            b.iter(|| {
+                metrics::histogram!(
+                    "http.server.request.duration",
+                    "http.request.method" => "GET",
+                    "http.route" => black_box(&route).clone(),
+                    "http.response.status_code" => "200",
+                    "url.scheme" => "http"
+                )
+                .record(black_box(0.042));
+            });
+        });
+    });
+    metrics::with_local_recorder(&ours_recorder, || {
+        group.bench_function("catalogue lookup per call, runtime labels", |b| {
+            b.iter(|| {
+                let mut labels = labels();
+                labels[1].1 = black_box(&route).clone().into();
+                HTTP_SERVER_REQUEST_DURATION
+                    .histogram(&labels)
+                    .record(black_box(0.042));
+            });
+        });
+    });
     metrics::with_local_recorder(&ours_recorder, || {
         group.bench_function("catalogue lookup per call", |b| {
             b.iter(|| {

@@ -152,8 +152,9 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     });
 
     if let Some(context) = context
-        && let Ok(value) = HeaderValue::try_from(w3c::traceparent(&context)) {
-            response.headers_mut().insert(w3c::TRACEPARENT, value);
-        }
+        && let Ok(value) = HeaderValue::try_from(w3c::traceparent(&context))
+    {
+        response.headers_mut().insert(w3c::TRACEPARENT, value);
+    }
     response
 }

@@ -108,10 +108,11 @@ impl MetricDef {
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
             .collect();
         if let Some(suffix) = self.unit.prometheus_suffix()
-            && !name.ends_with(suffix) {
-                name.push('_');
-                name.push_str(suffix);
-            }
+            && !name.ends_with(suffix)
+        {
+            name.push('_');
+            name.push_str(suffix);
+        }
         match self.kind {
             MetricKind::Counter => name.push_str("_total"),
             MetricKind::Gauge | MetricKind::UpDownCounter
@@ -315,6 +316,32 @@ catalogue! {
         "Recordings folded into a metric's overflow series by the cardinality guard.", &[sdk::METRIC], NO_BUCKETS, 100 }
 }
 
+/// The catalogue as a Markdown table (the source of `docs/metrics.md`).
+pub fn markdown() -> String {
+    let mut out = String::from(
+        "| OpenTelemetry name | Prometheus name | kind | unit | labels | buckets | description |\n|---|---|---|---|---|---|---|\n",
+    );
+    for def in ALL {
+        let labels: Vec<String> = def.labels.iter().map(|l| format!("`{l}`")).collect();
+        let buckets: Vec<String> = def.buckets.iter().map(f64::to_string).collect();
+        out.push_str(&format!(
+            "| `{}` | `{}` | {} | `{}` | {} | {} | {} |\n",
+            def.name,
+            def.prometheus_name(),
+            def.kind.as_str(),
+            def.unit.ucum(),
+            labels.join(" "),
+            if buckets.is_empty() {
+                String::new()
+            } else {
+                buckets.join(", ")
+            },
+            def.description
+        ));
+    }
+    out
+}
+
 /// Looks a metric up by its OpenTelemetry name.
 pub fn find(name: &str) -> Option<&'static MetricDef> {
     ALL.iter().copied().find(|def| def.name == name)
@@ -337,11 +364,14 @@ mod record {
 
     impl MetricDef {
         fn key(&'static self, labels: &[(&'static str, metrics::SharedString)]) -> Key {
-            let labels: Vec<Label> = labels
-                .iter()
-                .filter(|(key, _)| self.allows_label(key))
-                .map(|(key, value)| Label::new(*key, value.clone()))
-                .collect();
+            let mut kept = Vec::with_capacity(labels.len());
+            kept.extend(
+                labels
+                    .iter()
+                    .filter(|(key, _)| self.allows_label(key))
+                    .map(|(key, value)| Label::new(*key, value.clone())),
+            );
+            let labels = kept;
             Key::from_parts(KeyName::from_const_str(self.name), labels)
         }
 

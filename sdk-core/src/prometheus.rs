@@ -44,16 +44,34 @@ pub enum PrometheusError {
     Listener(String),
 }
 
-/// OpenTelemetry name → Prometheus name, for every catalogue metric.
-static PROMETHEUS_NAMES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+/// Prometheus names of the catalogue, in [`catalogue::ALL`] order.
+static PROMETHEUS_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
     catalogue::ALL
         .iter()
-        .map(|def| (def.name, def.prometheus_name()))
+        .map(|def| def.prometheus_name())
         .collect()
 });
 
+/// OpenTelemetry name → Prometheus name, for names not spelled by the catalogue's statics.
+static BY_NAME: LazyLock<HashMap<&'static str, &'static str>> = LazyLock::new(|| {
+    catalogue::ALL
+        .iter()
+        .zip(PROMETHEUS_NAMES.iter())
+        .map(|(def, prom)| (def.name, prom.as_str()))
+        .collect()
+});
+
+/// The Prometheus name of a catalogue metric. Catalogue handles carry the catalogue's own
+/// `&'static str`, found by address without hashing; other spellings of the same name fall
+/// back to a map.
 fn prometheus_name(name: &str) -> Option<&'static str> {
-    PROMETHEUS_NAMES.get(name).map(String::as_str)
+    let by_address = catalogue::ALL.iter().position(|def| {
+        std::ptr::eq(def.name.as_ptr(), name.as_ptr()) && def.name.len() == name.len()
+    });
+    match by_address {
+        Some(index) => PROMETHEUS_NAMES.get(index).map(String::as_str),
+        None => BY_NAME.get(name).copied(),
+    }
 }
 
 /// A builder preconfigured from the catalogue: recommended naming for metrics outside the

@@ -5,7 +5,8 @@
 //!   (`promtool`, the wasm32 target), then format check, clippy with `-D warnings`, the
 //!   wasm32 build of sdk-core, feature-combination checks, every test and doctest, and a
 //!   one-iteration run of every benchmark;
-//! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion).
+//! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
+//! - `docs`: regenerates `docs/metrics.md` from the metric catalogue.
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -31,9 +32,10 @@ fn main() -> ExitCode {
         "demo" => demo(&rest),
         "test" => test(),
         "bench" => bench(&rest),
+        "docs" => docs(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args]>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs>"
             );
             return ExitCode::from(2);
         }
@@ -95,6 +97,17 @@ fn bench(args: &[String]) -> Result {
             .args(["bench", "--package", "sdk-benches", "--"])
             .args(args),
     )
+}
+
+const METRICS_DOC_HEADER: &str = "# Metric catalogue\n\nGenerated from `sdk-core/src/catalogue.rs` by `cargo xtask docs`; a test fails when it\ndrifts. Prometheus names follow the catalogue's one rule: dots become underscores, the\nunit's suffix is appended (`_seconds`, `_bytes`), counters end in `_total`, and a gauge\nwhose name would end in `_count`/`_sum`/`_bucket`/`_total` gets `_current`. Label keys\nhave their dots replaced by underscores in Prometheus.\n\n";
+
+fn docs() -> Result {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let text = format!("{METRICS_DOC_HEADER}{}", sdk_core::catalogue::markdown());
+    std::fs::write(root.join("docs/metrics.md"), text)
+        .map_err(|e| format!("docs/metrics.md: {e}"))?;
+    eprintln!("wrote docs/metrics.md");
+    Ok(())
 }
 
 fn test() -> Result {

@@ -64,20 +64,21 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
     let mut dd_tags = Vec::new();
     if let Some(raw) = carrier.get(TAGS)
         && raw.len() <= TAGS_MAX_LEN
-            && let Ok(text) = std::str::from_utf8(raw) {
-                for pair in text.split(',') {
-                    let Some((key, value)) = pair.trim().split_once('=') else {
-                        continue;
-                    };
-                    if key == TID_TAG {
-                        if value.len() == 16 {
-                            high = parse_hex_u128(value.as_bytes()).map_or(0, |v| v as u64);
-                        }
-                    } else if key.starts_with("_dd.p.") && valid_tag(key) && valid_tag(value) {
-                        dd_tags.push((key.to_owned(), value.to_owned()));
-                    }
+        && let Ok(text) = std::str::from_utf8(raw)
+    {
+        for pair in text.split(',') {
+            let Some((key, value)) = pair.trim().split_once('=') else {
+                continue;
+            };
+            if key == TID_TAG {
+                if value.len() == 16 {
+                    high = parse_hex_u128(value.as_bytes()).map_or(0, |v| v as u64);
                 }
+            } else if key.starts_with("_dd.p.") && valid_tag(key) && valid_tag(value) {
+                dd_tags.push((key.to_owned(), value.to_owned()));
             }
+        }
+    }
 
     let origin = carrier
         .get(ORIGIN)
