@@ -201,7 +201,12 @@ async fn rust_log_filters_lines() {
     let (mut demo, addr) = Demo::start(&[("RUST_LOG", "warn,demo::startup=info")]);
     assert_eq!(get(&addr, "/users/7", &[]).await.0, 200);
     assert_eq!(get(&addr, "/fail", &[]).await.0, 500);
-    demo.wait_for(|l| l["message"] == "simulated failure");
+    let failure = demo.wait_for(|l| l["message"] == "simulated failure");
+    assert_eq!(
+        failure["trace_id"].as_str().map(str::len),
+        Some(32),
+        "correlation kept under RUST_LOG=warn: {failure}"
+    );
     assert!(
         demo.seen
             .iter()

@@ -2,7 +2,7 @@
 
 use crate::catalogue;
 use crate::config::{Config, ConfigError, LogsExporter, MetricsExporter, TracesExporter};
-use crate::logs::JsonLogLayer;
+use crate::logs::{JsonLogLayer, LogFilter};
 use crate::prometheus::{PrometheusError, PrometheusExporter};
 use crate::propagation::Propagator;
 use crate::semconv::sdk;
@@ -129,7 +129,7 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
             .thread_name("sdk-log-writer")
             .finish(std::io::stdout());
         let writer = CountingWriter::new(writer);
-        let layer = JsonLogLayer::new(writer, &config.service).with_filter(filter);
+        let layer = JsonLogLayer::new(writer, &config.service).with_filter(LogFilter::new(filter));
         (Some(layer), Some(guard))
     } else {
         (None, None)

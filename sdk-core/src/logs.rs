@@ -235,3 +235,78 @@ impl<W> JsonLogLayer<W> {
         out.extend_from_slice(b"}\n");
     }
 }
+
+/// The log layer's filter: events by the `RUST_LOG` directives, spans at INFO and above
+/// always (plus any the directives enable), so that a `WARN` line inside an `INFO` request
+/// span keeps its trace correlation even under `RUST_LOG=warn`.
+#[derive(Debug)]
+pub struct LogFilter {
+    events: tracing_subscriber::EnvFilter,
+}
+
+impl LogFilter {
+    /// Filters events with `directives`.
+    pub fn new(directives: tracing_subscriber::EnvFilter) -> Self {
+        Self { events: directives }
+    }
+}
+
+/// Spans at this level or above are always visible to the log layer.
+const SPAN_LEVEL: tracing_subscriber::filter::LevelFilter =
+    tracing_subscriber::filter::LevelFilter::INFO;
+
+impl<S> tracing_subscriber::layer::Filter<S> for LogFilter
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn enabled(&self, meta: &tracing::Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        (meta.is_span() && SPAN_LEVEL >= *meta.level())
+            || tracing_subscriber::layer::Filter::enabled(&self.events, meta, cx)
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if meta.is_span() && SPAN_LEVEL >= *meta.level() {
+            tracing::subscriber::Interest::always()
+        } else {
+            tracing_subscriber::layer::Filter::<S>::callsite_enabled(&self.events, meta)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_subscriber::filter::LevelFilter> {
+        tracing_subscriber::layer::Filter::<S>::max_level_hint(&self.events)
+            .map(|hint| hint.max(SPAN_LEVEL))
+    }
+
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        tracing_subscriber::layer::Filter::on_new_span(&self.events, attrs, id, ctx);
+    }
+
+    fn on_record(
+        &self,
+        id: &tracing::span::Id,
+        values: &tracing::span::Record<'_>,
+        ctx: Context<'_, S>,
+    ) {
+        tracing_subscriber::layer::Filter::on_record(&self.events, id, values, ctx);
+    }
+
+    fn on_enter(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_enter(&self.events, id, ctx);
+    }
+
+    fn on_exit(&self, id: &tracing::span::Id, ctx: Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_exit(&self.events, id, ctx);
+    }
+
+    fn on_close(&self, id: tracing::span::Id, ctx: Context<'_, S>) {
+        tracing_subscriber::layer::Filter::on_close(&self.events, id, ctx);
+    }
+}

@@ -46,6 +46,25 @@ impl CapturedLogs {
             .with(JsonLogLayer::new(self.clone(), service))
     }
 
+    /// Like [`CapturedLogs::subscriber`], with events filtered by `RUST_LOG`-style
+    /// `directives` as [`crate::init`] filters them.
+    pub fn subscriber_with_filter(
+        &self,
+        service: &ServiceInfo,
+        directives: &str,
+    ) -> Result<impl tracing::Subscriber + Send + Sync + use<>, String> {
+        use tracing_subscriber::Layer;
+        let filter = tracing_subscriber::EnvFilter::builder()
+            .parse(directives)
+            .map_err(|err| err.to_string())?;
+        Ok(tracing_subscriber::registry()
+            .with(TraceContextLayer::new(Sampler::default()))
+            .with(
+                JsonLogLayer::new(self.clone(), service)
+                    .with_filter(crate::logs::LogFilter::new(filter)),
+            ))
+    }
+
     /// Everything written so far, as text.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes.lock().unwrap_or_else(PoisonError::into_inner))

@@ -159,3 +159,34 @@ fn debug_and_error_fields_are_strings() {
     assert_eq!(line["fields"]["nan"], "NaN");
     assert_eq!(line["level"], "ERROR");
 }
+
+#[test]
+fn filtered_lines_keep_correlation_of_filtered_spans() {
+    let logs = CapturedLogs::default();
+    let subscriber = logs
+        .subscriber_with_filter(&ServiceInfo::default(), "warn,json_logs::kept=debug")
+        .unwrap();
+    let trace = tracing::subscriber::with_default(subscriber, || {
+        let span = tracing::info_span!("request", request_id = "r-9");
+        let _g = span.enter();
+        tracing::info!("dropped by the filter");
+        tracing::debug!(target: "json_logs::kept", "kept by a target directive");
+        tracing::warn!("kept");
+        span_context(&span).unwrap().trace_id
+    });
+    let lines = logs.lines();
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages, ["kept by a target directive", "kept"]);
+    for line in &lines {
+        assert_eq!(line["trace_id"], trace.to_hex());
+        assert_eq!(line["request_id"], "r-9");
+        assert_eq!(line["span"], "request");
+    }
+    assert!(
+        logs.subscriber_with_filter(&ServiceInfo::default(), "=[")
+            .is_err()
+    );
+}
