@@ -104,26 +104,24 @@ thread_local! {
     static RNG: RefCell<SmallRng> = RefCell::new(SmallRng::from_rng(&mut rand::rng()));
 }
 
-fn random_span_id() -> SpanId {
+/// Draws from the thread's generator until `make` accepts the value (ids are never zero).
+fn random_id<T>(make: impl Fn(&mut SmallRng) -> Option<T>) -> T {
     RNG.with(|rng| {
         let mut rng = rng.borrow_mut();
         loop {
-            if let Some(id) = SpanId::new(rng.random()) {
+            if let Some(id) = make(&mut rng) {
                 return id;
             }
         }
     })
 }
 
+fn random_span_id() -> SpanId {
+    random_id(|rng| SpanId::new(rng.random()))
+}
+
 fn random_trace_id() -> TraceId {
-    RNG.with(|rng| {
-        let mut rng = rng.borrow_mut();
-        loop {
-            if let Some(id) = TraceId::new(rng.random()) {
-                return id;
-            }
-        }
-    })
+    random_id(|rng| TraceId::new(rng.random()))
 }
 
 /// The root decision of `sampler` for `trace_id`; ratio sampling reads the id's low 56

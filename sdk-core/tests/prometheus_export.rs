@@ -144,3 +144,56 @@ fn labels_outside_the_catalogue_and_kind_mismatches_are_dropped() {
     );
     assert_eq!(recorded[0].value, RecordedValue::Histogram(vec![1.0]));
 }
+
+#[tokio::test]
+async fn metrics_service_answers_get_and_head_only() {
+    use http_body_util::BodyExt;
+    use tower_service::Service;
+    let recorder = catalogue_recorder().unwrap();
+    describe_catalogue(&recorder);
+    metrics::with_local_recorder(&recorder, || {
+        catalogue::PROPAGATION_REJECTED
+            .counter(&[("sdk.propagator", "b3".into())])
+            .increment(2);
+    });
+    let mut service = sdk_core::prometheus::MetricsService::new(recorder.handle());
+
+    let response = service
+        .call(http::Request::get("/metrics").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        sdk_core::prometheus::CONTENT_TYPE
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = std::str::from_utf8(&body).unwrap();
+    assert!(
+        text.contains("sdk_propagation_rejected_total{sdk_propagator=\"b3\"} 2"),
+        "{text}"
+    );
+    promtool_check(text).unwrap();
+
+    let head = service
+        .call(http::Request::head("/metrics").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert!(
+        head.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .is_empty()
+    );
+
+    let post = service
+        .call(http::Request::post("/metrics").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 405);
+    assert_eq!(post.headers()["allow"], "GET, HEAD");
+}
