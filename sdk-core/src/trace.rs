@@ -185,20 +185,22 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let parent = span
-            .parent()
-            .and_then(|parent| parent.extensions().get::<SpanState>().cloned());
-        let mut state = match parent {
-            Some(parent) => SpanState {
-                trace_id: parent.trace_id,
+        // Only the trace identity is inherited; request and user ids are found by walking
+        // the scope when a line is logged, so nothing is copied per span.
+        let inherited = span.parent().and_then(|parent| {
+            parent.extensions().get::<SpanState>().map(|p| SpanState {
+                trace_id: p.trace_id,
                 span_id: random_span_id(),
-                parent_span_id: Some(parent.span_id),
-                sampled: parent.sampled,
-                remote: parent.remote,
+                parent_span_id: Some(p.span_id),
+                sampled: p.sampled,
+                remote: p.remote.clone(),
                 request_id: None,
                 user_id: None,
-                sampler: parent.sampler,
-            },
+                sampler: p.sampler,
+            })
+        });
+        let mut state = match inherited {
+            Some(state) => state,
             None => {
                 let trace_id = random_trace_id();
                 SpanState {
