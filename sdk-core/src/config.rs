@@ -11,6 +11,7 @@
 //! | logs exporter | builder, `OTEL_LOGS_EXPORTER` (`otlp`, `console`, `none`) | `console` (JSON lines on stdout) |
 //! | propagation | builder, `OTEL_PROPAGATORS`, `DD_TRACE_PROPAGATION_STYLE` (`tracecontext`, `baggage`, `datadog`, `b3`, `b3multi`, `none`) | `tracecontext,baggage` |
 //! | sampler | builder, `OTEL_TRACES_SAMPLER` + `OTEL_TRACES_SAMPLER_ARG`, `DD_TRACE_SAMPLE_RATE` | `parentbased_always_on` |
+//! | batch spans | builder, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms), `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 5000, 30000, 2048, 512 |
 //! | log filter | builder, `RUST_LOG` | `info` |
 //! | Prometheus listener | builder, `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT` (either set enables it) | off; mount the handler instead |
 //! | disable everything | `OTEL_SDK_DISABLED=true` | `false` |
@@ -32,6 +33,7 @@
 use crate::propagation::{PropagationFormat, Propagator};
 use crate::semconv::resource;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 /// A configuration value that could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -138,6 +140,32 @@ impl Default for Sampler {
     }
 }
 
+/// Batch span processing (`OTEL_BSP_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchConfig {
+    /// Longest wait between two exports (`OTEL_BSP_SCHEDULE_DELAY`, ms; default 5000).
+    pub schedule_delay: Duration,
+    /// Longest time one export may take, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, ms;
+    /// default 30000).
+    pub export_timeout: Duration,
+    /// Spans queued before new ones are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`; default 2048).
+    pub max_queue_size: usize,
+    /// Most spans per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`; default 512, at most the
+    /// queue size).
+    pub max_export_batch_size: usize,
+}
+
+impl Default for BatchConfig {
+    fn default() -> Self {
+        Self {
+            schedule_delay: Duration::from_millis(5000),
+            export_timeout: Duration::from_millis(30_000),
+            max_queue_size: 2048,
+            max_export_batch_size: 512,
+        }
+    }
+}
+
 /// The whole SDK configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -155,6 +183,8 @@ pub struct Config {
     pub propagator: Propagator,
     /// Head sampler.
     pub sampler: Sampler,
+    /// Batch span processing.
+    pub batch: BatchConfig,
     /// `tracing` filter directives (`RUST_LOG` syntax).
     pub log_filter: String,
     /// Address of the standalone Prometheus listener, when enabled.
@@ -187,6 +217,7 @@ pub struct ConfigBuilder {
     logs_exporters: Option<Vec<LogsExporter>>,
     propagation: Option<Vec<PropagationFormat>>,
     sampler: Option<Sampler>,
+    batch: Option<BatchConfig>,
     log_filter: Option<String>,
     prometheus_listener: Option<SocketAddr>,
 }
@@ -247,6 +278,12 @@ impl ConfigBuilder {
     /// Sets the sampler.
     pub fn sampler(mut self, sampler: Sampler) -> Self {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// Sets the batch span processing parameters.
+    pub fn batch(mut self, batch: BatchConfig) -> Self {
+        self.batch = Some(batch);
         self
     }
 
@@ -389,6 +426,11 @@ impl ConfigBuilder {
             None => parse_sampler(env)?,
         };
 
+        let batch = match self.batch {
+            Some(batch) => batch,
+            None => parse_batch(env)?,
+        };
+
         let log_filter = match self.log_filter {
             Some(f) => f,
             None => env.var("RUST_LOG")?.unwrap_or_else(|| "info".to_owned()),
@@ -411,6 +453,7 @@ impl ConfigBuilder {
             logs_exporters,
             propagator: Propagator::new(formats),
             sampler,
+            batch,
             log_filter,
             prometheus_listener,
             disabled,
@@ -652,4 +695,58 @@ fn parse_prometheus_listener(env: &dyn Env) -> Result<Option<SocketAddr>, Config
         })?,
     };
     Ok(Some(SocketAddr::new(ip, port)))
+}
+
+fn parse_positive(
+    env: &dyn Env,
+    var: &'static str,
+    default: u64,
+    expected: &'static str,
+) -> Result<u64, ConfigError> {
+    match env.var(var)? {
+        None => Ok(default),
+        Some(text) => match text.parse::<u64>() {
+            Ok(value) if value > 0 => Ok(value),
+            _ => Err(invalid(var, &text, expected)),
+        },
+    }
+}
+
+fn parse_batch(env: &dyn Env) -> Result<BatchConfig, ConfigError> {
+    const MS: &str = "a positive whole number of milliseconds";
+    const COUNT: &str = "a positive whole number";
+    let defaults = BatchConfig::default();
+    let schedule_delay = parse_positive(
+        env,
+        "OTEL_BSP_SCHEDULE_DELAY",
+        defaults.schedule_delay.as_millis() as u64,
+        MS,
+    )?;
+    let export_timeout = parse_positive(
+        env,
+        "OTEL_BSP_EXPORT_TIMEOUT",
+        defaults.export_timeout.as_millis() as u64,
+        MS,
+    )?;
+    let max_queue_size = parse_positive(
+        env,
+        "OTEL_BSP_MAX_QUEUE_SIZE",
+        defaults.max_queue_size as u64,
+        COUNT,
+    )?;
+    let max_export_batch_size = parse_positive(
+        env,
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+        defaults.max_export_batch_size as u64,
+        COUNT,
+    )?;
+    let max_queue_size = usize::try_from(max_queue_size).unwrap_or(usize::MAX);
+    Ok(BatchConfig {
+        schedule_delay: Duration::from_millis(schedule_delay),
+        export_timeout: Duration::from_millis(export_timeout),
+        max_queue_size,
+        max_export_batch_size: usize::try_from(max_export_batch_size)
+            .unwrap_or(usize::MAX)
+            .min(max_queue_size),
+    })
 }

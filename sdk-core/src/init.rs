@@ -39,6 +39,9 @@ pub enum InitError {
     /// The Prometheus exporter could not be installed.
     #[error(transparent)]
     Prometheus(#[from] PrometheusError),
+    /// A trace exporter could not be started.
+    #[error("trace exporter: {0}")]
+    Exporter(String),
 }
 
 /// Keeps the SDK running; [`TelemetryGuard::shutdown`] (or drop) flushes everything.
@@ -48,6 +51,8 @@ pub struct TelemetryGuard {
     config: Config,
     prometheus: Option<PrometheusExporter>,
     log_worker: Option<WorkerGuard>,
+    #[cfg(feature = "export")]
+    span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
 }
 
 impl TelemetryGuard {
@@ -66,12 +71,30 @@ impl TelemetryGuard {
         self.prometheus.as_ref()
     }
 
-    /// Flushes queued log lines and stops background threads.
+    /// Exports every span finished so far; `false` if that took longer than `timeout`.
+    pub fn force_flush(&self, timeout: std::time::Duration) -> bool {
+        #[cfg(feature = "export")]
+        {
+            self.span_processors.iter().all(|p| p.force_flush(timeout))
+        }
+        #[cfg(not(feature = "export"))]
+        {
+            let _ = timeout;
+            true
+        }
+    }
+
+    /// Exports queued spans (within `OTEL_BSP_EXPORT_TIMEOUT`), flushes queued log lines and
+    /// stops background threads.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
+        #[cfg(feature = "export")]
+        for processor in self.span_processors.drain(..) {
+            processor.shutdown(self.config.batch.export_timeout);
+        }
         if let Some(prometheus) = self.prometheus.take() {
             prometheus.shutdown();
         }
@@ -100,6 +123,8 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
             config,
             prometheus: None,
             log_worker: None,
+            #[cfg(feature = "export")]
+            span_processors: Vec::new(),
         });
     }
     check_available(&config)?;
@@ -135,8 +160,22 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
         (None, None)
     };
 
+    #[cfg(feature = "export")]
+    let span_processors = crate::export::processors(&config).map_err(InitError::Exporter)?;
+    #[cfg(feature = "export")]
+    let span_layer = (!span_processors.is_empty()).then(|| {
+        let sinks: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>> = span_processors.clone();
+        crate::spans::SpanCollectorLayer::new(std::sync::Arc::new(crate::export::FanOut(sinks)))
+            .with_filter(LevelFilter::INFO)
+    });
+    #[cfg(not(feature = "export"))]
+    let span_layer: Option<tracing_subscriber::layer::Identity> = None;
+
     let trace_layer = TraceContextLayer::new(config.sampler).with_filter(LevelFilter::INFO);
-    let subscriber = Registry::default().with(trace_layer).with(log_layer);
+    let subscriber = Registry::default()
+        .with(trace_layer)
+        .with(span_layer)
+        .with(log_layer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| InitError::SubscriberAlreadySet)?;
     let _ = tracing_log::LogTracer::init();
@@ -145,6 +184,8 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
         config,
         prometheus,
         log_worker,
+        #[cfg(feature = "export")]
+        span_processors,
     })
 }
 
@@ -173,6 +214,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
         match exporter {
             TracesExporter::Otlp => return unavailable("traces", "otlp"),
             TracesExporter::Datadog => return unavailable("traces", "datadog"),
+            TracesExporter::Console if cfg!(feature = "export") => {}
             TracesExporter::Console => return unavailable("traces", "console"),
         }
     }

@@ -53,8 +53,14 @@ pub mod semconv;
 #[cfg(feature = "tracing")]
 pub mod trace;
 
+#[cfg(feature = "tracing")]
+pub mod spans;
+
 #[cfg(feature = "json-logs")]
 pub mod logs;
+
+#[cfg(feature = "export")]
+pub mod export;
 
 #[cfg(feature = "prometheus")]
 pub mod prometheus;

@@ -205,3 +205,40 @@ pub fn promtool_check(exposition: &str) -> Result<(), String> {
         Err(format!("promtool ({}): {findings}", output.status))
     }
 }
+
+/// An in-memory span exporter: every sampled span that closes under
+/// [`CapturedSpans::subscriber`] is kept for assertions.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedSpans {
+    spans: Arc<Mutex<Vec<crate::spans::FinishedSpan>>>,
+}
+
+impl CapturedSpans {
+    /// A subscriber with the span-context layer (sampling with `sampler`) and a collector
+    /// writing here.
+    pub fn subscriber(&self, sampler: Sampler) -> impl tracing::Subscriber + Send + Sync + use<> {
+        let spans = Arc::clone(&self.spans);
+        let sink = move |span| {
+            spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(span)
+        };
+        tracing_subscriber::registry()
+            .with(TraceContextLayer::new(sampler))
+            .with(crate::spans::SpanCollectorLayer::new(Arc::new(sink)))
+    }
+
+    /// The finished spans, in the order they closed.
+    pub fn spans(&self) -> Vec<crate::spans::FinishedSpan> {
+        self.spans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The finished span named `name`.
+    pub fn span(&self, name: &str) -> Option<crate::spans::FinishedSpan> {
+        self.spans().into_iter().find(|s| s.name == name)
+    }
+}

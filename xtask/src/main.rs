@@ -14,13 +14,14 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 7] = [
+const CORE_FEATURES: [&str; 8] = [
     "tracing",
     "json-logs",
     "metrics",
     "prometheus",
     "prometheus-listener",
     "http",
+    "export",
     "testing",
 ];
 

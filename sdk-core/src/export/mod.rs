@@ -1,0 +1,241 @@
+//! The batch path from finished spans to a trace exporter.
+//!
+//! [`BatchSpanProcessor`] is a [`SpanSink`]: the request thread only tries to put the span
+//! into a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`); when the queue is full the span is
+//! dropped and counted in `sdk.exporter.dropped{sdk.reason="queue_full"}`. A worker thread
+//! exports batches of up to `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans every
+//! `OTEL_BSP_SCHEDULE_DELAY`, or sooner when a batch is full, each export bounded by
+//! `OTEL_BSP_EXPORT_TIMEOUT`. Failed batches are counted with `sdk.reason="export_failed"`.
+//! Shutdown exports what is queued within a deadline.
+
+pub mod console;
+
+use crate::catalogue::EXPORTER_DROPPED;
+use crate::config::BatchConfig;
+use crate::semconv::sdk;
+use crate::spans::{FinishedSpan, SpanSink};
+use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// The receiver refused the data for good (4xx other than 408/429); not retried.
+    #[error("rejected by the receiver: {0}")]
+    Rejected(String),
+    /// The receiver could not be reached or kept failing until the deadline.
+    #[error("export failed: {0}")]
+    Failed(String),
+}
+
+/// Sends batches of finished spans somewhere. Runs on the worker thread only.
+pub trait SpanExporter: Send + 'static {
+    /// Short name for self-metrics (`otlp`, `datadog`, `console`).
+    fn name(&self) -> &'static str;
+
+    /// Exports `batch`, giving up (after retries) at `deadline`.
+    fn export(&mut self, batch: &[FinishedSpan], deadline: Instant) -> Result<(), ExportError>;
+
+    /// Releases resources; called once, after the last export.
+    fn shutdown(&mut self) {}
+}
+
+enum Control {
+    Flush(Sender<()>),
+    Shutdown(Sender<()>),
+}
+
+/// A bounded queue and a worker thread in front of a [`SpanExporter`].
+#[derive(Debug)]
+pub struct BatchSpanProcessor {
+    spans: Sender<FinishedSpan>,
+    control: Sender<Control>,
+    dropped: metrics::Counter,
+    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+}
+
+impl BatchSpanProcessor {
+    /// Starts the worker thread for `exporter`.
+    pub fn new(exporter: Box<dyn SpanExporter>, config: BatchConfig) -> std::io::Result<Self> {
+        let (spans, spans_rx) = bounded(config.max_queue_size.max(1));
+        let (control, control_rx) = unbounded();
+        let dropped = drop_counter(exporter.name(), "queue_full");
+        // Handles are registered here, with the caller's recorder, not on the worker thread.
+        let failed = drop_counter(exporter.name(), "export_failed");
+        let worker = std::thread::Builder::new()
+            .name(format!("sdk-{}-spans", exporter.name()))
+            .spawn(move || {
+                Worker {
+                    exporter,
+                    config,
+                    spans: spans_rx,
+                    control: control_rx,
+                    failed,
+                }
+                .run()
+            })?;
+        Ok(Self {
+            spans,
+            control,
+            dropped,
+            worker: std::sync::Mutex::new(Some(worker)),
+        })
+    }
+
+    /// Exports everything queued so far; `false` if that did not finish within `timeout`.
+    pub fn force_flush(&self, timeout: Duration) -> bool {
+        let (ack, done) = bounded(1);
+        self.control.send(Control::Flush(ack)).is_ok() && done.recv_timeout(timeout).is_ok()
+    }
+
+    /// Exports what is queued and stops the worker; `false` if that did not finish within
+    /// `timeout` (the worker then finishes in the background).
+    pub fn shutdown(&self, timeout: Duration) -> bool {
+        let (ack, done) = bounded(1);
+        if self.control.send(Control::Shutdown(ack)).is_err() {
+            return true;
+        }
+        let finished = done.recv_timeout(timeout).is_ok();
+        if finished {
+            let worker = self.worker.lock().ok().and_then(|mut w| w.take());
+            if let Some(worker) = worker {
+                let _ = worker.join();
+            }
+        }
+        finished
+    }
+}
+
+impl SpanSink for BatchSpanProcessor {
+    fn submit(&self, span: FinishedSpan) {
+        if self.spans.try_send(span).is_err() {
+            self.dropped.increment(1);
+        }
+    }
+}
+
+/// Sends each finished span to every processor.
+#[derive(Debug)]
+pub struct FanOut(pub Vec<std::sync::Arc<BatchSpanProcessor>>);
+
+impl SpanSink for FanOut {
+    fn submit(&self, span: FinishedSpan) {
+        if let Some((last, rest)) = self.0.split_last() {
+            for processor in rest {
+                processor.submit(span.clone());
+            }
+            last.submit(span);
+        }
+    }
+}
+
+/// One processor per configured trace exporter.
+pub fn processors(
+    config: &crate::config::Config,
+) -> Result<Vec<std::sync::Arc<BatchSpanProcessor>>, String> {
+    use crate::config::TracesExporter;
+    let mut out = Vec::new();
+    for exporter in &config.traces_exporters {
+        let exporter: Box<dyn SpanExporter> = match exporter {
+            TracesExporter::Console => Box::new(console::ConsoleSpanExporter::default()),
+            other => {
+                return Err(format!(
+                    "{other:?} traces exporter is not available in this build"
+                ));
+            }
+        };
+        let processor =
+            BatchSpanProcessor::new(exporter, config.batch).map_err(|e| e.to_string())?;
+        out.push(std::sync::Arc::new(processor));
+    }
+    Ok(out)
+}
+
+fn drop_counter(exporter: &'static str, reason: &'static str) -> metrics::Counter {
+    EXPORTER_DROPPED.counter(&[
+        (sdk::SIGNAL, "traces".into()),
+        (sdk::EXPORTER, exporter.into()),
+        (sdk::REASON, reason.into()),
+    ])
+}
+
+struct Worker {
+    exporter: Box<dyn SpanExporter>,
+    config: BatchConfig,
+    spans: Receiver<FinishedSpan>,
+    control: Receiver<Control>,
+    failed: metrics::Counter,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let failed = self.failed.clone();
+        let mut batch: Vec<FinishedSpan> = Vec::with_capacity(self.config.max_export_batch_size);
+        let mut next_export = Instant::now() + self.config.schedule_delay;
+        loop {
+            let wait = next_export.saturating_duration_since(Instant::now());
+            select! {
+                recv(self.spans) -> span => match span {
+                    Ok(span) => {
+                        batch.push(span);
+                        if batch.len() >= self.config.max_export_batch_size {
+                            self.export(&mut batch, &failed);
+                            next_export = Instant::now() + self.config.schedule_delay;
+                        }
+                    }
+                    Err(_) => {
+                        self.export(&mut batch, &failed);
+                        self.exporter.shutdown();
+                        return;
+                    }
+                },
+                recv(self.control) -> message => {
+                    let (ack, stop) = match message {
+                        Ok(Control::Flush(ack)) => (Some(ack), false),
+                        Ok(Control::Shutdown(ack)) => (Some(ack), true),
+                        Err(_) => (None, true),
+                    };
+                    self.drain(&mut batch, &failed);
+                    if stop {
+                        self.exporter.shutdown();
+                    }
+                    if let Some(ack) = ack {
+                        let _ = ack.send(());
+                    }
+                    if stop {
+                        return;
+                    }
+                    next_export = Instant::now() + self.config.schedule_delay;
+                },
+                default(wait) => {
+                    self.export(&mut batch, &failed);
+                    next_export = Instant::now() + self.config.schedule_delay;
+                }
+            }
+        }
+    }
+
+    /// Exports everything queued right now, in batches.
+    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) {
+        while let Ok(span) = self.spans.try_recv() {
+            batch.push(span);
+            if batch.len() >= self.config.max_export_batch_size {
+                self.export(batch, failed);
+            }
+        }
+        self.export(batch, failed);
+    }
+
+    fn export(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) {
+        if batch.is_empty() {
+            return;
+        }
+        let deadline = Instant::now() + self.config.export_timeout;
+        if let Err(err) = self.exporter.export(batch, deadline) {
+            failed.increment(batch.len() as u64);
+            tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), error = %err, spans = batch.len(), "span export failed");
+        }
+        batch.clear();
+    }
+}
