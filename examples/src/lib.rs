@@ -99,6 +99,7 @@ async fn observe(State(state): State<AppState>, request: Request, next: Next) ->
     let span = tracing::info_span!(
         "http.server.request",
         otel.name = semconv::http_span_name(method, route.as_deref()),
+        otel.kind = "server",
         http.request.method = method,
         http.route = route.as_deref(),
         http.response.status_code = Empty,

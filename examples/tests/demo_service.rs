@@ -240,3 +240,58 @@ fn invalid_configuration_is_a_clear_error() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--addr"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_reach_the_datadog_agent_and_logs_carry_the_same_trace_id() {
+    let agent = sdk_core::testing::TestAgent::start().unwrap();
+    let url = agent.url();
+    let (mut demo, addr) = Demo::start(&[
+        ("OTEL_TRACES_EXPORTER", "datadog"),
+        ("DD_TRACE_AGENT_URL", &url),
+        ("DD_SERVICE", "demo-dd"),
+        ("DD_ENV", "ci"),
+    ]);
+    let (status, _, _) = get(&addr, "/users/7", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(get(&addr, "/fail", &[]).await.0, 500);
+    let lookup = demo.wait_for(|l| l["message"] == "user lookup");
+    let status = Command::new("kill")
+        .args(["-INT", &demo.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    demo.wait_for(|l| l["message"] == "shutting down");
+    assert!(demo.child.wait().unwrap().success());
+
+    let (status, traces) = agent.get("/test/session/traces").unwrap();
+    assert_eq!(status, 200, "{traces}");
+    let spans: Vec<Value> = traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t.as_array().unwrap().clone())
+        .collect();
+    let user = spans
+        .iter()
+        .find(|s| s["resource"] == "GET /users/{id}")
+        .unwrap_or_else(|| panic!("{traces:#}"));
+    assert_eq!(user["service"], "demo-dd");
+    assert_eq!(user["type"], "web");
+    assert_eq!(user["name"], "http.server.request");
+    assert_eq!(user["meta"]["env"], "ci");
+    assert_eq!(
+        user["trace_id"].as_u64().unwrap().to_string(),
+        lookup["dd.trace_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        user["span_id"].as_u64().unwrap().to_string(),
+        lookup["dd.span_id"].as_str().unwrap()
+    );
+    let fail = spans.iter().find(|s| s["resource"] == "GET /fail").unwrap();
+    assert_eq!(fail["error"], 1);
+    assert_eq!(fail["meta"]["error.message"], "simulated failure");
+    let (_, summary) = agent.get("/test/trace_check/summary").unwrap();
+    for (name, counts) in summary.as_object().unwrap() {
+        assert_eq!(counts["Failed_Checks"], 0, "{name}: {summary}");
+    }
+}

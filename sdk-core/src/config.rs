@@ -12,6 +12,7 @@
 //! | propagation | builder, `OTEL_PROPAGATORS`, `DD_TRACE_PROPAGATION_STYLE` (`tracecontext`, `baggage`, `datadog`, `b3`, `b3multi`, `none`) | `tracecontext,baggage` |
 //! | sampler | builder, `OTEL_TRACES_SAMPLER` + `OTEL_TRACES_SAMPLER_ARG`, `DD_TRACE_SAMPLE_RATE` | `parentbased_always_on` |
 //! | batch spans | builder, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms), `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 5000, 30000, 2048, 512 |
+//! | Datadog agent | `DD_TRACE_AGENT_URL` (`http://…`), else `DD_AGENT_HOST` + `DD_TRACE_AGENT_PORT`; `DD_TRACE_API_VERSION` (`v0.4`, `v0.5`) | `http://localhost:8126`, `v0.4` |
 //! | log filter | builder, `RUST_LOG` | `info` |
 //! | Prometheus listener | builder, `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT` (either set enables it) | off; mount the handler instead |
 //! | disable everything | `OTEL_SDK_DISABLED=true` | `false` |
@@ -120,6 +121,9 @@ pub enum RootSampler {
     AlwaysOff,
     /// Sample this fraction of traces, decided from the trace id.
     TraceIdRatio(f64),
+    /// Sample at the rate the Datadog agent last answered (`rate_by_service`), 1 until it
+    /// answers. Chosen by `init` when traces go to Datadog and no sampler is configured.
+    AgentRate,
 }
 
 /// Head sampler: a root decision, optionally deferring to a sampled remote or local parent.
@@ -166,6 +170,35 @@ impl Default for BatchConfig {
     }
 }
 
+/// Datadog agent trace API version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DatadogApi {
+    /// `/v0.4/traces`.
+    #[default]
+    V04,
+    /// `/v0.5/traces`.
+    V05,
+}
+
+/// Where the Datadog agent takes traces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatadogAgent {
+    /// Base URL (`DD_TRACE_AGENT_URL`, else `http://{DD_AGENT_HOST}:{DD_TRACE_AGENT_PORT}`,
+    /// default `http://localhost:8126`).
+    pub trace_agent_url: String,
+    /// `DD_TRACE_API_VERSION` (`v0.4` default, `v0.5`).
+    pub api_version: DatadogApi,
+}
+
+impl Default for DatadogAgent {
+    fn default() -> Self {
+        Self {
+            trace_agent_url: "http://localhost:8126".into(),
+            api_version: DatadogApi::V04,
+        }
+    }
+}
+
 /// The whole SDK configuration.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -185,6 +218,8 @@ pub struct Config {
     pub sampler: Sampler,
     /// Batch span processing.
     pub batch: BatchConfig,
+    /// The Datadog agent.
+    pub datadog: DatadogAgent,
     /// `tracing` filter directives (`RUST_LOG` syntax).
     pub log_filter: String,
     /// Address of the standalone Prometheus listener, when enabled.
@@ -431,6 +466,8 @@ impl ConfigBuilder {
             None => parse_batch(env)?,
         };
 
+        let datadog = parse_datadog(env)?;
+
         let log_filter = match self.log_filter {
             Some(f) => f,
             None => env.var("RUST_LOG")?.unwrap_or_else(|| "info".to_owned()),
@@ -454,6 +491,7 @@ impl ConfigBuilder {
             propagator: Propagator::new(formats),
             sampler,
             batch,
+            datadog,
             log_filter,
             prometheus_listener,
             disabled,
@@ -748,5 +786,56 @@ fn parse_batch(env: &dyn Env) -> Result<BatchConfig, ConfigError> {
         max_export_batch_size: usize::try_from(max_export_batch_size)
             .unwrap_or(usize::MAX)
             .min(max_queue_size),
+    })
+}
+
+fn parse_datadog(env: &dyn Env) -> Result<DatadogAgent, ConfigError> {
+    let trace_agent_url = match env.var("DD_TRACE_AGENT_URL")? {
+        Some(url) => {
+            let rest = url
+                .strip_prefix("http://")
+                .filter(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+            if rest.is_none() {
+                return Err(invalid(
+                    "DD_TRACE_AGENT_URL",
+                    &url,
+                    "an http:// URL such as http://localhost:8126",
+                ));
+            }
+            url
+        }
+        None => {
+            let host = env
+                .var("DD_AGENT_HOST")?
+                .unwrap_or_else(|| "localhost".to_owned());
+            if host.contains(['/', ' ', '@']) {
+                return Err(invalid("DD_AGENT_HOST", &host, "a host name or IP address"));
+            }
+            let port = match env.var("DD_TRACE_AGENT_PORT")? {
+                None => 8126,
+                Some(text) => text.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    invalid(
+                        "DD_TRACE_AGENT_PORT",
+                        &text,
+                        "a port number from 1 to 65535",
+                    )
+                })?,
+            };
+            let host = if host.contains(':') && !host.starts_with('[') {
+                format!("[{host}]")
+            } else {
+                host
+            };
+            format!("http://{host}:{port}")
+        }
+    };
+    let api_version = match env.var("DD_TRACE_API_VERSION")?.as_deref() {
+        None | Some("v0.4") => DatadogApi::V04,
+        Some("v0.5") => DatadogApi::V05,
+        Some(other) => return Err(invalid("DD_TRACE_API_VERSION", other, "v0.4 or v0.5")),
+    };
+    Ok(DatadogAgent {
+        trace_agent_url,
+        api_version,
     })
 }

@@ -171,7 +171,13 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
     #[cfg(not(feature = "export"))]
     let span_layer: Option<tracing_subscriber::layer::Identity> = None;
 
-    let trace_layer = TraceContextLayer::new(config.sampler).with_filter(LevelFilter::INFO);
+    let mut sampler = config.sampler;
+    if config.traces_exporters.contains(&TracesExporter::Datadog)
+        && sampler == crate::config::Sampler::default()
+    {
+        sampler.root = crate::config::RootSampler::AgentRate;
+    }
+    let trace_layer = TraceContextLayer::new(sampler).with_filter(LevelFilter::INFO);
     let subscriber = Registry::default()
         .with(trace_layer)
         .with(span_layer)
@@ -213,6 +219,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
     if let Some(exporter) = config.traces_exporters.first() {
         match exporter {
             TracesExporter::Otlp => return unavailable("traces", "otlp"),
+            TracesExporter::Datadog if cfg!(feature = "datadog") => {}
             TracesExporter::Datadog => return unavailable("traces", "datadog"),
             TracesExporter::Console if cfg!(feature = "export") => {}
             TracesExporter::Console => return unavailable("traces", "console"),

@@ -45,6 +45,10 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+/// Version of the compiler that built the SDK (`1.95.0`), for Datadog's metadata headers.
+#[cfg_attr(not(feature = "datadog"), allow(dead_code))]
+pub(crate) const RUSTC_VERSION: &str = env!("SDK_RUSTC_VERSION");
+
 pub mod catalogue;
 pub mod config;
 pub mod propagation;

@@ -242,3 +242,114 @@ impl CapturedSpans {
         self.spans().into_iter().find(|s| s.name == name)
     }
 }
+
+/// Every trace check the Datadog test agent has (ddapm-test-agent 1.69).
+pub const TEST_AGENT_CHECKS: &str = "trace_count_header,meta_tracer_version_header,trace_content_length,trace_stall,trace_peer_service,meta_events_is_valid_json,trace_dd_service";
+
+/// A Datadog test agent (`ddapm-test-agent`) on free loopback ports, stopped on drop.
+///
+/// The program is `$DDAPM_TEST_AGENT`, else `ddapm-test-agent` on `PATH`; `cargo xtask
+/// test` installs it into a virtualenv and sets the variable. Every trace check is enabled.
+#[derive(Debug)]
+pub struct TestAgent {
+    child: std::process::Child,
+    /// Trace API port.
+    pub port: u16,
+    /// OTLP/HTTP port.
+    pub otlp_http_port: u16,
+    /// OTLP/gRPC port.
+    pub otlp_grpc_port: u16,
+    http: ureq::Agent,
+}
+
+fn free_port() -> Result<u16, String> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
+}
+
+impl TestAgent {
+    /// Starts the agent and waits (up to 30 s) until it answers.
+    pub fn start() -> Result<Self, String> {
+        let program =
+            std::env::var_os("DDAPM_TEST_AGENT").unwrap_or_else(|| "ddapm-test-agent".into());
+        let (port, otlp_http_port, otlp_grpc_port) = (free_port()?, free_port()?, free_port()?);
+        let child = std::process::Command::new(&program)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--otlp-http-port",
+                &otlp_http_port.to_string(),
+                "--otlp-grpc-port",
+                &otlp_grpc_port.to_string(),
+            ])
+            .env("ENABLED_CHECKS", TEST_AGENT_CHECKS)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| {
+                format!(
+                    "cannot start {}: {e}. `cargo xtask test` installs it; by hand: python3 -m venv v && v/bin/pip install ddapm-test-agent, then DDAPM_TEST_AGENT=v/bin/ddapm-test-agent",
+                    program.to_string_lossy()
+                )
+            })?;
+        let http: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .into();
+        let agent = Self {
+            child,
+            port,
+            otlp_http_port,
+            otlp_grpc_port,
+            http,
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if agent.get("/info").is_ok() {
+                return Ok(agent);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Err("the Datadog test agent did not answer /info within 30 s".into())
+    }
+
+    /// Base URL of the trace API (`http://127.0.0.1:PORT`).
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// GETs `path` on the trace API port; the status and the body as JSON (or a string).
+    pub fn get(&self, path: &str) -> Result<(u16, serde_json::Value), String> {
+        self.get_from(self.port, path)
+    }
+
+    /// GETs `path` on the OTLP/HTTP port.
+    pub fn get_otlp(&self, path: &str) -> Result<(u16, serde_json::Value), String> {
+        self.get_from(self.otlp_http_port, path)
+    }
+
+    fn get_from(&self, port: u16, path: &str) -> Result<(u16, serde_json::Value), String> {
+        let mut response = self
+            .http
+            .get(&format!("http://127.0.0.1:{port}{path}"))
+            .call()
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let text = response
+            .body_mut()
+            .read_to_string()
+            .map_err(|e| e.to_string())?;
+        let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Ok((status, value))
+    }
+}
+
+impl Drop for TestAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

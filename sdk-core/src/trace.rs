@@ -124,10 +124,34 @@ fn random_trace_id() -> TraceId {
     random_id(|rng| TraceId::new(rng.random()))
 }
 
+/// The Datadog agent's latest sampling rate for this service (f64 bits), 1 until known.
+static AGENT_RATE: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x3FF0_0000_0000_0000);
+
+/// Records the sampling rate the Datadog agent asked for (clamped to 0..=1); used by
+/// [`RootSampler::AgentRate`].
+pub fn set_agent_rate(rate: f64) {
+    if rate.is_finite() {
+        AGENT_RATE.store(
+            rate.clamp(0.0, 1.0).to_bits(),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+}
+
+/// The Datadog agent's latest sampling rate.
+pub fn agent_rate() -> f64 {
+    f64::from_bits(AGENT_RATE.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 /// The root decision of `sampler` for `trace_id`; ratio sampling reads the id's low 56
 /// random bits so that every service makes the same decision for one trace.
 pub fn sample_root(sampler: &Sampler, trace_id: TraceId) -> bool {
-    match sampler.root {
+    let root = match sampler.root {
+        RootSampler::AgentRate => RootSampler::TraceIdRatio(agent_rate()),
+        other => other,
+    };
+    match root {
         RootSampler::AlwaysOn => true,
         RootSampler::AlwaysOff => false,
         RootSampler::TraceIdRatio(ratio) if ratio >= 1.0 => true,
@@ -136,7 +160,7 @@ pub fn sample_root(sampler: &Sampler, trace_id: TraceId) -> bool {
             let threshold = (ratio * RANGE as f64) as u64;
             trace_id.low_u64() & (RANGE - 1) < threshold
         }
-        RootSampler::TraceIdRatio(_) => false,
+        RootSampler::TraceIdRatio(_) | RootSampler::AgentRate => false,
     }
 }
 

@@ -1,8 +1,8 @@
 //! Workspace automation, run as `cargo xtask <command>`:
 //!
 //! - `demo [ARGS]`: runs the demo service (`--addr HOST:PORT`, default `127.0.0.1:3000`);
-//! - `test`: everything CI runs: installs or starts the real peers the tests need
-//!   (`promtool`, the wasm32 target), then format check, clippy with `-D warnings`, the
+//! - `test`: everything CI runs: installs the real peers the tests need (`promtool`, the
+//!   Datadog test agent in a virtualenv, the wasm32 target), then format check, clippy with `-D warnings`, the
 //!   wasm32 build of sdk-core, feature-combination checks, every test and doctest, and a
 //!   one-iteration run of every benchmark;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
@@ -14,7 +14,7 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 8] = [
+const CORE_FEATURES: [&str; 9] = [
     "tracing",
     "json-logs",
     "metrics",
@@ -22,6 +22,7 @@ const CORE_FEATURES: [&str; 8] = [
     "prometheus-listener",
     "http",
     "export",
+    "datadog",
     "testing",
 ];
 
@@ -115,6 +116,8 @@ fn test() -> Result {
     let started = Instant::now();
     ensure_promtool()?;
     ensure_wasm_target()?;
+    let test_agent = ensure_test_agent()?;
+    let peers = [("DDAPM_TEST_AGENT", test_agent.as_str())];
 
     run(
         "format check",
@@ -166,26 +169,30 @@ fn test() -> Result {
     {
         run(
             "tests (nextest)",
-            cargo().args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--all-features",
-                "--no-tests=fail",
-            ]),
+            cargo()
+                .args([
+                    "nextest",
+                    "run",
+                    "--workspace",
+                    "--all-features",
+                    "--no-tests=fail",
+                ])
+                .envs(peers),
         )?;
     } else {
         eprintln!("cargo-nextest not found; running the tests with cargo test");
         run(
             "tests",
-            cargo().args([
-                "test",
-                "--workspace",
-                "--all-features",
-                "--lib",
-                "--bins",
-                "--tests",
-            ]),
+            cargo()
+                .args([
+                    "test",
+                    "--workspace",
+                    "--all-features",
+                    "--lib",
+                    "--bins",
+                    "--tests",
+                ])
+                .envs(peers),
         )?;
     }
     run(
@@ -259,6 +266,59 @@ fn ensure_promtool() -> Result {
         Ok(())
     } else {
         Err("promtool still missing after install".into())
+    }
+}
+
+/// Version of the Datadog test agent the tests are written against.
+const TEST_AGENT_VERSION: &str = "1.69.1";
+
+/// The Datadog test agent from PyPI in a virtualenv under `target/peers/`; returns the
+/// program path. `$DDAPM_TEST_AGENT` wins when it runs.
+fn ensure_test_agent() -> Result<String> {
+    if let Ok(program) = std::env::var("DDAPM_TEST_AGENT")
+        && succeeds(&program, &["--version"])
+    {
+        return Ok(program);
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv = root.join("target/peers/ddapm-venv");
+    let program = venv.join("bin/ddapm-test-agent");
+    let program_text = program.to_string_lossy().into_owned();
+    if succeeds(&program_text, &["--version"]) {
+        return Ok(program_text);
+    }
+    let venv_text = venv.to_string_lossy().into_owned();
+    if !succeeds("python3", &["-m", "venv", "--clear", &venv_text]) {
+        if is_root() && succeeds("apt-get", &["--version"]) {
+            run(
+                "apt-get update",
+                Command::new("apt-get").args(["update", "-qq"]),
+            )?;
+            run(
+                "install python3-venv",
+                Command::new("apt-get")
+                    .args(["install", "-y", "-qq", "python3-venv"])
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )?;
+        }
+        run(
+            "create the test-agent virtualenv",
+            Command::new("python3").args(["-m", "venv", "--clear", &venv_text]),
+        )?;
+    }
+    run(
+        "install the Datadog test agent (PyPI ddapm-test-agent)",
+        Command::new(venv.join("bin/pip")).args([
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            &format!("ddapm-test-agent=={TEST_AGENT_VERSION}"),
+        ]),
+    )?;
+    if succeeds(&program_text, &["--version"]) {
+        Ok(program_text)
+    } else {
+        Err(format!("{program_text} does not run after installing it"))
     }
 }
 

@@ -9,6 +9,9 @@
 //! Shutdown exports what is queued within a deadline.
 
 pub mod console;
+#[cfg(feature = "datadog")]
+pub mod datadog;
+pub mod retry;
 
 use crate::catalogue::EXPORTER_DROPPED;
 use crate::config::BatchConfig;
@@ -139,6 +142,12 @@ pub fn processors(
     for exporter in &config.traces_exporters {
         let exporter: Box<dyn SpanExporter> = match exporter {
             TracesExporter::Console => Box::new(console::ConsoleSpanExporter::default()),
+            #[cfg(feature = "datadog")]
+            TracesExporter::Datadog => Box::new(datadog::DatadogExporter::new(
+                &config.datadog.trace_agent_url,
+                config.datadog.api_version,
+                config.service.clone(),
+            )),
             other => {
                 return Err(format!(
                     "{other:?} traces exporter is not available in this build"

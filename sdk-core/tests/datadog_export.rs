@@ -1,0 +1,188 @@
+//! Traces to the real Datadog test agent (`ddapm-test-agent`) with every trace check on.
+
+use sdk_core::config::{DatadogApi, Sampler, ServiceInfo};
+use sdk_core::export::SpanExporter;
+use sdk_core::export::datadog::DatadogExporter;
+use sdk_core::propagation::{SpanContext, SpanId, TraceId};
+use sdk_core::spans::FinishedSpan;
+use sdk_core::testing::{CapturedSpans, TestAgent};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const TRACE: u128 = 0x4bf9_2f35_77b3_4da6_a3ce_929d_0e0e_4736;
+
+fn service() -> ServiceInfo {
+    ServiceInfo {
+        name: "checkout".into(),
+        version: Some("1.2.3".into()),
+        environment: Some("ci".into()),
+    }
+}
+
+/// A server span continuing a remote 128-bit trace, a database child and a failing child.
+fn request_spans() -> Vec<FinishedSpan> {
+    let captured = CapturedSpans::default();
+    let mut remote = SpanContext::new(
+        TraceId::new(TRACE).unwrap(),
+        SpanId::new(0x00f0_67aa_0ba9_02b7).unwrap(),
+        true,
+    );
+    remote.sampling_priority = Some(2);
+    remote.origin = Some("rum".into());
+    tracing::subscriber::with_default(captured.subscriber(Sampler::default()), || {
+        let server = tracing::info_span!(
+            "http.server.request",
+            otel.name = "GET /users/{id}",
+            otel.kind = "server",
+            http.request.method = "GET",
+            http.route = "/users/{id}",
+            http.response.status_code = 200,
+        );
+        sdk_core::trace::set_parent(&server, &remote);
+        let _g = server.enter();
+        tracing::info_span!(
+            "db",
+            otel.name = "SELECT users",
+            otel.kind = "client",
+            db.system.name = "postgresql",
+            db.query.text = "SELECT * FROM users WHERE id = $1",
+        )
+        .in_scope(|| {});
+        tracing::info_span!("render", error.type = "TemplateError", error.stack = "render.rs:42")
+            .in_scope(|| {
+                tracing::error!("template missing");
+            });
+    });
+    captured.spans()
+}
+
+fn export(agent: &TestAgent, version: DatadogApi, spans: &[FinishedSpan]) {
+    let mut exporter = DatadogExporter::new(&agent.url(), version, service());
+    exporter
+        .export(spans, Instant::now() + Duration::from_secs(10))
+        .expect("agent accepts the payload");
+}
+
+fn spans_by_resource(traces: &Value) -> Vec<Value> {
+    traces
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t.as_array().unwrap().clone())
+        .collect()
+}
+
+fn assert_exact_spans(agent: &TestAgent, spans: &[FinishedSpan]) {
+    let (status, traces) = agent.get("/test/session/traces").unwrap();
+    assert_eq!(status, 200, "{traces}");
+    assert_eq!(traces.as_array().unwrap().len(), 1, "one trace: {traces:#}");
+    let received = spans_by_resource(&traces);
+    assert_eq!(received.len(), 3, "{traces:#}");
+    let find = |resource: &str| {
+        received
+            .iter()
+            .find(|s| s["resource"] == resource)
+            .unwrap_or_else(|| panic!("{resource}: {traces:#}"))
+            .clone()
+    };
+    let server = find("GET /users/{id}");
+    let db = find("SELECT users");
+    let render = find("render");
+    let low = TRACE as u64;
+
+    for span in [&server, &db, &render] {
+        assert_eq!(span["service"], "checkout");
+        assert_eq!(span["trace_id"].as_u64(), Some(low));
+        assert_eq!(span["meta"]["env"], "ci");
+        assert_eq!(span["meta"]["version"], "1.2.3");
+    }
+    let ours = |name: &str| spans.iter().find(|s| s.name == name).unwrap();
+    assert_eq!(server["name"], "http.server.request");
+    assert_eq!(server["type"], "web");
+    assert_eq!(
+        server["span_id"].as_u64(),
+        Some(ours("GET /users/{id}").span_id.get())
+    );
+    assert_eq!(server["parent_id"].as_u64(), Some(0x00f0_67aa_0ba9_02b7));
+    assert_eq!(server["meta"]["_dd.p.tid"], "4bf92f3577b34da6");
+    assert_eq!(server["meta"]["_dd.origin"], "rum");
+    assert_eq!(server["metrics"]["_sampling_priority_v1"], 2.0);
+    assert_eq!(server["meta"]["http.route"], "/users/{id}");
+    assert_eq!(server["metrics"]["http.response.status_code"], 200.0);
+    assert_eq!(server["error"], 0);
+
+    assert_eq!(db["name"], "postgresql.query");
+    assert_eq!(db["type"], "sql");
+    assert_eq!(db["parent_id"], server["span_id"]);
+    assert_eq!(db["meta"]["span.kind"], "client");
+
+    assert_eq!(render["error"], 1);
+    assert_eq!(render["meta"]["error.type"], "TemplateError");
+    assert_eq!(render["meta"]["error.message"], "template missing");
+    assert_eq!(render["meta"]["error.stack"], "render.rs:42");
+    assert_eq!(render["parent_id"], server["span_id"]);
+    assert!(render["duration"].as_i64().unwrap() >= 0);
+
+    assert_checks_passed(agent);
+}
+
+/// Every enabled check that ran passed, and the header checks did run.
+fn assert_checks_passed(agent: &TestAgent) {
+    let (status, summary) = agent.get("/test/trace_check/summary").unwrap();
+    assert_eq!(status, 200, "{summary}");
+    let checks = summary.as_object().expect("summary object");
+    for (name, counts) in checks {
+        assert_eq!(counts["Failed_Checks"], 0, "check {name} failed: {summary}");
+    }
+    for name in [
+        "trace_count_header",
+        "meta_tracer_version_header",
+        "trace_content_length",
+    ] {
+        assert!(
+            checks[name]["Passed_Checks"].as_u64().unwrap_or(0) >= 1,
+            "{name} did not run: {summary}"
+        );
+    }
+}
+
+#[test]
+fn v04_payload_passes_every_check_and_arrives_exactly() {
+    let agent = TestAgent::start().unwrap();
+    let spans = request_spans();
+    export(&agent, DatadogApi::V04, &spans);
+    assert_exact_spans(&agent, &spans);
+}
+
+#[test]
+fn v05_payload_passes_every_check_and_arrives_exactly() {
+    let agent = TestAgent::start().unwrap();
+    let spans = request_spans();
+    export(&agent, DatadogApi::V05, &spans);
+    assert_exact_spans(&agent, &spans);
+}
+
+#[test]
+fn unreachable_agent_fails_within_the_deadline() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut exporter = DatadogExporter::new(
+        &format!("http://127.0.0.1:{port}"),
+        DatadogApi::V04,
+        service(),
+    );
+    let started = Instant::now();
+    let result = exporter.export(
+        &request_spans(),
+        Instant::now() + Duration::from_millis(800),
+    );
+    assert!(result.is_err());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
