@@ -295,3 +295,110 @@ async fn traces_reach_the_datadog_agent_and_logs_carry_the_same_trace_id() {
         assert_eq!(counts["Failed_Checks"], 0, "{name}: {summary}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_backend_chosen_by_environment_with_headers_and_gzip() {
+    let receiver = sdk_core::testing::otlp::OtlpReceiver::start().unwrap();
+    let endpoint = format!("http://{}", receiver.http_addr);
+    let (mut demo, addr) = Demo::start(&[
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-api-key=s3cret,x-team=payments",
+        ),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ("OTEL_SERVICE_NAME", "demo-otlp"),
+    ]);
+    assert_eq!(
+        get(&addr, "/work", &[("traceparent", TRACEPARENT)]).await.0,
+        200
+    );
+    assert!(
+        receiver.wait_for(Duration::from_secs(10), |r| r
+            .traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .any(|s| s.name == "GET /work")),
+        "the server span arrives on the schedule"
+    );
+    let spans = receiver.spans();
+    let server = spans.iter().find(|s| s.name == "GET /work").unwrap();
+    let child = spans.iter().find(|s| s.name == "load_inventory").unwrap();
+    assert_eq!(hex(&server.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert_eq!(child.parent_span_id, server.span_id);
+    let request = &receiver.received().http_requests[0];
+    assert_eq!(request.path, "/v1/traces");
+    let header = |name: &str| {
+        request
+            .headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("x-api-key"), Some("s3cret"));
+    assert_eq!(header("x-team"), Some("payments"));
+    assert_eq!(header("content-encoding"), Some("gzip"));
+    let loaded = demo.wait_for(|l| l["message"] == "inventory loaded");
+    assert_eq!(loaded["span_id"].as_str().unwrap(), hex(&child.span_id));
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn non_unicode_environment_is_a_clear_error() {
+    use std::os::unix::ffi::OsStrExt;
+    let output = Command::new(env!("CARGO_BIN_EXE_demo"))
+        .args(["--addr", "127.0.0.1:0"])
+        .env("OTEL_SERVICE_NAME", std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("OTEL_SERVICE_NAME is not valid Unicode"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standalone_prometheus_listener_from_env() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let (_demo, addr) = Demo::start(&[
+        ("OTEL_EXPORTER_PROMETHEUS_HOST", "127.0.0.1"),
+        ("OTEL_EXPORTER_PROMETHEUS_PORT", &port),
+    ]);
+    assert_eq!(get(&addr, "/users/3", &[]).await.0, 200);
+    let (status, _, text) = get(&format!("127.0.0.1:{port}"), "/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(text.contains(r#"http_route="/users/{id}""#), "{text}");
+    if let Err(findings) = sdk_core::testing::promtool_check(&text) {
+        panic!("{findings}\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn interrupt_shuts_down_gracefully_and_flushes_logs() {
+    let (mut demo, addr) = Demo::start(&[]);
+    assert_eq!(get(&addr, "/work", &[]).await.0, 200);
+    let status = Command::new("kill")
+        .args(["-INT", &demo.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let last = demo.wait_for(|l| l["message"] == "shutting down");
+    assert_eq!(last["level"], "INFO");
+    let exit = demo.child.wait().unwrap();
+    assert!(exit.success(), "{exit}");
+    assert!(demo.seen.iter().any(|l| l["message"] == "inventory loaded"));
+}

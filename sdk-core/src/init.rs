@@ -218,6 +218,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
     let unavailable = |signal, exporter| Err(InitError::ExporterUnavailable { signal, exporter });
     if let Some(exporter) = config.traces_exporters.first() {
         match exporter {
+            TracesExporter::Otlp if cfg!(feature = "otlp") => {}
             TracesExporter::Otlp => return unavailable("traces", "otlp"),
             TracesExporter::Datadog if cfg!(feature = "datadog") => {}
             TracesExporter::Datadog => return unavailable("traces", "datadog"),

@@ -1,7 +1,7 @@
 //! `init` installs global state, so it has this file (and process) to itself.
 
 use sdk_core::catalogue::HTTP_SERVER_REQUEST_DURATION;
-use sdk_core::config::{Config, ConfigError, TracesExporter};
+use sdk_core::config::{Config, ConfigError, MetricsExporter};
 use sdk_core::semconv::http;
 use sdk_core::{InitError, init};
 
@@ -21,7 +21,7 @@ fn init_validates_installs_and_refuses_a_second_install() {
     }
 
     let otlp = Config::builder()
-        .traces_exporters([TracesExporter::Otlp])
+        .metrics_exporters([MetricsExporter::Otlp])
         .build_from_vars::<&str, &str>([])
         .unwrap();
     let err = init(otlp).expect_err("unavailable exporter accepted");
@@ -29,7 +29,7 @@ fn init_validates_installs_and_refuses_a_second_install() {
         matches!(
             err,
             InitError::ExporterUnavailable {
-                signal: "traces",
+                signal: "metrics",
                 exporter: "otlp"
             }
         ),

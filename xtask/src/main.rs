@@ -14,7 +14,7 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 9] = [
+const CORE_FEATURES: [&str; 11] = [
     "tracing",
     "json-logs",
     "metrics",
@@ -23,6 +23,8 @@ const CORE_FEATURES: [&str; 9] = [
     "http",
     "export",
     "datadog",
+    "otlp",
+    "testing-otlp",
     "testing",
 ];
 

@@ -11,6 +11,8 @@
 pub mod console;
 #[cfg(feature = "datadog")]
 pub mod datadog;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub mod retry;
 
 use crate::catalogue::EXPORTER_DROPPED;
@@ -142,12 +144,19 @@ pub fn processors(
     for exporter in &config.traces_exporters {
         let exporter: Box<dyn SpanExporter> = match exporter {
             TracesExporter::Console => Box::new(console::ConsoleSpanExporter::default()),
+            #[cfg(feature = "otlp")]
+            TracesExporter::Otlp => Box::new(otlp::OtlpSpanExporter::new(
+                config.otlp.traces_protocol,
+                None,
+                &otlp::resource(&config.service, &config.resource_attributes),
+            )?),
             #[cfg(feature = "datadog")]
             TracesExporter::Datadog => Box::new(datadog::DatadogExporter::new(
                 &config.datadog.trace_agent_url,
                 config.datadog.api_version,
                 config.service.clone(),
             )),
+            #[allow(unreachable_patterns)]
             other => {
                 return Err(format!(
                     "{other:?} traces exporter is not available in this build"

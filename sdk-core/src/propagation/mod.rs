@@ -41,6 +41,11 @@ pub use context::{
 
 use std::collections::HashMap;
 
+/// Whether `name` is an HTTP token (a valid header name or baggage key).
+pub fn is_header_token(name: &str) -> bool {
+    context::is_token(name)
+}
+
 /// Read access to incoming headers. Names are lower case; values are raw bytes so that
 /// invalid UTF-8 reaches the parsers (which reject it) instead of being lost upstream.
 pub trait Extractor {

@@ -353,3 +353,6 @@ impl Drop for TestAgent {
         let _ = self.child.wait();
     }
 }
+
+#[cfg(feature = "testing-otlp")]
+pub mod otlp;
