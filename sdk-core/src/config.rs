@@ -14,6 +14,7 @@
 //! | batch spans | builder, `OTEL_BSP_SCHEDULE_DELAY`, `OTEL_BSP_EXPORT_TIMEOUT` (ms), `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | 5000, 30000, 2048, 512 |
 //! | Datadog agent | `DD_TRACE_AGENT_URL` (`http://…`), else `DD_AGENT_HOST` + `DD_TRACE_AGENT_PORT`; `DD_TRACE_API_VERSION` (`v0.4`, `v0.5`) | `http://localhost:8126`, `v0.4` |
 //! | OTLP | `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`, `http/json`) and the per-signal `_TRACES_`/`_METRICS_`/`_LOGS_` forms; `_ENDPOINT`, `_HEADERS` (`k=v,…`), `_TIMEOUT` (ms), `_COMPRESSION` (`gzip`, `none`) checked here and applied by the exporter | `http/protobuf`, `http://localhost:4318` (gRPC `:4317`), 10000 ms |
+//! | metric push interval | `OTEL_METRIC_EXPORT_INTERVAL` (ms) | 60000 |
 //! | log filter | builder, `RUST_LOG` | `info` |
 //! | Prometheus listener | builder, `OTEL_EXPORTER_PROMETHEUS_HOST` / `_PORT` (either set enables it) | off; mount the handler instead |
 //! | disable everything | `OTEL_SDK_DISABLED=true` | `false` |
@@ -243,6 +244,9 @@ pub struct Config {
     pub sampler: Sampler,
     /// Batch span processing.
     pub batch: BatchConfig,
+    /// How often pushed metrics are exported (`OTEL_METRIC_EXPORT_INTERVAL`, ms; default
+    /// 60000).
+    pub metric_export_interval: Duration,
     /// The Datadog agent.
     pub datadog: DatadogAgent,
     /// OTLP transports.
@@ -494,6 +498,12 @@ impl ConfigBuilder {
         };
 
         let datadog = parse_datadog(env)?;
+        let metric_export_interval = Duration::from_millis(parse_positive(
+            env,
+            "OTEL_METRIC_EXPORT_INTERVAL",
+            60_000,
+            "a positive whole number of milliseconds",
+        )?);
         let otlp = parse_otlp(env)?;
 
         let log_filter = match self.log_filter {
@@ -519,6 +529,7 @@ impl ConfigBuilder {
             propagator: Propagator::new(formats),
             sampler,
             batch,
+            metric_export_interval,
             datadog,
             otlp,
             log_filter,

@@ -3,7 +3,7 @@
 use crate::catalogue;
 use crate::config::{Config, ConfigError, LogsExporter, MetricsExporter, TracesExporter};
 use crate::logs::{JsonLogLayer, LogFilter};
-use crate::prometheus::{PrometheusError, PrometheusExporter};
+use crate::prometheus::{CatalogueRecorder, PrometheusError, PrometheusExporter};
 use crate::propagation::Propagator;
 use crate::semconv::sdk;
 use crate::trace::TraceContextLayer;
@@ -50,6 +50,8 @@ pub enum InitError {
 pub struct TelemetryGuard {
     config: Config,
     prometheus: Option<PrometheusExporter>,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    otlp_metrics: OtlpMetrics,
     log_worker: Option<WorkerGuard>,
     #[cfg(feature = "export")]
     span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
@@ -74,13 +76,22 @@ impl TelemetryGuard {
     /// Exports every span finished so far; `false` if that took longer than `timeout`.
     pub fn force_flush(&self, timeout: std::time::Duration) -> bool {
         #[cfg(feature = "export")]
+        let spans = self.span_processors.iter().all(|p| p.force_flush(timeout));
+        #[cfg(feature = "otlp")]
+        let metrics = self
+            .otlp_metrics
+            .as_ref()
+            .is_none_or(|p| p.force_flush(timeout));
+        #[cfg(not(feature = "otlp"))]
+        let metrics = true;
+        #[cfg(feature = "export")]
         {
-            self.span_processors.iter().all(|p| p.force_flush(timeout))
+            spans && metrics
         }
         #[cfg(not(feature = "export"))]
         {
             let _ = timeout;
-            true
+            metrics
         }
     }
 
@@ -94,6 +105,15 @@ impl TelemetryGuard {
         #[cfg(feature = "export")]
         for processor in self.span_processors.drain(..) {
             processor.shutdown(self.config.batch.export_timeout);
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(pipeline) = self.otlp_metrics.take() {
+            pipeline.shutdown(
+                self.config
+                    .metric_export_interval
+                    .min(std::time::Duration::from_secs(10))
+                    .max(std::time::Duration::from_secs(5)),
+            );
         }
         if let Some(prometheus) = self.prometheus.take() {
             prometheus.shutdown();
@@ -122,6 +142,7 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
         return Ok(TelemetryGuard {
             config,
             prometheus: None,
+            otlp_metrics: None,
             log_worker: None,
             #[cfg(feature = "export")]
             span_processors: Vec::new(),
@@ -138,14 +159,7 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
             expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
         })?;
 
-    let prometheus = if config
-        .metrics_exporters
-        .contains(&MetricsExporter::Prometheus)
-    {
-        Some(install_prometheus(&config)?)
-    } else {
-        None
-    };
+    let (prometheus, otlp_metrics) = install_metrics(&config)?;
 
     let (log_layer, log_worker) = if config.logs_exporters.contains(&LogsExporter::Console) {
         let (writer, guard) = NonBlockingBuilder::default()
@@ -189,6 +203,7 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
     Ok(TelemetryGuard {
         config,
         prometheus,
+        otlp_metrics,
         log_worker,
         #[cfg(feature = "export")]
         span_processors,
@@ -196,21 +211,90 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
 }
 
 #[cfg(feature = "prometheus-listener")]
-fn install_prometheus(config: &Config) -> Result<PrometheusExporter, PrometheusError> {
+fn build_prometheus(
+    config: &Config,
+) -> Result<(CatalogueRecorder, PrometheusExporter), PrometheusError> {
     match config.prometheus_listener {
-        Some(addr) => PrometheusExporter::install_with_listener(addr),
-        None => PrometheusExporter::install(),
+        Some(addr) => PrometheusExporter::new_with_listener(addr),
+        None => PrometheusExporter::new(),
     }
 }
 
 #[cfg(not(feature = "prometheus-listener"))]
-fn install_prometheus(config: &Config) -> Result<PrometheusExporter, PrometheusError> {
+fn build_prometheus(
+    config: &Config,
+) -> Result<(CatalogueRecorder, PrometheusExporter), PrometheusError> {
     if config.prometheus_listener.is_some() {
         return Err(PrometheusError::Listener(
             "OTEL_EXPORTER_PROMETHEUS_HOST/PORT need the `prometheus-listener` feature".into(),
         ));
     }
-    PrometheusExporter::install()
+    PrometheusExporter::new()
+}
+
+#[cfg(feature = "otlp")]
+type OtlpMetrics = Option<crate::export::otlp_metrics::OtlpMetricsPipeline>;
+#[cfg(not(feature = "otlp"))]
+type OtlpMetrics = Option<std::convert::Infallible>;
+
+fn recorder_taken<E>(_: E) -> InitError {
+    InitError::Prometheus(PrometheusError::RecorderAlreadySet)
+}
+
+/// Builds the configured metric backends and installs one global recorder: the backend's
+/// own when there is one, a fan-out when there are several.
+fn install_metrics(
+    config: &Config,
+) -> Result<(Option<PrometheusExporter>, OtlpMetrics), InitError> {
+    let prometheus = if config
+        .metrics_exporters
+        .contains(&MetricsExporter::Prometheus)
+    {
+        Some(build_prometheus(config)?)
+    } else {
+        None
+    };
+    #[cfg(feature = "otlp")]
+    let otlp = if config.metrics_exporters.contains(&MetricsExporter::Otlp) {
+        Some(
+            crate::export::otlp_metrics::OtlpMetricsPipeline::start(
+                config,
+                config.otlp.metrics_protocol,
+                None,
+                config.metric_export_interval,
+            )
+            .map_err(InitError::Exporter)?,
+        )
+    } else {
+        None
+    };
+    #[cfg(not(feature = "otlp"))]
+    let otlp: Option<(PrometheusExporter, std::convert::Infallible)> = None;
+
+    let (prometheus, otlp) = match (prometheus, otlp) {
+        (Some((recorder, exporter)), None) => {
+            metrics::set_global_recorder(recorder).map_err(recorder_taken)?;
+            (Some(exporter), None)
+        }
+        #[cfg(feature = "otlp")]
+        (None, Some((recorder, pipeline))) => {
+            metrics::set_global_recorder(recorder).map_err(recorder_taken)?;
+            (None, Some(pipeline))
+        }
+        #[cfg(feature = "otlp")]
+        (Some((prom, exporter)), Some((otel, pipeline))) => {
+            let fanout = metrics_util::layers::FanoutBuilder::default()
+                .add_recorder(prom)
+                .add_recorder(otel)
+                .build();
+            metrics::set_global_recorder(fanout).map_err(recorder_taken)?;
+            (Some(exporter), Some(pipeline))
+        }
+        #[allow(unreachable_patterns)]
+        _ => (None, None),
+    };
+    crate::catalogue::describe_all();
+    Ok((prometheus, otlp))
 }
 
 /// Refuses exporters this build cannot serve, rather than silently dropping data.
@@ -229,6 +313,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
     for exporter in &config.metrics_exporters {
         match exporter {
             MetricsExporter::Prometheus => {}
+            MetricsExporter::Otlp if cfg!(feature = "otlp") => {}
             MetricsExporter::Otlp => return unavailable("metrics", "otlp"),
             MetricsExporter::DogStatsD => return unavailable("metrics", "dogstatsd"),
             MetricsExporter::Console => return unavailable("metrics", "console"),

@@ -192,22 +192,43 @@ impl PrometheusExporter {
     /// Installs the catalogue-configured recorder as the global `metrics` recorder and
     /// starts a background upkeep thread.
     pub fn install() -> Result<Self, PrometheusError> {
-        let recorder = catalogue_recorder()?;
-        let handle = recorder.handle();
+        let (recorder, exporter) = Self::new()?;
         metrics::set_global_recorder(recorder).map_err(|_| PrometheusError::RecorderAlreadySet)?;
         catalogue::describe_all();
+        Ok(exporter)
+    }
+
+    /// The recorder (not installed: combine it with others, then install it) and the
+    /// exporter rendering what it records, with its upkeep thread running.
+    pub fn new() -> Result<(CatalogueRecorder, Self), PrometheusError> {
+        let recorder = catalogue_recorder()?;
+        let handle = recorder.handle();
         let upkeep = spawn_upkeep(handle.clone());
-        Ok(Self {
-            handle,
-            upkeep,
-            listener: None,
-        })
+        Ok((
+            recorder,
+            Self {
+                handle,
+                upkeep,
+                listener: None,
+            },
+        ))
     }
 
     /// Installs the recorder and serves `GET /metrics` (any path) on `addr` from a
     /// dedicated thread with its own runtime.
     #[cfg(feature = "prometheus-listener")]
     pub fn install_with_listener(addr: std::net::SocketAddr) -> Result<Self, PrometheusError> {
+        let (recorder, exporter) = Self::new_with_listener(addr)?;
+        metrics::set_global_recorder(recorder).map_err(|_| PrometheusError::RecorderAlreadySet)?;
+        catalogue::describe_all();
+        Ok(exporter)
+    }
+
+    /// Like [`PrometheusExporter::new`], serving `GET /metrics` on `addr`.
+    #[cfg(feature = "prometheus-listener")]
+    pub fn new_with_listener(
+        addr: std::net::SocketAddr,
+    ) -> Result<(CatalogueRecorder, Self), PrometheusError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("sdk-prometheus-listener".into())
@@ -241,13 +262,14 @@ impl PrometheusExporter {
             .recv()
             .map_err(|_| PrometheusError::Listener("listener thread exited".into()))??;
         let handle = recorder.handle();
-        metrics::set_global_recorder(recorder).map_err(|_| PrometheusError::RecorderAlreadySet)?;
-        catalogue::describe_all();
-        Ok(Self {
-            handle,
-            upkeep: None,
-            listener: Some(thread),
-        })
+        Ok((
+            recorder,
+            Self {
+                handle,
+                upkeep: None,
+                listener: Some(thread),
+            },
+        ))
     }
 
     /// The text exposition of every metric recorded so far.

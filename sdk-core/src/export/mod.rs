@@ -13,6 +13,8 @@ pub mod console;
 pub mod datadog;
 #[cfg(feature = "otlp")]
 pub mod otlp;
+#[cfg(feature = "otlp")]
+pub mod otlp_metrics;
 pub mod retry;
 
 use crate::catalogue::EXPORTER_DROPPED;
