@@ -52,6 +52,8 @@ pub struct TelemetryGuard {
     prometheus: Option<PrometheusExporter>,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     otlp_metrics: OtlpMetrics,
+    #[cfg(feature = "otlp")]
+    otlp_logs: Option<crate::export::otlp_logs::OtlpLogsPipeline>,
     log_worker: Option<WorkerGuard>,
     #[cfg(feature = "export")]
     span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
@@ -118,6 +120,10 @@ impl TelemetryGuard {
         if let Some(prometheus) = self.prometheus.take() {
             prometheus.shutdown();
         }
+        #[cfg(feature = "otlp")]
+        if let Some(pipeline) = self.otlp_logs.take() {
+            pipeline.shutdown(self.config.batch.export_timeout);
+        }
         drop(self.log_worker.take());
     }
 }
@@ -143,6 +149,8 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
             config,
             prometheus: None,
             otlp_metrics: None,
+            #[cfg(feature = "otlp")]
+            otlp_logs: None,
             log_worker: None,
             #[cfg(feature = "export")]
             span_processors: Vec::new(),
@@ -150,14 +158,7 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
     }
     check_available(&config)?;
 
-    let filter = EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse(&config.log_filter)
-        .map_err(|_| ConfigError::InvalidValue {
-            var: "RUST_LOG",
-            value: config.log_filter.clone(),
-            expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
-        })?;
+    let filter = parse_filter(&config)?;
 
     let (prometheus, otlp_metrics) = install_metrics(&config)?;
 
@@ -191,11 +192,37 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
     {
         sampler.root = crate::config::RootSampler::AgentRate;
     }
+    #[cfg(feature = "otlp")]
+    let otlp_logs = if config.logs_exporters.contains(&LogsExporter::Otlp) {
+        Some(
+            crate::export::otlp_logs::OtlpLogsPipeline::start(
+                &config,
+                config.otlp.logs_protocol,
+                None,
+            )
+            .map_err(InitError::Exporter)?,
+        )
+    } else {
+        None
+    };
+    #[cfg(feature = "otlp")]
+    let otlp_log_layer = match &otlp_logs {
+        Some(pipeline) => Some(
+            pipeline
+                .layer()
+                .with_filter(LogFilter::new(parse_filter(&config)?)),
+        ),
+        None => None,
+    };
+    #[cfg(not(feature = "otlp"))]
+    let otlp_log_layer: Option<tracing_subscriber::layer::Identity> = None;
+
     let trace_layer = TraceContextLayer::new(sampler).with_filter(LevelFilter::INFO);
     let subscriber = Registry::default()
         .with(trace_layer)
         .with(span_layer)
-        .with(log_layer);
+        .with(log_layer)
+        .with(otlp_log_layer);
     tracing::subscriber::set_global_default(subscriber)
         .map_err(|_| InitError::SubscriberAlreadySet)?;
     let _ = tracing_log::LogTracer::init();
@@ -204,6 +231,8 @@ pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
         config,
         prometheus,
         otlp_metrics,
+        #[cfg(feature = "otlp")]
+        otlp_logs,
         log_worker,
         #[cfg(feature = "export")]
         span_processors,
@@ -236,6 +265,17 @@ fn build_prometheus(
 type OtlpMetrics = Option<crate::export::otlp_metrics::OtlpMetricsPipeline>;
 #[cfg(not(feature = "otlp"))]
 type OtlpMetrics = Option<std::convert::Infallible>;
+
+fn parse_filter(config: &Config) -> Result<EnvFilter, ConfigError> {
+    EnvFilter::builder()
+        .with_default_directive(LevelFilter::INFO.into())
+        .parse(&config.log_filter)
+        .map_err(|_| ConfigError::InvalidValue {
+            var: "RUST_LOG",
+            value: config.log_filter.clone(),
+            expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
+        })
+}
 
 fn recorder_taken<E>(_: E) -> InitError {
     InitError::Prometheus(PrometheusError::RecorderAlreadySet)
@@ -322,6 +362,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
     for exporter in &config.logs_exporters {
         match exporter {
             LogsExporter::Console => {}
+            LogsExporter::Otlp if cfg!(feature = "otlp") => {}
             LogsExporter::Otlp => return unavailable("logs", "otlp"),
         }
     }

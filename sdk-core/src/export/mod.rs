@@ -14,6 +14,8 @@ pub mod datadog;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "otlp")]
+pub mod otlp_logs;
+#[cfg(feature = "otlp")]
 pub mod otlp_metrics;
 pub mod retry;
 
