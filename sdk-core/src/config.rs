@@ -214,6 +214,10 @@ pub struct DatadogAgent {
     pub trace_agent_url: String,
     /// `DD_TRACE_API_VERSION` (`v0.4` default, `v0.5`).
     pub api_version: DatadogApi,
+    /// DogStatsD destination: `host:port` (UDP) or `unix://path` / `unixgram://path`, from
+    /// `DD_DOGSTATSD_URL` (`udp://…`, `unix://…`), else `DD_AGENT_HOST` + `DD_DOGSTATSD_PORT`
+    /// (default `localhost:8125`).
+    pub dogstatsd_addr: String,
 }
 
 impl Default for DatadogAgent {
@@ -221,6 +225,7 @@ impl Default for DatadogAgent {
         Self {
             trace_agent_url: "http://localhost:8126".into(),
             api_version: DatadogApi::V04,
+            dogstatsd_addr: "localhost:8125".into(),
         }
     }
 }
@@ -874,9 +879,44 @@ fn parse_datadog(env: &dyn Env) -> Result<DatadogAgent, ConfigError> {
         Some("v0.5") => DatadogApi::V05,
         Some(other) => return Err(invalid("DD_TRACE_API_VERSION", other, "v0.4 or v0.5")),
     };
+    let dogstatsd_addr = match env.var("DD_DOGSTATSD_URL")? {
+        Some(url) => {
+            const EXPECTED: &str = "udp://host:port, unix:///path or unixgram:///path";
+            if let Some(rest) = url.strip_prefix("udp://") {
+                if rest
+                    .rsplit_once(':')
+                    .is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+                {
+                    return Err(invalid("DD_DOGSTATSD_URL", &url, EXPECTED));
+                }
+                rest.to_owned()
+            } else if url
+                .strip_prefix("unix://")
+                .or_else(|| url.strip_prefix("unixgram://"))
+                .is_some_and(|p| p.starts_with('/'))
+            {
+                url
+            } else {
+                return Err(invalid("DD_DOGSTATSD_URL", &url, EXPECTED));
+            }
+        }
+        None => {
+            let host = env
+                .var("DD_AGENT_HOST")?
+                .unwrap_or_else(|| "localhost".to_owned());
+            let port = match env.var("DD_DOGSTATSD_PORT")? {
+                None => 8125,
+                Some(text) => text.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                    invalid("DD_DOGSTATSD_PORT", &text, "a port number from 1 to 65535")
+                })?,
+            };
+            format!("{host}:{port}")
+        }
+    };
     Ok(DatadogAgent {
         trace_agent_url,
         api_version,
+        dogstatsd_addr,
     })
 }
 

@@ -281,58 +281,118 @@ fn recorder_taken<E>(_: E) -> InitError {
     InitError::Prometheus(PrometheusError::RecorderAlreadySet)
 }
 
-/// Builds the configured metric backends and installs one global recorder: the backend's
-/// own when there is one, a fan-out when there are several.
+/// One of several metric backends, boxed so that any set of them can be installed.
+struct Backend(Box<dyn metrics::Recorder + Send + Sync>);
+
+impl metrics::Recorder for Backend {
+    fn describe_counter(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_counter(key, unit, description);
+    }
+    fn describe_gauge(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_gauge(key, unit, description);
+    }
+    fn describe_histogram(
+        &self,
+        key: metrics::KeyName,
+        unit: Option<metrics::Unit>,
+        description: metrics::SharedString,
+    ) {
+        self.0.describe_histogram(key, unit, description);
+    }
+    fn register_counter(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Counter {
+        self.0.register_counter(key, metadata)
+    }
+    fn register_gauge(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Gauge {
+        self.0.register_gauge(key, metadata)
+    }
+    fn register_histogram(
+        &self,
+        key: &metrics::Key,
+        metadata: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        self.0.register_histogram(key, metadata)
+    }
+}
+
+/// Builds the configured metric backends and installs one global recorder: the backend
+/// itself when there is one (handles record straight into it), a fan-out when there are
+/// several.
 fn install_metrics(
     config: &Config,
 ) -> Result<(Option<PrometheusExporter>, OtlpMetrics), InitError> {
+    let mut backends: Vec<Backend> = Vec::new();
     let prometheus = if config
         .metrics_exporters
         .contains(&MetricsExporter::Prometheus)
     {
-        Some(build_prometheus(config)?)
+        let (recorder, exporter) = build_prometheus(config)?;
+        backends.push(Backend(Box::new(recorder)));
+        Some(exporter)
     } else {
         None
     };
     #[cfg(feature = "otlp")]
     let otlp = if config.metrics_exporters.contains(&MetricsExporter::Otlp) {
-        Some(
-            crate::export::otlp_metrics::OtlpMetricsPipeline::start(
-                config,
-                config.otlp.metrics_protocol,
-                None,
-                config.metric_export_interval,
-            )
-            .map_err(InitError::Exporter)?,
+        let (recorder, pipeline) = crate::export::otlp_metrics::OtlpMetricsPipeline::start(
+            config,
+            config.otlp.metrics_protocol,
+            None,
+            config.metric_export_interval,
         )
+        .map_err(InitError::Exporter)?;
+        backends.push(Backend(Box::new(recorder)));
+        Some(pipeline)
     } else {
         None
     };
     #[cfg(not(feature = "otlp"))]
-    let otlp: Option<(PrometheusExporter, std::convert::Infallible)> = None;
+    let otlp = None;
+    #[cfg(feature = "dogstatsd")]
+    if config
+        .metrics_exporters
+        .contains(&MetricsExporter::DogStatsD)
+    {
+        let recorder = crate::export::dogstatsd::recorder(config, &config.datadog.dogstatsd_addr)
+            .map_err(InitError::Exporter)?;
+        backends.push(Backend(Box::new(recorder)));
+    }
 
-    let (prometheus, otlp) = match (prometheus, otlp) {
-        (Some((recorder, exporter)), None) => {
-            metrics::set_global_recorder(recorder).map_err(recorder_taken)?;
-            (Some(exporter), None)
+    match backends.len() {
+        0 => {}
+        1 => {
+            if let Some(backend) = backends.pop() {
+                metrics::set_global_recorder(backend).map_err(recorder_taken)?;
+            }
         }
-        #[cfg(feature = "otlp")]
-        (None, Some((recorder, pipeline))) => {
-            metrics::set_global_recorder(recorder).map_err(recorder_taken)?;
-            (None, Some(pipeline))
-        }
-        #[cfg(feature = "otlp")]
-        (Some((prom, exporter)), Some((otel, pipeline))) => {
-            let fanout = metrics_util::layers::FanoutBuilder::default()
-                .add_recorder(prom)
-                .add_recorder(otel)
+        _ => {
+            let fanout = backends
+                .into_iter()
+                .fold(
+                    metrics_util::layers::FanoutBuilder::default(),
+                    |fanout, backend| fanout.add_recorder(backend),
+                )
                 .build();
             metrics::set_global_recorder(fanout).map_err(recorder_taken)?;
-            (Some(exporter), Some(pipeline))
         }
-        #[allow(unreachable_patterns)]
-        _ => (None, None),
-    };
+    }
     crate::catalogue::describe_all();
     Ok((prometheus, otlp))
 }
@@ -355,6 +415,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
             MetricsExporter::Prometheus => {}
             MetricsExporter::Otlp if cfg!(feature = "otlp") => {}
             MetricsExporter::Otlp => return unavailable("metrics", "otlp"),
+            MetricsExporter::DogStatsD if cfg!(feature = "dogstatsd") => {}
             MetricsExporter::DogStatsD => return unavailable("metrics", "dogstatsd"),
             MetricsExporter::Console => return unavailable("metrics", "console"),
         }

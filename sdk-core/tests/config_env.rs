@@ -504,3 +504,165 @@ fn builder_overrides_environment() {
         Some("127.0.0.1:9000".parse().unwrap())
     );
 }
+
+#[test]
+fn batch_processing_variables() {
+    use sdk_core::config::BatchConfig;
+    use std::time::Duration;
+    assert_eq!(ok(&[]).batch, BatchConfig::default());
+    let config = ok(&[
+        ("OTEL_BSP_SCHEDULE_DELAY", "250"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "1000"),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "100"),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "500"),
+    ]);
+    assert_eq!(config.batch.schedule_delay, Duration::from_millis(250));
+    assert_eq!(config.batch.export_timeout, Duration::from_secs(1));
+    assert_eq!(config.batch.max_queue_size, 100);
+    assert_eq!(
+        config.batch.max_export_batch_size, 100,
+        "capped at the queue size"
+    );
+    for var in ["OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_EXPORT_TIMEOUT"] {
+        for bad in ["0", "-5", "5s", "1.5"] {
+            rejected(&[(var, bad)], var, "milliseconds");
+        }
+    }
+    for var in ["OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] {
+        for bad in ["0", "many", "-1"] {
+            rejected(&[(var, bad)], var, "positive whole number");
+        }
+    }
+    assert_eq!(
+        ok(&[("OTEL_METRIC_EXPORT_INTERVAL", "15000")]).metric_export_interval,
+        Duration::from_secs(15)
+    );
+    rejected(
+        &[("OTEL_METRIC_EXPORT_INTERVAL", "soon")],
+        "OTEL_METRIC_EXPORT_INTERVAL",
+        "milliseconds",
+    );
+}
+
+#[test]
+fn otlp_variables() {
+    use sdk_core::config::OtlpProtocol;
+    let config = ok(&[]);
+    assert_eq!(config.otlp.traces_protocol, OtlpProtocol::HttpProtobuf);
+    let config = ok(&[
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/json"),
+    ]);
+    assert_eq!(config.otlp.traces_protocol, OtlpProtocol::Grpc);
+    assert_eq!(config.otlp.metrics_protocol, OtlpProtocol::Grpc);
+    assert_eq!(config.otlp.logs_protocol, OtlpProtocol::HttpJson);
+    for var in [
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_LOGS_PROTOCOL",
+    ] {
+        rejected(&[(var, "http")], var, "grpc, http/protobuf or http/json");
+    }
+    for signal in ["", "TRACES_", "METRICS_", "LOGS_"] {
+        let endpoint: &'static str =
+            Box::leak(format!("OTEL_EXPORTER_OTLP_{signal}ENDPOINT").into_boxed_str());
+        let timeout: &'static str =
+            Box::leak(format!("OTEL_EXPORTER_OTLP_{signal}TIMEOUT").into_boxed_str());
+        let compression: &'static str =
+            Box::leak(format!("OTEL_EXPORTER_OTLP_{signal}COMPRESSION").into_boxed_str());
+        let headers: &'static str =
+            Box::leak(format!("OTEL_EXPORTER_OTLP_{signal}HEADERS").into_boxed_str());
+        assert!(
+            from(&[
+                (endpoint, "https://collector:4318"),
+                (timeout, "5000"),
+                (compression, "gzip"),
+                (headers, "api-key=x,team=y")
+            ])
+            .is_ok()
+        );
+        rejected(
+            &[(endpoint, "collector:4318")],
+            endpoint,
+            "http:// or https://",
+        );
+        rejected(&[(timeout, "10s")], timeout, "milliseconds");
+        rejected(&[(compression, "zstd")], compression, "gzip or none");
+        rejected(&[(headers, "novalue")], headers, "key=value");
+        rejected(&[(headers, "bad key=1")], headers, "key=value");
+    }
+}
+
+#[test]
+fn datadog_agent_variables() {
+    use sdk_core::config::DatadogApi;
+    let config = ok(&[]);
+    assert_eq!(config.datadog.trace_agent_url, "http://localhost:8126");
+    assert_eq!(config.datadog.api_version, DatadogApi::V04);
+    assert_eq!(config.datadog.dogstatsd_addr, "localhost:8125");
+    let config = ok(&[
+        ("DD_AGENT_HOST", "agent"),
+        ("DD_TRACE_AGENT_PORT", "9126"),
+        ("DD_TRACE_API_VERSION", "v0.5"),
+    ]);
+    assert_eq!(config.datadog.trace_agent_url, "http://agent:9126");
+    assert_eq!(config.datadog.api_version, DatadogApi::V05);
+    assert_eq!(config.datadog.dogstatsd_addr, "agent:8125");
+    let config = ok(&[
+        ("DD_TRACE_AGENT_URL", "http://10.1.2.3:8126"),
+        ("DD_AGENT_HOST", "ignored"),
+    ]);
+    assert_eq!(config.datadog.trace_agent_url, "http://10.1.2.3:8126");
+    let config = ok(&[("DD_DOGSTATSD_URL", "unix:///var/run/datadog/dsd.socket")]);
+    assert_eq!(
+        config.datadog.dogstatsd_addr,
+        "unix:///var/run/datadog/dsd.socket"
+    );
+
+    rejected(
+        &[("DD_TRACE_AGENT_URL", "agent:8126")],
+        "DD_TRACE_AGENT_URL",
+        "http:// URL",
+    );
+    rejected(
+        &[("DD_TRACE_AGENT_URL", "unix:///var/run/datadog/apm.socket")],
+        "DD_TRACE_AGENT_URL",
+        "http:// URL",
+    );
+    rejected(
+        &[("DD_TRACE_AGENT_PORT", "0")],
+        "DD_TRACE_AGENT_PORT",
+        "1 to 65535",
+    );
+    rejected(
+        &[("DD_TRACE_AGENT_PORT", "eighty")],
+        "DD_TRACE_AGENT_PORT",
+        "1 to 65535",
+    );
+    rejected(
+        &[("DD_AGENT_HOST", "http://agent")],
+        "DD_AGENT_HOST",
+        "host name",
+    );
+    rejected(
+        &[("DD_TRACE_API_VERSION", "v0.7")],
+        "DD_TRACE_API_VERSION",
+        "v0.4 or v0.5",
+    );
+    rejected(
+        &[("DD_DOGSTATSD_URL", "udp://agent")],
+        "DD_DOGSTATSD_URL",
+        "udp://host:port",
+    );
+    rejected(
+        &[("DD_DOGSTATSD_URL", "unix://relative")],
+        "DD_DOGSTATSD_URL",
+        "unix:///path",
+    );
+    rejected(
+        &[("DD_DOGSTATSD_PORT", "99999")],
+        "DD_DOGSTATSD_PORT",
+        "1 to 65535",
+    );
+}

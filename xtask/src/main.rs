@@ -14,7 +14,7 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 11] = [
+const CORE_FEATURES: [&str; 12] = [
     "tracing",
     "json-logs",
     "metrics",
@@ -24,6 +24,7 @@ const CORE_FEATURES: [&str; 11] = [
     "export",
     "datadog",
     "otlp",
+    "dogstatsd",
     "testing-otlp",
     "testing",
 ];

@@ -11,6 +11,8 @@
 pub mod console;
 #[cfg(feature = "datadog")]
 pub mod datadog;
+#[cfg(feature = "dogstatsd")]
+pub mod dogstatsd;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "otlp")]

@@ -1,0 +1,32 @@
+//! Metrics to DogStatsD (UDP or Unix socket) through `metrics-exporter-dogstatsd`, with
+//! the unified service tags `service`, `env` and `version` on every datagram. Names are
+//! the catalogue's OpenTelemetry names (dots are DogStatsD's own separator); histograms go
+//! out as distributions, so percentiles are computed by Datadog over all hosts.
+
+use crate::config::Config;
+use metrics::Label;
+use metrics_exporter_dogstatsd::{DogStatsDBuilder, DogStatsDRecorder};
+use std::time::Duration;
+
+/// How often aggregated values are flushed to the socket.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// A recorder sending to `addr` (`host:port` for UDP, `unix://…` or `unixgram://…`).
+pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, String> {
+    let mut labels = vec![Label::new("service", config.service.name.clone())];
+    if let Some(env) = &config.service.environment {
+        labels.push(Label::new("env", env.clone()));
+    }
+    if let Some(version) = &config.service.version {
+        labels.push(Label::new("version", version.clone()));
+    }
+    DogStatsDBuilder::default()
+        .with_remote_address(addr)
+        .map_err(|e| format!("DogStatsD address {addr}: {e}"))?
+        .with_global_labels(labels)
+        .with_flush_interval(FLUSH_INTERVAL)
+        .with_telemetry(false)
+        .send_histograms_as_distributions(true)
+        .build()
+        .map_err(|e| format!("DogStatsD exporter: {e}"))
+}
