@@ -9,7 +9,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -401,4 +401,87 @@ async fn interrupt_shuts_down_gracefully_and_flushes_logs() {
     let exit = demo.child.wait().unwrap();
     assert!(exit.success(), "{exit}");
     assert!(demo.seen.iter().any(|l| l["message"] == "inventory loaded"));
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn counter_value(metrics: &str, prefix: &str) -> u64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_backends_never_hurt_requests_and_drops_are_counted() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("http://127.0.0.1:{closed}");
+    let (demo, addr) = Demo::start(&[
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_LOGS_EXPORTER", "otlp,console"),
+        ("OTEL_METRICS_EXPORTER", "prometheus,otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ("OTEL_BSP_EXPORT_TIMEOUT", "200"),
+        ("RUST_LOG", "warn,demo::startup=info"),
+    ]);
+    let pid = demo.child.id();
+    let round = |n: usize| {
+        let addr = addr.clone();
+        async move {
+            let mut tasks = Vec::new();
+            for worker in 0..8 {
+                let addr = addr.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut ok = 0;
+                    for i in 0..n / 8 {
+                        let path = format!("/users/{}", (worker * 1000 + i) % 1000 + 1);
+                        if get(&addr, &path, &[]).await.0 == 200 {
+                            ok += 1;
+                        }
+                    }
+                    ok
+                }));
+            }
+            let mut ok = 0;
+            for task in tasks {
+                ok += task.await.unwrap();
+            }
+            ok
+        }
+    };
+    let started = Instant::now();
+    assert_eq!(
+        round(800).await,
+        800,
+        "every request succeeds while the backend is down"
+    );
+    let warm = rss_kib(pid);
+    assert_eq!(round(3200).await, 3200);
+    let after = rss_kib(pid);
+    let elapsed = started.elapsed();
+    assert!(
+        after < warm + 20 * 1024,
+        "memory grew from {warm} KiB to {after} KiB over 3200 requests"
+    );
+    let (_, _, metrics) = get(&addr, "/metrics", &[]).await;
+    let dropped = counter_value(&metrics, "sdk_exporter_dropped_total{sdk_signal=\"traces\"");
+    eprintln!(
+        "4000 requests in {elapsed:?}; RSS {warm} KiB -> {after} KiB; spans dropped and counted: {dropped}"
+    );
+    assert!(dropped > 0, "span drops are counted: {metrics}");
+    assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
 }

@@ -186,3 +186,119 @@ fn unreachable_agent_fails_within_the_deadline() {
         started.elapsed()
     );
 }
+
+/// A scripted stand-in for the agent's answers that the real test agent cannot give:
+/// failures on demand and a chosen `rate_by_service`.
+struct ScriptedAgent {
+    addr: std::net::SocketAddr,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(u16, usize)>>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl ScriptedAgent {
+    fn start(script: Vec<(u16, Option<u64>)>, rates: &'static str) -> Self {
+        use std::sync::{Arc, Mutex};
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<(u16, usize)>>> = Arc::default();
+        let script = Arc::new(Mutex::new(std::collections::VecDeque::from(script)));
+        let state = (Arc::clone(&seen), script);
+        let app = axum::Router::new().fallback(move |body: bytes::Bytes| {
+            let (seen, script) = state.clone();
+            async move {
+                let (status, retry_after) =
+                    script.lock().unwrap().pop_front().unwrap_or((200, None));
+                seen.lock().unwrap().push((status, body.len()));
+                let mut response =
+                    axum::response::Response::new(axum::body::Body::from(if status == 200 {
+                        rates
+                    } else {
+                        "no"
+                    }));
+                *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+                if let Some(seconds) = retry_after {
+                    response
+                        .headers_mut()
+                        .insert("retry-after", seconds.to_string().parse().unwrap());
+                }
+                response
+            }
+        });
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            addr,
+            seen,
+            _runtime: runtime,
+        }
+    }
+}
+
+#[test]
+fn unavailable_agent_is_retried_with_retry_after_and_rates_are_applied() {
+    let agent = ScriptedAgent::start(
+        vec![(503, Some(1)), (429, None)],
+        r#"{"rate_by_service":{"service:checkout,env:ci":0.25,"service:,env:":1.0}}"#,
+    );
+    let mut exporter = DatadogExporter::new(
+        &format!("http://{}", agent.addr),
+        DatadogApi::V04,
+        service(),
+    );
+    let started = Instant::now();
+    exporter
+        .export(&request_spans(), Instant::now() + Duration::from_secs(20))
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After honoured"
+    );
+    let seen = agent.seen.lock().unwrap().clone();
+    assert_eq!(
+        seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+        [503, 429, 200]
+    );
+    assert!(
+        seen.iter().all(|(_, len)| *len > 0 && *len == seen[0].1),
+        "the same payload each time"
+    );
+    assert_eq!(sdk_core::trace::agent_rate(), 0.25);
+
+    // The agent rate drives root sampling when chosen.
+    let sampler = Sampler {
+        root: sdk_core::config::RootSampler::AgentRate,
+        parent_based: true,
+    };
+    let kept = (1..=20_000u128)
+        .filter(|i| {
+            sdk_core::trace::sample_root(
+                &sampler,
+                TraceId::new(i.wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)).unwrap(),
+            )
+        })
+        .count();
+    assert!((4000..6000).contains(&kept), "kept {kept} of 20000 at 0.25");
+    sdk_core::trace::set_agent_rate(1.0);
+}
+
+#[test]
+fn rejected_payload_is_not_retried() {
+    let agent = ScriptedAgent::start(vec![(400, None)], "{}");
+    let mut exporter = DatadogExporter::new(
+        &format!("http://{}", agent.addr),
+        DatadogApi::V05,
+        service(),
+    );
+    let result = exporter.export(&request_spans(), Instant::now() + Duration::from_secs(10));
+    assert!(
+        matches!(result, Err(sdk_core::export::ExportError::Rejected(_))),
+        "{result:?}"
+    );
+    assert_eq!(agent.seen.lock().unwrap().len(), 1);
+}
