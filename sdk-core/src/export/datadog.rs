@@ -22,7 +22,8 @@ use crate::config::{DatadogApi, ServiceInfo};
 use crate::semconv::{db, error, http};
 use crate::spans::{AttrValue, FinishedSpan, SpanKind, SpanStatus};
 use serde::Serialize;
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 fn path(version: DatadogApi) -> &'static str {
@@ -32,15 +33,15 @@ fn path(version: DatadogApi) -> &'static str {
     }
 }
 
-/// One span in Datadog's model (v0.4 field names).
+/// One span in Datadog's model (v0.4 field names), borrowing from the finished span.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct DdSpan {
+pub struct DdSpan<'a> {
     /// Service.
-    pub service: String,
+    pub service: &'a str,
     /// Operation name.
-    pub name: String,
+    pub name: Cow<'a, str>,
     /// Resource.
-    pub resource: String,
+    pub resource: Cow<'a, str>,
     /// Low 64 bits of the trace id.
     pub trace_id: u64,
     /// Span id.
@@ -53,13 +54,37 @@ pub struct DdSpan {
     pub duration: i64,
     /// 1 when the span failed.
     pub error: i32,
-    /// String tags.
-    pub meta: BTreeMap<String, String>,
-    /// Numeric tags.
-    pub metrics: BTreeMap<String, f64>,
+    /// String tags, unique keys.
+    #[serde(serialize_with = "as_map")]
+    pub meta: Vec<(Cow<'a, str>, Cow<'a, str>)>,
+    /// Numeric tags, unique keys.
+    #[serde(serialize_with = "as_map")]
+    pub metrics: Vec<(Cow<'a, str>, f64)>,
     /// Span type.
     #[serde(rename = "type")]
-    pub span_type: String,
+    pub span_type: Cow<'a, str>,
+}
+
+fn as_map<S: serde::Serializer, K: Serialize, V: Serialize>(
+    pairs: &[(K, V)],
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.collect_map(pairs.iter().map(|(k, v)| (k, v)))
+}
+
+/// Sets `key` unless it is already there (attributes win over defaults).
+fn put_default<'a, V>(pairs: &mut Vec<(Cow<'a, str>, V)>, key: &'a str, value: V) {
+    if !pairs.iter().any(|(k, _)| k == key) {
+        pairs.push((Cow::Borrowed(key), value));
+    }
+}
+
+/// Sets `key`, replacing an attribute of the same name.
+fn put<'a, V>(pairs: &mut Vec<(Cow<'a, str>, V)>, key: &'a str, value: V) {
+    match pairs.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = value,
+        None => pairs.push((Cow::Borrowed(key), value)),
+    }
 }
 
 fn attr_str<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
@@ -69,7 +94,7 @@ fn attr_str<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
 /// Maps finished spans to Datadog traces: one chunk per trace id, in batch order. The
 /// chunk's root (the span whose parent is remote or absent, else the first span) carries
 /// `_dd.p.tid`, `_sampling_priority_v1` and `_dd.origin`.
-pub fn to_traces(batch: &[FinishedSpan], service: &ServiceInfo) -> Vec<Vec<DdSpan>> {
+pub fn to_traces<'a>(batch: &'a [FinishedSpan], service: &'a ServiceInfo) -> Vec<Vec<DdSpan<'a>>> {
     let mut order: Vec<u128> = Vec::new();
     let mut chunks: HashMap<u128, Vec<&FinishedSpan>> = HashMap::new();
     for span in batch {
@@ -103,17 +128,25 @@ pub fn to_traces(batch: &[FinishedSpan], service: &ServiceInfo) -> Vec<Vec<DdSpa
                     if i == root {
                         let high = span.trace_id.high_u64();
                         if high != 0 {
-                            dd.meta.insert("_dd.p.tid".into(), format!("{high:016x}"));
+                            put(
+                                &mut dd.meta,
+                                "_dd.p.tid",
+                                Cow::Owned(format!("{high:016x}")),
+                            );
                         }
                         let priority = span
                             .remote
                             .as_ref()
                             .and_then(|r| r.sampling_priority)
                             .unwrap_or(1);
-                        dd.metrics
-                            .insert("_sampling_priority_v1".into(), f64::from(priority));
-                        if let Some(origin) = span.remote.as_ref().and_then(|r| r.origin.as_ref()) {
-                            dd.meta.insert("_dd.origin".into(), origin.clone());
+                        put(
+                            &mut dd.metrics,
+                            "_sampling_priority_v1",
+                            f64::from(priority),
+                        );
+                        if let Some(origin) = span.remote.as_ref().and_then(|r| r.origin.as_deref())
+                        {
+                            put(&mut dd.meta, "_dd.origin", Cow::Borrowed(origin));
                         }
                     }
                     dd
@@ -123,59 +156,60 @@ pub fn to_traces(batch: &[FinishedSpan], service: &ServiceInfo) -> Vec<Vec<DdSpa
         .collect()
 }
 
-fn to_dd_span(span: &FinishedSpan, service: &ServiceInfo) -> DdSpan {
+fn db_operation_name(system: &str) -> Cow<'static, str> {
+    match system {
+        db::system::POSTGRESQL => Cow::Borrowed("postgresql.query"),
+        db::system::MYSQL => Cow::Borrowed("mysql.query"),
+        db::system::SQLITE => Cow::Borrowed("sqlite.query"),
+        db::system::REDIS => Cow::Borrowed("redis.command"),
+        other => Cow::Owned(format!("{other}.query")),
+    }
+}
+
+fn to_dd_span<'a>(span: &'a FinishedSpan, service: &'a ServiceInfo) -> DdSpan<'a> {
     let nanos = |t: std::time::SystemTime| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64)
     };
     let is_http = span.attribute(http::REQUEST_METHOD).is_some();
     let db_system = attr_str(span, db::SYSTEM_NAME);
-    let name = match (span.kind, is_http, db_system) {
-        (SpanKind::Server, true, _) => "http.server.request".to_owned(),
-        (SpanKind::Client, true, _) => "http.client.request".to_owned(),
-        (_, _, Some(system)) => format!("{system}.query"),
-        _ => span.name.to_string(),
+    let name: Cow<'a, str> = match (span.kind, is_http, db_system) {
+        (SpanKind::Server, true, _) => Cow::Borrowed("http.server.request"),
+        (SpanKind::Client, true, _) => Cow::Borrowed("http.client.request"),
+        (_, _, Some(system)) => db_operation_name(system),
+        _ => Cow::Borrowed(&span.name),
     };
-    let span_type = attr_str(span, "dd.type")
-        .map(str::to_owned)
-        .unwrap_or_else(|| {
-            match (span.kind, is_http, db_system) {
-                (SpanKind::Server, true, _) => "web",
-                (SpanKind::Client, true, _) => "http",
-                (_, _, Some(db::system::REDIS)) => "redis",
-                (_, _, Some(_)) => "sql",
-                _ => "custom",
-            }
-            .to_owned()
-        });
-    let resource =
-        attr_str(span, "dd.resource").map_or_else(|| span.name.to_string(), str::to_owned);
+    let span_type: Cow<'a, str> = match attr_str(span, "dd.type") {
+        Some(explicit) => Cow::Borrowed(explicit),
+        None => Cow::Borrowed(match (span.kind, is_http, db_system) {
+            (SpanKind::Server, true, _) => "web",
+            (SpanKind::Client, true, _) => "http",
+            (_, _, Some(db::system::REDIS)) => "redis",
+            (_, _, Some(_)) => "sql",
+            _ => "custom",
+        }),
+    };
+    let resource: Cow<'a, str> = Cow::Borrowed(attr_str(span, "dd.resource").unwrap_or(&span.name));
 
-    let mut meta = BTreeMap::new();
-    let mut metrics = BTreeMap::new();
+    let mut meta: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(span.attributes.len() + 6);
+    let mut metrics: Vec<(Cow<'a, str>, f64)> = Vec::with_capacity(4);
     for (key, value) in &span.attributes {
         if matches!(*key, "dd.resource" | "dd.type") {
             continue;
         }
         match value {
-            AttrValue::I64(v) => {
-                metrics.insert((*key).to_owned(), *v as f64);
-            }
-            AttrValue::F64(v) => {
-                metrics.insert((*key).to_owned(), *v);
-            }
-            other => {
-                meta.insert((*key).to_owned(), other.to_text().into_owned());
-            }
+            AttrValue::I64(v) => metrics.push((Cow::Borrowed(key), *v as f64)),
+            AttrValue::F64(v) => metrics.push((Cow::Borrowed(key), *v)),
+            other => meta.push((Cow::Borrowed(key), other.to_text())),
         }
     }
     if let Some(env) = &service.environment {
-        meta.insert("env".into(), env.clone());
+        put(&mut meta, "env", Cow::Borrowed(env));
     }
     if let Some(version) = &service.version {
-        meta.insert("version".into(), version.clone());
+        put(&mut meta, "version", Cow::Borrowed(version));
     }
-    meta.insert("language".into(), "rust".into());
+    put(&mut meta, "language", Cow::Borrowed("rust"));
     let kind = match span.kind {
         SpanKind::Internal => "internal",
         SpanKind::Server => "server",
@@ -183,26 +217,25 @@ fn to_dd_span(span: &FinishedSpan, service: &ServiceInfo) -> DdSpan {
         SpanKind::Producer => "producer",
         SpanKind::Consumer => "consumer",
     };
-    meta.insert("span.kind".into(), kind.into());
+    put(&mut meta, "span.kind", Cow::Borrowed(kind));
     let error_flag = match &span.status {
         SpanStatus::Error(message) => {
-            meta.entry(error::TYPE.to_owned())
-                .or_insert_with(|| "error".to_owned());
-            let message = if message.is_empty() {
-                span.name.to_string()
+            put_default(&mut meta, error::TYPE, Cow::Borrowed("error"));
+            let message: &'a str = if message.is_empty() {
+                &span.name
             } else {
-                message.clone()
+                message
             };
-            meta.insert(error::MESSAGE.to_owned(), message);
+            put(&mut meta, error::MESSAGE, Cow::Borrowed(message));
             1
         }
         _ => 0,
     };
     if span.parent_span_id.is_none() || span.parent_is_remote {
-        metrics.insert("_top_level".into(), 1.0);
+        put(&mut metrics, "_top_level", 1.0);
     }
     DdSpan {
-        service: service.name.clone(),
+        service: &service.name,
         name,
         resource,
         trace_id: span.trace_id.low_u64(),
@@ -218,10 +251,18 @@ fn to_dd_span(span: &FinishedSpan, service: &ServiceInfo) -> DdSpan {
 }
 
 /// Encodes traces as the v0.4 payload: an array of traces, each an array of span maps.
-pub fn encode_v04(traces: &[Vec<DdSpan>]) -> Result<Vec<u8>, ExportError> {
-    rmp_serde::to_vec_named(traces).map_err(|e| ExportError::Rejected(format!("msgpack: {e}")))
+pub fn encode_v04(traces: &[Vec<DdSpan<'_>>]) -> Result<Vec<u8>, ExportError> {
+    let spans: usize = traces.iter().map(Vec::len).sum();
+    let mut out = Vec::with_capacity(spans * 400);
+    let mut serializer = rmp_serde::Serializer::new(&mut out).with_struct_map();
+    traces
+        .serialize(&mut serializer)
+        .map_err(|e| ExportError::Rejected(format!("msgpack: {e}")))?;
+    Ok(out)
 }
 
+/// A v0.5 span: service, name, resource, trace id, span id, parent id, start, duration,
+/// error, meta, metrics, type; strings as string-table indexes.
 type V05Span = (
     u32,
     u32,
@@ -232,32 +273,33 @@ type V05Span = (
     i64,
     i64,
     i32,
-    BTreeMap<u32, u32>,
-    BTreeMap<u32, f64>,
+    PairMap<u32, u32>,
+    PairMap<u32, f64>,
     u32,
 );
 
-/// Encodes traces as the v0.5 payload: `[string_table, traces]`, strings by index.
-pub fn encode_v05(traces: &[Vec<DdSpan>]) -> Result<Vec<u8>, ExportError> {
-    let mut table: Vec<&str> = vec![""];
-    let mut index: HashMap<&str, u32> = HashMap::from([("", 0)]);
-    let mut out: Vec<Vec<V05Span>> = Vec::with_capacity(traces.len());
-    let mut strings: Vec<&str> = Vec::new();
-    for trace in traces {
-        for span in trace {
-            strings.push(&span.service);
-            strings.push(&span.name);
-            strings.push(&span.resource);
-            strings.push(&span.span_type);
-            for (k, v) in &span.meta {
-                strings.push(k);
-                strings.push(v);
-            }
-            for k in span.metrics.keys() {
-                strings.push(k);
-            }
-        }
+/// Serializes pairs as a msgpack map.
+struct PairMap<K, V>(Vec<(K, V)>);
+
+impl<K: Serialize, V: Serialize> Serialize for PairMap<K, V> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        as_map(&self.0, serializer)
     }
+}
+
+/// Encodes traces as the v0.5 payload: `[string_table, traces]`, strings by index.
+pub fn encode_v05(traces: &[Vec<DdSpan<'_>>]) -> Result<Vec<u8>, ExportError> {
+    let mut table: Vec<&str> = vec![""];
+    let mut strings: Vec<&str> = Vec::new();
+    for span in traces.iter().flatten() {
+        strings.extend([span.service, &span.name, &span.resource, &span.span_type]);
+        for (k, v) in &span.meta {
+            strings.push(k);
+            strings.push(v);
+        }
+        strings.extend(span.metrics.iter().map(|(k, _)| k.as_ref()));
+    }
+    let mut index: HashMap<&str, u32> = HashMap::from([("", 0)]);
     for s in strings {
         if !index.contains_key(s) {
             index.insert(s, table.len() as u32);
@@ -265,13 +307,14 @@ pub fn encode_v05(traces: &[Vec<DdSpan>]) -> Result<Vec<u8>, ExportError> {
         }
     }
     let id = |s: &str| index.get(s).copied().unwrap_or(0);
-    for trace in traces {
-        out.push(
+    let out: Vec<Vec<V05Span>> = traces
+        .iter()
+        .map(|trace| {
             trace
                 .iter()
                 .map(|span| {
                     (
-                        id(&span.service),
+                        id(span.service),
                         id(&span.name),
                         id(&span.resource),
                         span.trace_id,
@@ -280,14 +323,14 @@ pub fn encode_v05(traces: &[Vec<DdSpan>]) -> Result<Vec<u8>, ExportError> {
                         span.start,
                         span.duration,
                         span.error,
-                        span.meta.iter().map(|(k, v)| (id(k), id(v))).collect(),
-                        span.metrics.iter().map(|(k, v)| (id(k), *v)).collect(),
+                        PairMap(span.meta.iter().map(|(k, v)| (id(k), id(v))).collect()),
+                        PairMap(span.metrics.iter().map(|(k, v)| (id(k), *v)).collect()),
                         id(&span.span_type),
                     )
                 })
-                .collect(),
-        );
-    }
+                .collect()
+        })
+        .collect();
     rmp_serde::to_vec(&(table, out)).map_err(|e| ExportError::Rejected(format!("msgpack: {e}")))
 }
 
