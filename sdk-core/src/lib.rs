@@ -10,6 +10,8 @@
 //!   remote parents;
 //! - `logs` (feature `json-logs`): JSON log lines with trace correlation;
 //! - `prometheus` (feature `prometheus`): text exposition with the catalogue's buckets;
+//! - `spans`, `export` (features `tracing`, `export`, `otlp`, `datadog`, `dogstatsd`):
+//!   finished spans and the OTLP, Datadog and DogStatsD exporters;
 //! - `init` (features `json-logs` + `prometheus`): one call that installs it all.
 //!
 //! ## Usage
@@ -36,7 +38,12 @@
 //! | `prometheus` | yes | Prometheus recorder with catalogue buckets and names |
 //! | `prometheus-listener` | no | standalone `/metrics` listener (tokio, hyper) |
 //! | `http` | no | `http::HeaderMap` carriers and a `tower::Service` for `/metrics` |
-//! | `testing` | no | capture helpers for logs and metrics in tests |
+//! | `export` | no | finished-span capture, bounded batch processor, console trace exporter |
+//! | `otlp` | no | OTLP traces, metrics and logs (gRPC, HTTP/protobuf, HTTP/JSON) via `opentelemetry-otlp` |
+//! | `datadog` | no | traces to the Datadog agent (v0.4/v0.5 msgpack) |
+//! | `dogstatsd` | no | metrics to DogStatsD (UDP, Unix socket) |
+//! | `testing` | no | capture helpers for logs, metrics and spans; the Datadog test agent; `promtool` |
+//! | `testing-otlp` | no | an OTLP receiver (gRPC and HTTP) built from the official protobufs |
 //!
 //! With default features off the crate has no tokio, http or hyper and builds for
 //! `wasm32-unknown-unknown`.
