@@ -239,7 +239,10 @@ fn batches_go_out_on_schedule_and_failures_are_counted() {
         *open.0.lock().unwrap() = false;
         processor.submit(span.clone());
         processor.submit(span.clone());
-        assert!(processor.force_flush(Duration::from_secs(5)));
+        assert!(
+            !processor.force_flush(Duration::from_secs(5)),
+            "a flush whose export failed reports it"
+        );
         processor.shutdown(Duration::from_secs(5));
     });
     let failed = recorded

@@ -20,14 +20,15 @@ pub mod otlp_logs;
 #[cfg(feature = "otlp")]
 pub mod otlp_metrics;
 pub mod retry;
+mod worker;
 
 use crate::catalogue::EXPORTER_DROPPED;
 use crate::config::BatchConfig;
 use crate::semconv::sdk;
 use crate::spans::{FinishedSpan, SpanSink};
-use crossbeam_channel::{Receiver, Sender, bounded, select, unbounded};
-use std::thread::JoinHandle;
+use crossbeam_channel::{Receiver, Sender, bounded, select};
 use std::time::{Duration, Instant};
+use worker::{Control, WorkerHandle};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -52,69 +53,48 @@ pub trait SpanExporter: Send + 'static {
     fn shutdown(&mut self) {}
 }
 
-enum Control {
-    Flush(Sender<()>),
-    Shutdown(Sender<()>),
-}
-
 /// A bounded queue and a worker thread in front of a [`SpanExporter`].
 #[derive(Debug)]
 pub struct BatchSpanProcessor {
     spans: Sender<FinishedSpan>,
-    control: Sender<Control>,
     dropped: metrics::Counter,
-    worker: std::sync::Mutex<Option<JoinHandle<()>>>,
+    worker: WorkerHandle,
 }
 
 impl BatchSpanProcessor {
     /// Starts the worker thread for `exporter`.
     pub fn new(exporter: Box<dyn SpanExporter>, config: BatchConfig) -> std::io::Result<Self> {
         let (spans, spans_rx) = bounded(config.max_queue_size.max(1));
-        let (control, control_rx) = unbounded();
         let dropped = drop_counter(exporter.name(), "queue_full");
         // Handles are registered here, with the caller's recorder, not on the worker thread.
         let failed = drop_counter(exporter.name(), "export_failed");
-        let worker = std::thread::Builder::new()
-            .name(format!("sdk-{}-spans", exporter.name()))
-            .spawn(move || {
+        let worker =
+            WorkerHandle::spawn(format!("sdk-{}-spans", exporter.name()), move |control| {
                 Worker {
                     exporter,
                     config,
                     spans: spans_rx,
-                    control: control_rx,
+                    control,
                     failed,
                 }
                 .run()
             })?;
         Ok(Self {
             spans,
-            control,
             dropped,
-            worker: std::sync::Mutex::new(Some(worker)),
+            worker,
         })
     }
 
-    /// Exports everything queued so far; `false` if that did not finish within `timeout`.
+    /// Exports everything queued so far; `false` if an export failed or `timeout` passed.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        self.control.send(Control::Flush(ack)).is_ok() && done.recv_timeout(timeout).is_ok()
+        self.worker.force_flush(timeout)
     }
 
-    /// Exports what is queued and stops the worker; `false` if that did not finish within
-    /// `timeout` (the worker then finishes in the background).
+    /// Exports what is queued and stops the worker; `false` if an export failed or
+    /// `timeout` passed first (the worker then finishes in the background).
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        if self.control.send(Control::Shutdown(ack)).is_err() {
-            return true;
-        }
-        let finished = done.recv_timeout(timeout).is_ok();
-        if finished {
-            let worker = self.worker.lock().ok().and_then(|mut w| w.take());
-            if let Some(worker) = worker {
-                let _ = worker.join();
-            }
-        }
-        finished
+        self.worker.shutdown(timeout)
     }
 }
 
@@ -220,12 +200,12 @@ impl Worker {
                         Ok(Control::Shutdown(ack)) => (Some(ack), true),
                         Err(_) => (None, true),
                     };
-                    self.drain(&mut batch, &failed);
+                    let ok = self.drain(&mut batch, &failed);
                     if stop {
                         self.exporter.shutdown();
                     }
                     if let Some(ack) = ack {
-                        let _ = ack.send(());
+                        let _ = ack.send(ok);
                     }
                     if stop {
                         return;
@@ -240,26 +220,29 @@ impl Worker {
         }
     }
 
-    /// Exports everything queued right now, in batches.
-    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) {
+    /// Exports everything queued right now, in batches; `true` if every export succeeded.
+    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) -> bool {
+        let mut ok = true;
         while let Ok(span) = self.spans.try_recv() {
             batch.push(span);
             if batch.len() >= self.config.max_export_batch_size {
-                self.export(batch, failed);
+                ok &= self.export(batch, failed);
             }
         }
-        self.export(batch, failed);
+        ok & self.export(batch, failed)
     }
 
-    fn export(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) {
+    fn export(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) -> bool {
         if batch.is_empty() {
-            return;
+            return true;
         }
         let deadline = Instant::now() + self.config.export_timeout;
-        if let Err(err) = self.exporter.export(batch, deadline) {
+        let result = self.exporter.export(batch, deadline);
+        if let Err(err) = &result {
             failed.increment(batch.len() as u64);
             tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), error = %err, spans = batch.len(), "span export failed");
         }
         batch.clear();
+        result.is_ok()
     }
 }

@@ -12,7 +12,6 @@ use crate::semconv::resource;
 use crate::spans::{AttrValue, FinishedSpan, SpanKind, SpanStatus};
 use opentelemetry::trace::{SpanContext, SpanId, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 use std::collections::HashMap;
@@ -121,6 +120,45 @@ fn span_events(span: &FinishedSpan) -> SpanEvents {
     events
 }
 
+/// The single-threaded runtime an OTLP exporter runs on, inside its worker thread.
+pub(crate) fn exporter_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime for the OTLP exporter: {e}"))
+}
+
+/// Builds an `opentelemetry-otlp` exporter of type `$exporter` for a protocol and an
+/// optional endpoint (the standard variables fill in the rest). Call inside the runtime.
+macro_rules! build_exporter {
+    ($exporter:ty, $protocol:expr, $endpoint:expr) => {{
+        use opentelemetry_otlp::WithExportConfig as _;
+        let endpoint: Option<&str> = $endpoint;
+        match $protocol {
+            $crate::config::OtlpProtocol::Grpc => {
+                let mut builder = <$exporter>::builder().with_tonic();
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                builder.build()
+            }
+            protocol => {
+                let wire = if protocol == $crate::config::OtlpProtocol::HttpJson {
+                    opentelemetry_otlp::Protocol::HttpJson
+                } else {
+                    opentelemetry_otlp::Protocol::HttpBinary
+                };
+                let mut builder = <$exporter>::builder().with_http().with_protocol(wire);
+                if let Some(endpoint) = endpoint {
+                    builder = builder.with_endpoint(endpoint);
+                }
+                builder.build()
+            }
+        }
+    }};
+}
+pub(crate) use build_exporter;
+
 /// OTLP trace exporter with its own single-threaded runtime.
 pub struct OtlpSpanExporter {
     runtime: tokio::runtime::Runtime,
@@ -136,36 +174,11 @@ impl OtlpSpanExporter {
         endpoint: Option<&str>,
         resource: &Resource,
     ) -> Result<Self, String> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| format!("runtime for the OTLP exporter: {e}"))?;
+        let runtime = exporter_runtime()?;
         let mut inner = {
             let _guard = runtime.enter();
-            match protocol {
-                OtlpProtocol::Grpc => {
-                    let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                    if let Some(endpoint) = endpoint {
-                        builder = builder.with_endpoint(endpoint);
-                    }
-                    builder.build()
-                }
-                OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-                    let wire = if protocol == OtlpProtocol::HttpJson {
-                        Protocol::HttpJson
-                    } else {
-                        Protocol::HttpBinary
-                    };
-                    let mut builder = opentelemetry_otlp::SpanExporter::builder()
-                        .with_http()
-                        .with_protocol(wire);
-                    if let Some(endpoint) = endpoint {
-                        builder = builder.with_endpoint(endpoint);
-                    }
-                    builder.build()
-                }
-            }
-            .map_err(|e| format!("OTLP trace exporter: {e}"))?
+            build_exporter!(opentelemetry_otlp::SpanExporter, protocol, endpoint)
+                .map_err(|e| format!("OTLP trace exporter: {e}"))?
         };
         inner.set_resource(resource);
         Ok(Self {

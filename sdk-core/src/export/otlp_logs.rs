@@ -3,20 +3,20 @@
 //! batches by `opentelemetry-otlp` from a worker thread with its own runtime.
 
 use super::otlp::resource as otlp_resource;
+use super::worker::Control;
+use super::worker::WorkerHandle;
 use crate::catalogue::EXPORTER_DROPPED;
 use crate::config::{BatchConfig, Config, OtlpProtocol};
 use crate::semconv::sdk;
 use crate::trace::SpanState;
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select, unbounded};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select};
 use opentelemetry::logs::{AnyValue, LogRecord as _, Logger as _, LoggerProvider as _, Severity};
 use opentelemetry::trace::{SpanId, TraceFlags, TraceId};
 use opentelemetry::{InstrumentationScope, Key};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::logs::{
     LogBatch, LogExporter as _, LogProcessor, SdkLogRecord, SdkLogger, SdkLoggerProvider,
 };
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -24,11 +24,6 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 type Item = (SdkLogRecord, InstrumentationScope);
-
-enum Control {
-    Flush(Sender<bool>),
-    Shutdown(Sender<bool>),
-}
 
 /// Hands records to the worker without blocking; a full queue drops and counts.
 #[derive(Debug)]
@@ -57,8 +52,7 @@ impl LogProcessor for QueueProcessor {
 #[derive(Debug)]
 pub struct OtlpLogsPipeline {
     provider: SdkLoggerProvider,
-    control: Sender<Control>,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    worker: WorkerHandle,
 }
 
 impl OtlpLogsPipeline {
@@ -83,30 +77,23 @@ impl OtlpLogsPipeline {
             dropped: label("queue_full"),
         };
         let failed = label("export_failed");
+        let resource = otlp_resource(&config.service, &config.resource_attributes);
         let provider = SdkLoggerProvider::builder()
-            .with_resource(otlp_resource(&config.service, &config.resource_attributes))
+            .with_resource(resource.clone())
             .with_log_processor(processor)
             .build();
-        let (control, control_rx) = unbounded();
         let (ready_tx, ready_rx) = bounded(1);
         let endpoint = endpoint.map(str::to_owned);
-        let resource = otlp_resource(&config.service, &config.resource_attributes);
-        let thread = std::thread::Builder::new()
-            .name("sdk-otlp-logs".into())
-            .spawn(move || {
-                worker(
-                    protocol, endpoint, resource, batch, queue_rx, control_rx, ready_tx, failed,
-                )
-            })
-            .map_err(|e| e.to_string())?;
+        let worker = WorkerHandle::spawn("sdk-otlp-logs".into(), move |control| {
+            run(
+                protocol, endpoint, resource, batch, queue_rx, control, ready_tx, failed,
+            )
+        })
+        .map_err(|e| e.to_string())?;
         ready_rx
             .recv()
             .map_err(|_| "the OTLP logs thread exited".to_owned())??;
-        Ok(Self {
-            provider,
-            control,
-            thread: std::sync::Mutex::new(Some(thread)),
-        })
+        Ok(Self { provider, worker })
     }
 
     /// A layer emitting every event it sees through this pipeline (filter it like any
@@ -119,28 +106,19 @@ impl OtlpLogsPipeline {
 
     /// Exports what is queued; `false` on failure or after `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        self.control.send(Control::Flush(ack)).is_ok()
-            && done.recv_timeout(timeout).unwrap_or(false)
+        self.worker.force_flush(timeout)
     }
 
     /// Exports what is queued and stops the worker.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        if self.control.send(Control::Shutdown(ack)).is_err() {
-            return true;
-        }
-        let ok = done.recv_timeout(timeout).unwrap_or(false);
-        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = thread.join();
-        }
+        let ok = self.worker.shutdown(timeout);
         let _ = self.provider.shutdown();
         ok
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn worker(
+fn run(
     protocol: OtlpProtocol,
     endpoint: Option<String>,
     resource: opentelemetry_sdk::Resource,
@@ -150,41 +128,20 @@ fn worker(
     ready: Sender<Result<(), String>>,
     failed: metrics::Counter,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::otlp::exporter_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            let _ = ready.send(Err(err.to_string()));
+            let _ = ready.send(Err(err));
             return;
         }
     };
     let built = {
         let _guard = runtime.enter();
-        match protocol {
-            OtlpProtocol::Grpc => {
-                let mut builder = opentelemetry_otlp::LogExporter::builder().with_tonic();
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                builder.build()
-            }
-            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-                let wire = if protocol == OtlpProtocol::HttpJson {
-                    Protocol::HttpJson
-                } else {
-                    Protocol::HttpBinary
-                };
-                let mut builder = opentelemetry_otlp::LogExporter::builder()
-                    .with_http()
-                    .with_protocol(wire);
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                builder.build()
-            }
-        }
+        super::otlp::build_exporter!(
+            opentelemetry_otlp::LogExporter,
+            protocol,
+            endpoint.as_deref()
+        )
     };
     let mut exporter = match built {
         Ok(exporter) => {

@@ -4,17 +4,17 @@
 //! `OTEL_METRIC_EXPORT_INTERVAL`.
 
 use super::otlp::resource as otlp_resource;
+use super::worker::{Control, WorkerHandle};
 use crate::catalogue::{self, EXPORTER_DROPPED, MetricKind};
 use crate::config::{Config, OtlpProtocol};
 use crate::semconv::sdk;
-use crossbeam_channel::{Receiver, Sender, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, bounded};
 use metrics::{
     Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
     SharedString, Unit,
 };
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::reader::MetricReader;
@@ -24,7 +24,6 @@ use opentelemetry_sdk::metrics::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -249,17 +248,11 @@ impl Recorder for OtelRecorder {
     }
 }
 
-enum Control {
-    Flush(Sender<bool>),
-    Shutdown(Sender<bool>),
-}
-
 /// The push side: a worker thread that collects and exports on an interval.
 #[derive(Debug)]
 pub struct OtlpMetricsPipeline {
     provider: SdkMeterProvider,
-    control: Sender<Control>,
-    thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    worker: WorkerHandle,
 }
 
 impl OtlpMetricsPipeline {
@@ -285,47 +278,28 @@ impl OtlpMetricsPipeline {
             (sdk::EXPORTER, "otlp".into()),
             (sdk::REASON, "export_failed".into()),
         ]);
-        let (control, control_rx) = unbounded();
         let (ready_tx, ready_rx) = bounded(1);
         let endpoint = endpoint.map(str::to_owned);
-        let thread = std::thread::Builder::new()
-            .name("sdk-otlp-metrics".into())
-            .spawn(move || {
-                export_loop(
-                    protocol, endpoint, interval, reader, control_rx, ready_tx, failed,
-                )
-            })
-            .map_err(|e| e.to_string())?;
+        let worker = WorkerHandle::spawn("sdk-otlp-metrics".into(), move |control| {
+            export_loop(
+                protocol, endpoint, interval, reader, control, ready_tx, failed,
+            )
+        })
+        .map_err(|e| e.to_string())?;
         ready_rx
             .recv()
             .map_err(|_| "the OTLP metrics thread exited".to_owned())??;
-        Ok((
-            recorder,
-            Self {
-                provider,
-                control,
-                thread: std::sync::Mutex::new(Some(thread)),
-            },
-        ))
+        Ok((recorder, Self { provider, worker }))
     }
 
     /// Collects and exports now; `false` on failure or after `timeout`.
     pub fn force_flush(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        self.control.send(Control::Flush(ack)).is_ok()
-            && done.recv_timeout(timeout).unwrap_or(false)
+        self.worker.force_flush(timeout)
     }
 
     /// Exports a last time and stops the worker.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let (ack, done) = bounded(1);
-        if self.control.send(Control::Shutdown(ack)).is_err() {
-            return true;
-        }
-        let ok = done.recv_timeout(timeout).unwrap_or(false);
-        if let Some(thread) = self.thread.lock().ok().and_then(|mut t| t.take()) {
-            let _ = thread.join();
-        }
+        let ok = self.worker.shutdown(timeout);
         let _ = self.provider.shutdown();
         ok
     }
@@ -340,41 +314,20 @@ fn export_loop(
     ready: Sender<Result<(), String>>,
     failed: metrics::Counter,
 ) {
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::otlp::exporter_runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            let _ = ready.send(Err(err.to_string()));
+            let _ = ready.send(Err(err));
             return;
         }
     };
     let built = {
         let _guard = runtime.enter();
-        match protocol {
-            OtlpProtocol::Grpc => {
-                let mut builder = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                builder.build()
-            }
-            OtlpProtocol::HttpProtobuf | OtlpProtocol::HttpJson => {
-                let wire = if protocol == OtlpProtocol::HttpJson {
-                    Protocol::HttpJson
-                } else {
-                    Protocol::HttpBinary
-                };
-                let mut builder = opentelemetry_otlp::MetricExporter::builder()
-                    .with_http()
-                    .with_protocol(wire);
-                if let Some(endpoint) = &endpoint {
-                    builder = builder.with_endpoint(endpoint);
-                }
-                builder.build()
-            }
-        }
+        super::otlp::build_exporter!(
+            opentelemetry_otlp::MetricExporter,
+            protocol,
+            endpoint.as_deref()
+        )
     };
     let exporter = match built {
         Ok(exporter) => {
