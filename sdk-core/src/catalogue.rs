@@ -81,7 +81,7 @@ impl Unit {
 }
 
 /// One metric of the catalogue.
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 pub struct MetricDef {
     /// OpenTelemetry name (`http.server.request.duration`).
     pub name: &'static str,
@@ -97,6 +97,62 @@ pub struct MetricDef {
     pub buckets: &'static [f64],
     /// Ceiling on distinct label combinations before values fold into an overflow series.
     pub max_series: usize,
+    /// Label combinations seen so far (the cardinality guard's memory).
+    #[doc(hidden)]
+    pub seen: SeriesGuard,
+}
+
+impl PartialEq for MetricDef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+/// Remembers which label combinations a metric has recorded, up to its ceiling.
+#[derive(Debug, Default)]
+pub struct SeriesGuard {
+    seen: std::sync::Mutex<Option<std::collections::HashSet<u64>>>,
+}
+
+impl SeriesGuard {
+    /// An empty guard.
+    pub const fn new() -> Self {
+        Self {
+            seen: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Whether the combination hashed to `hash` may have its own series under `ceiling`:
+    /// known combinations always may, new ones while there is room.
+    pub fn admit(&self, hash: u64, ceiling: usize) -> bool {
+        let mut guard = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let seen = guard.get_or_insert_with(std::collections::HashSet::new);
+        if seen.contains(&hash) {
+            return true;
+        }
+        if seen.len() < ceiling {
+            seen.insert(hash);
+            return true;
+        }
+        false
+    }
+
+    /// How many combinations have their own series.
+    pub fn len(&self) -> usize {
+        self.seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .map_or(0, std::collections::HashSet::len)
+    }
+
+    /// Whether no combination was seen yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl MetricDef {
@@ -212,6 +268,7 @@ macro_rules! catalogue {
                 labels: $labels,
                 buckets: $buckets,
                 max_series: $max,
+                seen: SeriesGuard::new(),
             };
         )*
         /// Every metric of the catalogue, in documentation order.
@@ -359,6 +416,17 @@ mod record {
     use super::{MetricDef, MetricKind, Unit};
     use metrics::{Counter, Gauge, Histogram, Key, KeyName, Label, Level, Metadata};
 
+    /// A stable hash of label pairs, for the cardinality guard.
+    fn label_hash(labels: &[Label]) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for label in labels {
+            label.key().hash(&mut hasher);
+            label.value().hash(&mut hasher);
+        }
+        hasher.finish()
+    }
+
     static METADATA: Metadata<'static> =
         Metadata::new(module_path!(), Level::INFO, Some(module_path!()));
 
@@ -371,8 +439,17 @@ mod record {
                     .filter(|(key, _)| self.allows_label(key))
                     .map(|(key, value)| Label::new(*key, value.clone())),
             );
-            let labels = kept;
-            Key::from_parts(KeyName::from_const_str(self.name), labels)
+            let guarded = !kept.is_empty() && !std::ptr::eq(self, &super::METRIC_OVERFLOW);
+            if guarded && !self.seen.admit(label_hash(&kept), self.max_series) {
+                super::METRIC_OVERFLOW
+                    .counter(&[(
+                        crate::semconv::sdk::METRIC,
+                        metrics::SharedString::const_str(self.name),
+                    )])
+                    .increment(1);
+                kept = vec![Label::new(super::OVERFLOW_LABEL, "true")];
+            }
+            Key::from_parts(KeyName::from_const_str(self.name), kept)
         }
 
         /// A histogram handle for these label values. Labels outside [`MetricDef::labels`]

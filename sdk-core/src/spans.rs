@@ -438,3 +438,18 @@ where
         self.sink.submit(finished);
     }
 }
+
+/// Sets an attribute whose key is only known at run time (allow-listed headers) on a
+/// sampled span being recorded. Returns `false` when the span is not recorded.
+pub fn set_attribute(span: &tracing::Span, key: &'static str, value: AttrValue) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        let recording = extensions.get_mut::<Recording>()?;
+        recording.set(key, value);
+        Some(())
+    })
+    .flatten()
+    .is_some()
+}
