@@ -356,3 +356,53 @@ impl Drop for TestAgent {
 
 #[cfg(feature = "testing-otlp")]
 pub mod otlp;
+
+/// Process-wide capture for tests whose code runs on other threads (servers on a tokio
+/// runtime): a global subscriber recording spans and JSON logs, and the global Prometheus
+/// recorder. Installed on first use; tests tell their data apart by ids or routes.
+#[derive(Debug)]
+pub struct GlobalCapture {
+    /// Every sampled span that closed.
+    pub spans: CapturedSpans,
+    /// Every JSON log line.
+    pub logs: CapturedLogs,
+    /// The Prometheus exporter behind the global recorder.
+    pub prometheus: crate::prometheus::PrometheusExporter,
+}
+
+static GLOBAL: std::sync::OnceLock<GlobalCapture> = std::sync::OnceLock::new();
+
+/// The process-wide capture (see [`GlobalCapture`]).
+pub fn global() -> &'static GlobalCapture {
+    GLOBAL.get_or_init(|| {
+        let spans = CapturedSpans::default();
+        let logs = CapturedLogs::default();
+        let sink_spans = Arc::clone(&spans.spans);
+        let sink = move |span| {
+            sink_spans
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(span)
+        };
+        let subscriber = tracing_subscriber::registry()
+            .with(TraceContextLayer::new(Sampler::default()))
+            .with(crate::spans::SpanCollectorLayer::new(Arc::new(sink)))
+            .with(JsonLogLayer::new(logs.clone(), &ServiceInfo::default()));
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        let prometheus = match crate::prometheus::PrometheusExporter::install() {
+            Ok(exporter) => exporter,
+            Err(err) => panic_free_abort(&err.to_string()),
+        };
+        GlobalCapture {
+            spans,
+            logs,
+            prometheus,
+        }
+    })
+}
+
+/// Test helpers may stop the test process; library code never does.
+fn panic_free_abort(message: &str) -> ! {
+    eprintln!("testing::global: {message}");
+    std::process::abort()
+}

@@ -1,0 +1,36 @@
+//! # sdk-tower
+//!
+//! Tower layers for Axum and hyper services, speaking sdk-core's vocabulary:
+//!
+//! - [`HttpServerLayer`]: a server span per request named `{method} {route}` with the
+//!   OpenTelemetry HTTP attributes, trace context from incoming headers, `traceparent` and
+//!   `Server-Timing` on the response, a request id, RED metrics from the catalogue (body
+//!   sizes counted as they stream), panics turned into 500s, header allow-list with
+//!   redaction;
+//! - [`classify`]: which statuses (and gRPC codes) are failures.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use sdk_tower::HttpServerLayer;
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "ok" }))
+//!     .layer(HttpServerLayer::new(sdk_core::propagation::Propagator::default()));
+//! ```
+//!
+//! Add the layer with axum's `Router::layer` so the matched route is known; requests that
+//! match no route are recorded without a route, never with their raw path.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod classify;
+mod metrics_cache;
+mod panic;
+pub mod request_id;
+mod route;
+pub mod server;
+
+pub use server::RequestSpan;
+pub use server::{HttpServer, HttpServerLayer};

@@ -1,0 +1,39 @@
+//! Where the route template of a request comes from.
+
+/// Finds the route template (`/users/{id}`) of a request, never its raw path.
+pub(crate) trait DynRoute: Send + Sync + 'static {
+    fn route_of(&self, extensions: &http::Extensions, uri: &http::Uri) -> Option<String>;
+}
+
+/// Routes from axum's `MatchedPath` (the layer must be added with `Router::layer`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct MatchedPathRoute;
+
+impl DynRoute for MatchedPathRoute {
+    fn route_of(&self, extensions: &http::Extensions, _uri: &http::Uri) -> Option<String> {
+        #[cfg(feature = "axum")]
+        {
+            extensions
+                .get::<axum::extract::MatchedPath>()
+                .map(|m| m.as_str().to_owned())
+        }
+        #[cfg(not(feature = "axum"))]
+        {
+            let _ = extensions;
+            None
+        }
+    }
+}
+
+/// A closure choosing the route from the request's extensions and URI (for plain hyper or
+/// tower services with their own router).
+pub(crate) struct FnRoute<F>(pub(crate) F);
+
+impl<F> DynRoute for FnRoute<F>
+where
+    F: Fn(&http::Extensions, &http::Uri) -> Option<String> + Send + Sync + 'static,
+{
+    fn route_of(&self, extensions: &http::Extensions, uri: &http::Uri) -> Option<String> {
+        (self.0)(extensions, uri)
+    }
+}

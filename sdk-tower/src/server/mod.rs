@@ -1,0 +1,48 @@
+//! The server layer: one span, RED metrics, propagation and a request id per request.
+//!
+//! ```
+//! use axum::{Router, routing::get};
+//! use sdk_core::propagation::Propagator;
+//! use sdk_tower::HttpServerLayer;
+//!
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(|| async { "ok" }))
+//!     .layer(HttpServerLayer::new(Propagator::default()).server_address("api.example.com", 443));
+//! ```
+
+mod body;
+mod future;
+mod layer;
+mod service;
+
+pub use body::{CountingBody, RequestBody, ResponseBody, RewrapBody};
+pub use future::ResponseFuture;
+pub use layer::HttpServerLayer;
+pub use service::{HttpServer, RequestSpan};
+
+use crate::classify::ClassifyStatus;
+use crate::route::DynRoute;
+use sdk_core::propagation::Propagator;
+use std::sync::Arc;
+
+/// Everything the layer was configured with, shared by every request.
+pub(crate) struct ServerConfig {
+    pub(crate) propagator: Propagator,
+    pub(crate) server_address: Option<(Arc<str>, u16)>,
+    pub(crate) scheme: &'static str,
+    /// Allow-listed request headers with their attribute keys.
+    pub(crate) headers: Vec<(http::HeaderName, &'static str)>,
+    pub(crate) record_query: bool,
+    pub(crate) classify: Arc<dyn ClassifyStatus>,
+    pub(crate) grpc: bool,
+    pub(crate) route: Arc<dyn DynRoute>,
+    pub(crate) handles: crate::metrics_cache::ServerHandles,
+}
+
+/// Request headers never recorded, whatever the allow-list says.
+pub const REDACTED_HEADERS: [&str; 4] = [
+    "authorization",
+    "cookie",
+    "set-cookie",
+    "proxy-authorization",
+];

@@ -1,0 +1,180 @@
+//! [`HttpServer`]: the service the layer produces.
+
+use super::body::RewrapBody;
+use super::future::{Finish, ResponseFuture};
+use super::{HttpServerLayer, ServerConfig};
+use crate::classify::status_text;
+use crate::metrics_cache::FinishedKey;
+use crate::request_id;
+use http::{HeaderValue, Request, Response, StatusCode, Version};
+use sdk_core::propagation::w3c;
+use sdk_core::semconv::{self, error, http as keys, request};
+use sdk_core::spans::AttrValue;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tracing::field::Empty;
+
+/// A service whose every request is traced, measured and correlated.
+#[derive(Clone)]
+pub struct HttpServer<S> {
+    inner: S,
+    config: Arc<ServerConfig>,
+}
+
+impl<S> std::fmt::Debug for HttpServer<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpServer").finish_non_exhaustive()
+    }
+}
+
+impl<S> HttpServer<S> {
+    pub(crate) fn new(inner: S, config: Arc<ServerConfig>) -> Self {
+        Self { inner, config }
+    }
+}
+
+/// The span handlers can reach (`Extension<RequestSpan>` in axum) to record a user id.
+#[derive(Debug, Clone)]
+pub struct RequestSpan(pub tracing::Span);
+
+impl RequestSpan {
+    /// Records the user id on the request span: it appears as `user.id` on the span and
+    /// `user_id` in every later log line of the request.
+    pub fn record_user_id(&self, user_id: &str) {
+        self.0.record("user.id", user_id);
+        sdk_core::trace::set_user_id(&self.0, user_id);
+    }
+}
+
+fn protocol(version: Version) -> &'static str {
+    match version {
+        Version::HTTP_09 => "0.9",
+        Version::HTTP_10 => "1.0",
+        Version::HTTP_11 => "1.1",
+        Version::HTTP_2 => "2",
+        Version::HTTP_3 => "3",
+        _ => error::OTHER,
+    }
+}
+
+impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for HttpServer<S>
+where
+    S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ReqBody: RewrapBody,
+{
+    type Response = Response<super::ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        let config = &self.config;
+        let started = Instant::now();
+        let original_method = request.method().as_str();
+        let method = semconv::normalize_method(original_method);
+        let route: Option<Arc<str>> = config
+            .route
+            .route_of(request.extensions(), request.uri())
+            .map(Arc::from);
+        let request_id = request
+            .headers()
+            .get(request::HEADER)
+            .filter(|v| request_id::is_valid(v.as_bytes()))
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(request_id::generate, str::to_owned);
+        let protocol = protocol(request.version());
+        let (server_address, server_port) = match &config.server_address {
+            Some((host, port)) => (Some(host.as_ref()), Some(*port)),
+            None => (None, None),
+        };
+        let user_agent = request
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        let query = if config.record_query {
+            request.uri().query()
+        } else {
+            None
+        };
+
+        let span = tracing::info_span!(
+            "http.server.request",
+            otel.name = semconv::http_span_name(method, route.as_deref()),
+            otel.kind = "server",
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+            http.request.method = method,
+            http.request.method_original = Empty,
+            http.route = route.as_deref(),
+            http.response.status_code = Empty,
+            url.path = request.uri().path(),
+            url.scheme = config.scheme,
+            url.query = query,
+            server.address = server_address,
+            server.port = server_port,
+            network.protocol.version = protocol,
+            user_agent.original = user_agent,
+            error.type = Empty,
+            error.stack = Empty,
+            rpc.grpc.status_code = Empty,
+            request_id = request_id.as_str(),
+            user.id = Empty,
+        );
+        if method == error::OTHER {
+            span.record(keys::REQUEST_METHOD_ORIGINAL, original_method);
+        }
+        for (name, key) in &config.headers {
+            if let Some(value) = request.headers().get(name) {
+                let text = if HttpServerLayer::is_redacted(name) {
+                    "[REDACTED]".to_owned()
+                } else {
+                    String::from_utf8_lossy(value.as_bytes()).into_owned()
+                };
+                sdk_core::spans::set_attribute(&span, key, AttrValue::Str(text.into()));
+            }
+        }
+        let extracted = config.propagator.extract(request.headers());
+        if let Some(parent) = &extracted.context {
+            sdk_core::trace::set_parent(&span, parent);
+        }
+        let traceparent = sdk_core::trace::span_context(&span)
+            .and_then(|context| HeaderValue::try_from(w3c::traceparent(&context)).ok());
+
+        let active = config.handles.active(method, config.scheme);
+        active.increment(1.0);
+        let request_bytes = Arc::new(AtomicU64::new(0));
+        let mut request = request.map(|body| body.counted(Arc::clone(&request_bytes)));
+        request.extensions_mut().insert(RequestSpan(span.clone()));
+
+        let finish = Finish {
+            config: Arc::clone(config),
+            span: span.clone(),
+            started,
+            active,
+            request_bytes,
+            key: FinishedKey {
+                method,
+                route,
+                status: status_text(StatusCode::OK),
+                error_type: None,
+                protocol,
+            },
+            grpc: None,
+        };
+        let future = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        ResponseFuture::new(
+            future,
+            finish,
+            traceparent,
+            HeaderValue::try_from(request_id).ok(),
+        )
+    }
+}
