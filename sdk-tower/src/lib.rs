@@ -7,6 +7,9 @@
 //!   `Server-Timing` on the response, a request id, RED metrics from the catalogue (body
 //!   sizes counted as they stream), panics turned into 500s, header allow-list with
 //!   redaction;
+//! - [`HttpClientLayer`] (tower and hyper clients) and `ReqwestMiddleware` (feature
+//!   `reqwest`): a client span per outbound request, the configured propagation headers and
+//!   `http.client.request.duration`;
 //! - [`classify`]: which statuses (and gRPC codes) are failures.
 //!
 //! ```
@@ -26,11 +29,15 @@
 )]
 
 pub mod classify;
+pub mod client;
 mod metrics_cache;
 mod panic;
 pub mod request_id;
 mod route;
 pub mod server;
 
+pub use client::HttpClientLayer;
+#[cfg(feature = "reqwest")]
+pub use client::ReqwestMiddleware;
 pub use server::RequestSpan;
 pub use server::{HttpServer, HttpServerLayer};

@@ -1,0 +1,59 @@
+//! [`ReqwestMiddleware`]: the client instrumentation for `reqwest` through
+//! `reqwest-middleware`.
+
+use super::{ClientCall, ClientConfig};
+use crate::classify::ClassifyStatus;
+use reqwest_middleware::{Middleware, Next};
+use sdk_core::propagation::Propagator;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Add with `reqwest_middleware::ClientBuilder::new(client).with(ReqwestMiddleware::new(p))`.
+#[derive(Clone)]
+pub struct ReqwestMiddleware {
+    config: ClientConfig,
+}
+
+impl std::fmt::Debug for ReqwestMiddleware {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReqwestMiddleware").finish_non_exhaustive()
+    }
+}
+
+impl ReqwestMiddleware {
+    /// Injects context with `propagator` (the one `sdk_core::init` configured).
+    pub fn new(propagator: Propagator) -> Self {
+        Self {
+            config: ClientConfig::new(propagator),
+        }
+    }
+
+    /// Decides which statuses fail the client span (default: 4xx and 5xx).
+    pub fn classify_with(mut self, classify: impl ClassifyStatus) -> Self {
+        self.config.classify = Arc::new(classify);
+        self
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for ReqwestMiddleware {
+    async fn handle(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let uri: http::Uri = request.url().as_str().parse().unwrap_or_default();
+        let method = request.method().clone();
+        let call = ClientCall::start(&self.config, &method, &uri, request.headers_mut());
+        let span = call.span().clone();
+        let result = next.run(request, extensions).instrument(span).await;
+        call.finish(
+            result
+                .as_ref()
+                .map(reqwest::Response::status)
+                .map_err(|_| "transport_error"),
+        );
+        result
+    }
+}
