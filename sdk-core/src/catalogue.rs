@@ -362,6 +362,10 @@ catalogue! {
     RUM_BEACONS_REJECTED = { "sdk.rum.beacons.rejected", Counter, Unit::Count("{beacon}"),
         "RUM beacons rejected by the ingestion route.", &[sdk::REASON], NO_BUCKETS, 50 }
 
+    /// Duration of health checks run by readiness endpoints.
+    HEALTH_CHECK_DURATION = { "sdk.health.check.duration", Histogram, Unit::Seconds,
+        "Duration of readiness health checks by check and outcome.", &[sdk::CHECK, sdk::CHECK_STATUS], DURATION_BUCKETS, 200 }
+
     /// Incoming trace-context headers that were malformed and ignored.
     PROPAGATION_REJECTED = { "sdk.propagation.rejected", Counter, Unit::Count("{header}"),
         "Malformed trace-context headers ignored during extraction.", &[sdk::PROPAGATOR], NO_BUCKETS, 20 }

@@ -174,6 +174,10 @@ pub mod sdk {
     pub const REASON: &str = "sdk.reason";
     /// Catalogue name of a metric.
     pub const METRIC: &str = "sdk.metric";
+    /// Name of a health check.
+    pub const CHECK: &str = "sdk.health.check";
+    /// Outcome of a health check (`ok`, `fail`, `timeout`).
+    pub const CHECK_STATUS: &str = "sdk.health.status";
 }
 
 /// Resource attributes.

@@ -10,6 +10,7 @@
 //! - [`HttpClientLayer`] (tower and hyper clients) and `ReqwestMiddleware` (feature
 //!   `reqwest`): a client span per outbound request, the configured propagation headers and
 //!   `http.client.request.duration`;
+//! - [`health`]: liveness and readiness endpoints with pluggable, measured async checks;
 //! - [`classify`]: which statuses (and gRPC codes) are failures.
 //!
 //! ```
@@ -30,6 +31,7 @@
 
 pub mod classify;
 pub mod client;
+pub mod health;
 mod metrics_cache;
 mod panic;
 pub mod request_id;

@@ -112,15 +112,15 @@ where
             }
             None => this.inner.poll(cx),
         };
-        if let Poll::Ready(result) = &polled {
-            if let Some(call) = this.call.take() {
-                call.finish(
-                    result
-                        .as_ref()
-                        .map(Response::status)
-                        .map_err(|_| "transport_error"),
-                );
-            }
+        if let Poll::Ready(result) = &polled
+            && let Some(call) = this.call.take()
+        {
+            call.finish(
+                result
+                    .as_ref()
+                    .map(Response::status)
+                    .map_err(|_| "transport_error"),
+            );
         }
         polled
     }
