@@ -1,57 +1,71 @@
 //! The demo service: an axum application instrumented with the SDK.
 //!
-//! It initialises sdk-core from the environment, logs JSON, serves `/metrics` and a few
-//! routes. Every request gets a server span named after its route template, continues an
-//! incoming trace, answers with `traceparent`, and is measured in the catalogue's
-//! `http.server.request.duration` and `http.server.active_requests`.
+//! Every route runs under [`sdk_tower::HttpServerLayer`] (span named after the route
+//! template, trace continuation, `traceparent` and `Server-Timing` on the answer, request
+//! id, RED metrics). `/chain` calls `/users/{id}` on the same service through the
+//! instrumented reqwest client, so one trace spans two server spans and a client span.
+//! `/health/live` and `/health/ready` answer with JSON; `/metrics` with Prometheus text.
 
 use axum::Router;
-use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::{self, Next};
+use axum::extract::{Extension, Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use sdk_core::catalogue::{HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION};
-use sdk_core::propagation::{Propagator, w3c};
-use sdk_core::semconv::{self, error, http, url};
+use sdk_core::propagation::Propagator;
+use sdk_tower::health::{Health, check};
+use sdk_tower::{HttpServerLayer, RequestSpan, ReqwestMiddleware};
 use serde::Serialize;
-use std::sync::Arc;
-use std::time::Instant;
-use tracing::Instrument;
-use tracing::field::Empty;
+use std::sync::{Arc, OnceLock};
 
 /// What the routes share.
 #[derive(Clone)]
 pub struct AppState {
-    propagator: Arc<Propagator>,
+    propagator: Propagator,
+    client: reqwest_middleware::ClientWithMiddleware,
+    /// `http://host:port` of this service, known once it listens.
+    base_url: Arc<OnceLock<String>>,
 }
 
 impl AppState {
     /// State using `propagator` for incoming and outgoing trace context.
     pub fn new(propagator: Propagator) -> Self {
+        let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+            .with(ReqwestMiddleware::new(propagator.clone()))
+            .build();
         Self {
-            propagator: Arc::new(propagator),
+            propagator,
+            client,
+            base_url: Arc::new(OnceLock::new()),
         }
+    }
+
+    /// Records where this service listens, for `/chain`.
+    pub fn set_base_url(&self, url: String) {
+        let _ = self.base_url.set(url);
     }
 }
 
 /// The demo router; `metrics` is mounted at `/metrics` when given.
 pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService>) -> Router {
+    let health = Health::new().with_check(check("self", || async { Ok(()) }));
     let mut router = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/work", get(work))
-        .route("/fail", get(fail));
+        .route("/fail", get(fail))
+        .route("/chain", get(chain))
+        .route_service("/health/live", health.liveness())
+        .route_service("/health/ready", health.readiness());
     if let Some(metrics) = metrics {
         router = router.route_service("/metrics", metrics);
     }
     router
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(HttpServerLayer::new(state.propagator.clone()))
         .with_state(state)
 }
 
 async fn index() -> &'static str {
-    "demo service: try /users/7, /work, /fail and /metrics\n"
+    "demo service: try /users/7, /work, /chain, /fail, /health/ready and /metrics\n"
 }
 
 #[derive(Serialize)]
@@ -60,7 +74,11 @@ struct User {
     name: String,
 }
 
-async fn user(Path(id): Path<u64>) -> Result<axum::Json<User>, StatusCode> {
+async fn user(
+    Path(id): Path<u64>,
+    Extension(span): Extension<RequestSpan>,
+) -> Result<axum::Json<User>, StatusCode> {
+    span.record_user_id(&format!("user-{id}"));
     tracing::info!(user.id = id, "user lookup");
     if id == 0 || id > 1000 {
         return Err(StatusCode::NOT_FOUND);
@@ -84,78 +102,26 @@ async fn work() -> axum::Json<serde_json::Value> {
     axum::Json(serde_json::json!({ "result": doubled, "trace_id": trace_id }))
 }
 
+async fn chain(State(state): State<AppState>) -> Response {
+    let Some(base) = state.base_url.get() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not listening yet\n").into_response();
+    };
+    match state.client.get(format!("{base}/users/7")).send().await {
+        Ok(answer) => {
+            let status = answer.status().as_u16();
+            let body = answer.text().await.unwrap_or_default();
+            tracing::info!(downstream.status = status, "chained call done");
+            axum::Json(serde_json::json!({ "downstream_status": status, "downstream": body }))
+                .into_response()
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "chained call failed");
+            (StatusCode::BAD_GATEWAY, "downstream failed\n").into_response()
+        }
+    }
+}
+
 async fn fail() -> Response {
     tracing::error!("simulated failure");
     (StatusCode::INTERNAL_SERVER_ERROR, "simulated failure\n").into_response()
-}
-
-/// Server span, trace continuation and RED metrics for every request.
-async fn observe(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let method = semconv::normalize_method(request.method().as_str());
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned());
-    let span = tracing::info_span!(
-        "http.server.request",
-        otel.name = semconv::http_span_name(method, route.as_deref()),
-        otel.kind = "server",
-        http.request.method = method,
-        http.route = route.as_deref(),
-        http.response.status_code = Empty,
-        request_id = Empty,
-    );
-    let extracted = state.propagator.extract(request.headers());
-    if let Some(parent) = &extracted.context {
-        sdk_core::trace::set_parent(&span, parent);
-    }
-    let context = sdk_core::trace::span_context(&span);
-    if let Some(context) = &context {
-        span.record("request_id", context.span_id.to_hex());
-    }
-
-    let scheme: &'static str = "http";
-    let active = HTTP_SERVER_ACTIVE_REQUESTS.gauge(&[
-        (http::REQUEST_METHOD, method.into()),
-        (url::SCHEME, scheme.into()),
-    ]);
-    active.increment(1.0);
-    let start = Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let elapsed = start.elapsed().as_secs_f64();
-    active.decrement(1.0);
-
-    let status = response.status();
-    span.record("http.response.status_code", status.as_u16());
-    let mut labels = vec![
-        (http::REQUEST_METHOD, method.into()),
-        (
-            http::RESPONSE_STATUS_CODE,
-            status.as_str().to_owned().into(),
-        ),
-        (url::SCHEME, scheme.into()),
-    ];
-    if let Some(route) = route {
-        labels.push((http::ROUTE, route.into()));
-    }
-    if status.is_server_error() {
-        labels.push((error::TYPE, status.as_str().to_owned().into()));
-    }
-    HTTP_SERVER_REQUEST_DURATION
-        .histogram(&labels)
-        .record(elapsed);
-    span.in_scope(|| {
-        tracing::info!(
-            duration_s = elapsed,
-            status = status.as_u16(),
-            "request finished"
-        )
-    });
-
-    if let Some(context) = context
-        && let Ok(value) = HeaderValue::try_from(w3c::traceparent(&context))
-    {
-        response.headers_mut().insert(w3c::TRACEPARENT, value);
-    }
-    response
 }

@@ -73,7 +73,7 @@ async fn main() -> ExitCode {
         .prometheus()
         .map(|p| sdk_core::prometheus::MetricsService::new(p.handle()));
     let state = demo::AppState::new(telemetry.propagator().clone());
-    let app = demo::app(state, metrics);
+    let app = demo::app(state.clone(), metrics);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -86,6 +86,7 @@ async fn main() -> ExitCode {
     let local = listener
         .local_addr()
         .map_or_else(|_| addr.to_string(), |a| a.to_string());
+    state.set_base_url(format!("http://{local}"));
     tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
 
     let shutdown = async {

@@ -167,7 +167,8 @@ async fn demo_serves_traces_logs_and_clean_metrics() {
             .unwrap()
             .to_string()
     );
-    assert_eq!(lookup["request_id"].as_str().unwrap().len(), 16);
+    assert_eq!(lookup["request_id"].as_str().unwrap().len(), 32);
+    assert_eq!(lookup["user_id"], "user-7");
     assert_eq!(lookup["dd.service"], "demo-test");
     assert_eq!(lookup["dd.env"], "ci");
     assert_eq!(lookup["dd.version"], "9.9.9");
@@ -484,4 +485,49 @@ async fn unreachable_backends_never_hurt_requests_and_drops_are_counted() {
     );
     assert!(dropped > 0, "span drops are counted: {metrics}");
     assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_spans_two_server_spans_and_a_client_span_in_one_trace() {
+    let receiver = sdk_core::testing::otlp::OtlpReceiver::start().unwrap();
+    let endpoint = format!("http://{}", receiver.http_addr);
+    let (_demo, addr) = Demo::start(&[
+        ("OTEL_TRACES_EXPORTER", "otlp"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+    ]);
+    let (status, headers, body) = get(&addr, "/chain", &[("traceparent", TRACEPARENT)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"downstream_status\":200"), "{body}");
+    assert!(
+        headers["server-timing"]
+            .to_str()
+            .unwrap()
+            .starts_with("traceparent;desc=\"00-4bf92f3577b34da6a3ce929d0e0e4736-")
+    );
+    assert!(receiver.wait_for(Duration::from_secs(10), |r| {
+        r.traces
+            .iter()
+            .flat_map(|t| &t.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| &ss.spans)
+            .count()
+            >= 3
+    }));
+    let spans = receiver.spans();
+    let chain = spans.iter().find(|s| s.name == "GET /chain").unwrap();
+    let client = spans
+        .iter()
+        .find(|s| s.name == "GET" && s.parent_span_id == chain.span_id)
+        .unwrap();
+    let user = spans.iter().find(|s| s.name == "GET /users/{id}").unwrap();
+    assert_eq!(user.parent_span_id, client.span_id);
+    for span in [chain, client, user] {
+        assert_eq!(hex(&span.trace_id), "4bf92f3577b34da6a3ce929d0e0e4736");
+    }
+
+    let (status, _, body) = get(&addr, "/health/ready", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"name\":\"self\""), "{body}");
+    assert_eq!(get(&addr, "/health/live", &[]).await.0, 200);
 }
