@@ -23,7 +23,7 @@ pub(crate) struct Finish {
     pub(crate) config: Arc<ServerConfig>,
     pub(crate) span: tracing::Span,
     pub(crate) started: Instant,
-    pub(crate) active: Gauge,
+    pub(crate) active: Option<Gauge>,
     pub(crate) request_bytes: Arc<AtomicU64>,
     pub(crate) key: FinishedKey,
     /// `Some(code)` once a gRPC status was read.
@@ -55,6 +55,9 @@ impl Finish {
         if let Some(failure) = failure {
             self.key.error_type.get_or_insert(failure);
         }
+        let Some(active) = self.active.take() else {
+            return;
+        };
         let handles = self.config.handles.finished(&self.key, self.config.scheme);
         handles
             .duration
@@ -63,7 +66,7 @@ impl Finish {
             .request_size
             .record(self.request_bytes.load(Ordering::Relaxed) as f64);
         handles.response_size.record(response_bytes as f64);
-        self.active.decrement(1.0);
+        active.decrement(1.0);
     }
 }
 

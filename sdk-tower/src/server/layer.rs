@@ -35,6 +35,8 @@ impl HttpServerLayer {
                 record_query: false,
                 classify: Arc::new(ServerErrors),
                 grpc: false,
+                traces: true,
+                metrics: true,
                 route: Arc::new(MatchedPathRoute),
                 handles: crate::metrics_cache::ServerHandles::default(),
             }),
@@ -54,6 +56,8 @@ impl HttpServerLayer {
                     record_query: self.config.record_query,
                     classify: Arc::clone(&self.config.classify),
                     grpc: self.config.grpc,
+                    traces: self.config.traces,
+                    metrics: self.config.metrics,
                     route: Arc::clone(&self.config.route),
                     handles: crate::metrics_cache::ServerHandles::default(),
                 };
@@ -114,6 +118,16 @@ impl HttpServerLayer {
     /// Treats `application/grpc` responses by their `grpc-status` (header or trailer).
     pub fn grpc(self, enabled: bool) -> Self {
         self.edit(|c| c.grpc = enabled)
+    }
+
+    /// Turns the request span (and trace propagation) on or off; default on.
+    pub fn traces(self, enabled: bool) -> Self {
+        self.edit(|c| c.traces = enabled)
+    }
+
+    /// Turns the RED metrics on or off; default on.
+    pub fn metrics(self, enabled: bool) -> Self {
+        self.edit(|c| c.metrics = enabled)
     }
 
     /// Chooses the route template with a closure over the request's extensions and URI,

@@ -35,6 +35,8 @@ pub(crate) struct ServerConfig {
     pub(crate) record_query: bool,
     pub(crate) classify: Arc<dyn ClassifyStatus>,
     pub(crate) grpc: bool,
+    pub(crate) traces: bool,
+    pub(crate) metrics: bool,
     pub(crate) route: Arc<dyn DynRoute>,
     pub(crate) handles: crate::metrics_cache::ServerHandles,
 }

@@ -102,29 +102,33 @@ where
             None
         };
 
-        let span = tracing::info_span!(
-            "http.server.request",
-            otel.name = semconv::http_span_name(method, route.as_deref()),
-            otel.kind = "server",
-            otel.status_code = Empty,
-            otel.status_message = Empty,
-            http.request.method = method,
-            http.request.method_original = Empty,
-            http.route = route.as_deref(),
-            http.response.status_code = Empty,
-            url.path = request.uri().path(),
-            url.scheme = config.scheme,
-            url.query = query,
-            server.address = server_address,
-            server.port = server_port,
-            network.protocol.version = protocol,
-            user_agent.original = user_agent,
-            error.type = Empty,
-            error.stack = Empty,
-            rpc.grpc.status_code = Empty,
-            request_id = request_id.as_str(),
-            user.id = Empty,
-        );
+        let span = if !config.traces {
+            tracing::Span::none()
+        } else {
+            tracing::info_span!(
+                "http.server.request",
+                otel.name = semconv::http_span_name(method, route.as_deref()),
+                otel.kind = "server",
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+                http.request.method = method,
+                http.request.method_original = Empty,
+                http.route = route.as_deref(),
+                http.response.status_code = Empty,
+                url.path = request.uri().path(),
+                url.scheme = config.scheme,
+                url.query = query,
+                server.address = server_address,
+                server.port = server_port,
+                network.protocol.version = protocol,
+                user_agent.original = user_agent,
+                error.type = Empty,
+                error.stack = Empty,
+                rpc.grpc.status_code = Empty,
+                request_id = request_id.as_str(),
+                user.id = Empty,
+            )
+        };
         if method == error::OTHER {
             span.record(keys::REQUEST_METHOD_ORIGINAL, original_method);
         }
@@ -138,15 +142,23 @@ where
                 sdk_core::spans::set_attribute(&span, key, AttrValue::Str(text.into()));
             }
         }
-        let extracted = config.propagator.extract(request.headers());
-        if let Some(parent) = &extracted.context {
-            sdk_core::trace::set_parent(&span, parent);
-        }
-        let traceparent = sdk_core::trace::span_context(&span)
-            .and_then(|context| HeaderValue::try_from(w3c::traceparent(&context)).ok());
+        let traceparent = if config.traces {
+            let extracted = config.propagator.extract(request.headers());
+            if let Some(parent) = &extracted.context {
+                sdk_core::trace::set_parent(&span, parent);
+            }
+            sdk_core::trace::span_context(&span)
+                .and_then(|context| HeaderValue::try_from(w3c::traceparent(&context)).ok())
+        } else {
+            None
+        };
 
-        let active = config.handles.active(method, config.scheme);
-        active.increment(1.0);
+        let active = config
+            .metrics
+            .then(|| config.handles.active(method, config.scheme));
+        if let Some(active) = &active {
+            active.increment(1.0);
+        }
         let request_bytes = Arc::new(AtomicU64::new(0));
         let mut request = request.map(|body| body.counted(Arc::clone(&request_bytes)));
         request.extensions_mut().insert(RequestSpan(span.clone()));
