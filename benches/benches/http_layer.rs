@@ -28,7 +28,9 @@ fn hello() -> Router {
 }
 
 fn request() -> http::Request<Body> {
-    http::Request::get("/users/42").body(Body::empty()).unwrap_or_default()
+    http::Request::get("/users/42")
+        .body(Body::empty())
+        .unwrap_or_default()
 }
 
 struct Discard;
@@ -73,10 +75,15 @@ impl PushMetricExporter for NoopMetrics {
 }
 
 fn run(c: &mut Criterion, group_name: &str, name: &str, app: Router) {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| panic!("{e}"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
     let mut group = c.benchmark_group(group_name);
     group.bench_function(name, |b| {
-        b.iter(|| runtime.block_on(async { app.clone().oneshot(request()).await.map(|r| r.status()) }))
+        b.iter(|| {
+            runtime.block_on(async { app.clone().oneshot(request()).await.map(|r| r.status()) })
+        })
     });
     group.finish();
 }
@@ -85,58 +92,108 @@ const GROUP: &str = "axum hello-world per request";
 
 fn layers(c: &mut Criterion) {
     let propagator = sdk_core::propagation::Propagator::default();
-    let ours_recorder = sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
-    let raw_recorder = sdk_core::prometheus::catalogue_builder().unwrap_or_else(|e| panic!("{e}")).build_recorder();
+    let ours_recorder =
+        sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
+    let raw_recorder = sdk_core::prometheus::catalogue_builder()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .build_recorder();
 
     // Bare router, with the plain registry as subscriber.
-    tracing::subscriber::with_default(tracing_subscriber::registry(), || run(c, GROUP, "bare router", hello()));
+    tracing::subscriber::with_default(tracing_subscriber::registry(), || {
+        run(c, GROUP, "bare router", hello())
+    });
 
     // sdk-tower: spans go to our collector and batch queue, metrics to Prometheus.
     let processor = Arc::new(
-        BatchSpanProcessor::new(Box::new(Discard), BatchConfig { max_queue_size: 1 << 16, ..BatchConfig::default() })
-            .unwrap_or_else(|e| panic!("{e}")),
+        BatchSpanProcessor::new(
+            Box::new(Discard),
+            BatchConfig {
+                max_queue_size: 1 << 16,
+                ..BatchConfig::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}")),
     );
     let ours = tracing_subscriber::registry()
         .with(TraceContextLayer::new(Sampler::default()))
         .with(SpanCollectorLayer::new(processor.clone()));
     tracing::subscriber::with_default(ours, || {
         metrics::with_local_recorder(&ours_recorder, || {
-            run(c, GROUP, "sdk-tower metrics only", hello().layer(HttpServerLayer::new(propagator.clone()).traces(false)));
-            run(c, GROUP, "sdk-tower traces only", hello().layer(HttpServerLayer::new(propagator.clone()).metrics(false)));
-            run(c, GROUP, "sdk-tower full", hello().layer(HttpServerLayer::new(propagator.clone())));
+            run(
+                c,
+                GROUP,
+                "sdk-tower metrics only",
+                hello().layer(HttpServerLayer::new(propagator.clone()).traces(false)),
+            );
+            run(
+                c,
+                GROUP,
+                "sdk-tower traces only",
+                hello().layer(HttpServerLayer::new(propagator.clone()).metrics(false)),
+            );
+            run(
+                c,
+                GROUP,
+                "sdk-tower full",
+                hello().layer(HttpServerLayer::new(propagator.clone())),
+            );
         });
     });
     processor.shutdown(Duration::from_secs(5));
 
     // tower-http TraceLayer: tracing spans only, no export.
     tracing::subscriber::with_default(tracing_subscriber::registry(), || {
-        run(c, GROUP, "tower-http TraceLayer", hello().layer(tower_http::trace::TraceLayer::new_for_http()));
+        run(
+            c,
+            GROUP,
+            "tower-http TraceLayer",
+            hello().layer(tower_http::trace::TraceLayer::new_for_http()),
+        );
     });
 
     // opentelemetry-instrumentation-tower: OTel traces and metrics through the global
     // providers (batch span processor and periodic reader with discarding exporters).
-    let tracer_provider = SdkTracerProvider::builder().with_span_processor(OtelBatch::builder(NoopSpans).build()).build();
+    let tracer_provider = SdkTracerProvider::builder()
+        .with_span_processor(OtelBatch::builder(NoopSpans).build())
+        .build();
     let meter_provider = SdkMeterProvider::builder()
-        .with_reader(PeriodicReader::builder(NoopMetrics).with_interval(Duration::from_secs(3600)).build())
+        .with_reader(
+            PeriodicReader::builder(NoopMetrics)
+                .with_interval(Duration::from_secs(3600))
+                .build(),
+        )
         .build();
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
     opentelemetry::global::set_meter_provider(meter_provider.clone());
     let otel_layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder()
-        .with_route_extractor(opentelemetry_instrumentation_tower::http::extractors::AxumMatchedPathExtractor)
+        .with_route_extractor(
+            opentelemetry_instrumentation_tower::http::extractors::AxumMatchedPathExtractor,
+        )
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     tracing::subscriber::with_default(tracing_subscriber::registry(), || {
-        run(c, GROUP, "opentelemetry-instrumentation-tower", hello().layer(otel_layer));
+        run(
+            c,
+            GROUP,
+            "opentelemetry-instrumentation-tower",
+            hello().layer(otel_layer),
+        );
     });
 
     // DIY: TraceLayer + tracing-opentelemetry + axum-prometheus.
-    let diy = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("diy")));
+    let diy = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("diy")));
     tracing::subscriber::with_default(diy, || {
         metrics::with_local_recorder(&raw_recorder, || {
             let app = hello()
                 .layer(tower_http::trace::TraceLayer::new_for_http())
                 .layer(axum_prometheus::PrometheusMetricLayer::new());
-            run(c, GROUP, "DIY TraceLayer + tracing-opentelemetry + axum-prometheus", app);
+            run(
+                c,
+                GROUP,
+                "DIY TraceLayer + tracing-opentelemetry + axum-prometheus",
+                app,
+            );
         });
     });
     let _ = tracer_provider.shutdown();

@@ -353,7 +353,7 @@ where
             name: Cow::Borrowed(attrs.metadata().name()),
             kind: SpanKind::Internal,
             start: SystemTime::now(),
-            attributes: Vec::new(),
+            attributes: Vec::with_capacity(attrs.metadata().fields().len()),
             dropped_attributes: 0,
             events: Vec::new(),
             dropped_events: 0,

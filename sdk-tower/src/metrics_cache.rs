@@ -30,13 +30,33 @@ pub(crate) struct FinishedHandles {
     pub(crate) response_size: Histogram,
 }
 
+/// Method and route of a span name.
+type NameKey = (&'static str, Option<Arc<str>>);
+
 #[derive(Default)]
 pub(crate) struct ServerHandles {
     finished: RwLock<HashMap<FinishedKey, Arc<FinishedHandles>>>,
     active: RwLock<HashMap<&'static str, Gauge>>,
+    names: RwLock<HashMap<NameKey, Arc<str>>>,
 }
 
 impl ServerHandles {
+    /// The span name `{method} {route}`, built once per combination.
+    pub(crate) fn span_name(&self, method: &'static str, route: Option<&Arc<str>>) -> Arc<str> {
+        let key = (method, route.cloned());
+        if let Some(name) = self.names.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return name;
+        }
+        let name: Arc<str> =
+            sdk_core::semconv::http_span_name(method, route.map(|r| r.as_ref())).into();
+        if let Ok(mut map) = self.names.write()
+            && map.len() < MAX_CACHED
+        {
+            map.entry(key).or_insert_with(|| Arc::clone(&name));
+        }
+        name
+    }
+
     pub(crate) fn active(&self, method: &'static str, scheme: &'static str) -> Gauge {
         if let Some(gauge) = self.active.read().ok().and_then(|m| m.get(method).cloned()) {
             return gauge;

@@ -1,7 +1,8 @@
 //! The batch path from finished spans to a trace exporter.
 //!
-//! [`BatchSpanProcessor`] is a [`SpanSink`]: the request thread only tries to put the span
-//! into a bounded queue (`OTEL_BSP_MAX_QUEUE_SIZE`); when the queue is full the span is
+//! [`BatchSpanProcessor`] is a [`SpanSink`]: the request thread only pushes the span into a
+//! bounded lock-free queue (`OTEL_BSP_MAX_QUEUE_SIZE`), waking the worker only when a full
+//! batch waits; when the queue is full the span is
 //! dropped and counted in `sdk.exporter.dropped{sdk.reason="queue_full"}`. A worker thread
 //! exports batches of up to `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans every
 //! `OTEL_BSP_SCHEDULE_DELAY`, or sooner when a batch is full, each export bounded by
@@ -27,6 +28,8 @@ use crate::config::BatchConfig;
 use crate::semconv::sdk;
 use crate::spans::{FinishedSpan, SpanSink};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
+use crossbeam_queue::ArrayQueue;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Control, WorkerHandle};
 
@@ -54,9 +57,14 @@ pub trait SpanExporter: Send + 'static {
 }
 
 /// A bounded queue and a worker thread in front of a [`SpanExporter`].
+///
+/// Submitting is a lock-free push; the worker is woken only when a full batch is waiting
+/// (or on its schedule), so a request never pays for a thread wake-up.
 #[derive(Debug)]
 pub struct BatchSpanProcessor {
-    spans: Sender<FinishedSpan>,
+    queue: Arc<ArrayQueue<FinishedSpan>>,
+    wake: Sender<()>,
+    batch_size: usize,
     dropped: metrics::Counter,
     worker: WorkerHandle,
 }
@@ -64,23 +72,28 @@ pub struct BatchSpanProcessor {
 impl BatchSpanProcessor {
     /// Starts the worker thread for `exporter`.
     pub fn new(exporter: Box<dyn SpanExporter>, config: BatchConfig) -> std::io::Result<Self> {
-        let (spans, spans_rx) = bounded(config.max_queue_size.max(1));
+        let queue = Arc::new(ArrayQueue::new(config.max_queue_size.max(1)));
+        let (wake, woken) = bounded(1);
         let dropped = drop_counter(exporter.name(), "queue_full");
         // Handles are registered here, with the caller's recorder, not on the worker thread.
         let failed = drop_counter(exporter.name(), "export_failed");
+        let spans = Arc::clone(&queue);
         let worker =
             WorkerHandle::spawn(format!("sdk-{}-spans", exporter.name()), move |control| {
                 Worker {
                     exporter,
                     config,
-                    spans: spans_rx,
+                    spans,
+                    woken,
                     control,
                     failed,
                 }
                 .run()
             })?;
         Ok(Self {
-            spans,
+            queue,
+            wake,
+            batch_size: config.max_export_batch_size.max(1),
             dropped,
             worker,
         })
@@ -100,8 +113,10 @@ impl BatchSpanProcessor {
 
 impl SpanSink for BatchSpanProcessor {
     fn submit(&self, span: FinishedSpan) {
-        if self.spans.try_send(span).is_err() {
+        if self.queue.push(span).is_err() {
             self.dropped.increment(1);
+        } else if self.queue.len() >= self.batch_size {
+            let _ = self.wake.try_send(());
         }
     }
 }
@@ -167,31 +182,23 @@ fn drop_counter(exporter: &'static str, reason: &'static str) -> metrics::Counte
 struct Worker {
     exporter: Box<dyn SpanExporter>,
     config: BatchConfig,
-    spans: Receiver<FinishedSpan>,
+    spans: Arc<ArrayQueue<FinishedSpan>>,
+    woken: Receiver<()>,
     control: Receiver<Control>,
     failed: metrics::Counter,
 }
 
 impl Worker {
     fn run(mut self) {
-        let failed = self.failed.clone();
-        let mut batch: Vec<FinishedSpan> = Vec::with_capacity(self.config.max_export_batch_size);
+        let size = self.config.max_export_batch_size.max(1);
+        let mut batch: Vec<FinishedSpan> = Vec::with_capacity(size);
         let mut next_export = Instant::now() + self.config.schedule_delay;
         loop {
             let wait = next_export.saturating_duration_since(Instant::now());
             select! {
-                recv(self.spans) -> span => match span {
-                    Ok(span) => {
-                        batch.push(span);
-                        if batch.len() >= self.config.max_export_batch_size {
-                            self.export(&mut batch, &failed);
-                            next_export = Instant::now() + self.config.schedule_delay;
-                        }
-                    }
-                    Err(_) => {
-                        self.export(&mut batch, &failed);
-                        self.exporter.shutdown();
-                        return;
+                recv(self.woken) -> _ => {
+                    while self.spans.len() >= size {
+                        self.export_next(&mut batch, size);
                     }
                 },
                 recv(self.control) -> message => {
@@ -200,7 +207,7 @@ impl Worker {
                         Ok(Control::Shutdown(ack)) => (Some(ack), true),
                         Err(_) => (None, true),
                     };
-                    let ok = self.drain(&mut batch, &failed);
+                    let ok = self.drain(&mut batch, size);
                     if stop {
                         self.exporter.shutdown();
                     }
@@ -213,7 +220,7 @@ impl Worker {
                     next_export = Instant::now() + self.config.schedule_delay;
                 },
                 default(wait) => {
-                    self.export(&mut batch, &failed);
+                    self.drain(&mut batch, size);
                     next_export = Instant::now() + self.config.schedule_delay;
                 }
             }
@@ -221,25 +228,29 @@ impl Worker {
     }
 
     /// Exports everything queued right now, in batches; `true` if every export succeeded.
-    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) -> bool {
+    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, size: usize) -> bool {
         let mut ok = true;
-        while let Ok(span) = self.spans.try_recv() {
-            batch.push(span);
-            if batch.len() >= self.config.max_export_batch_size {
-                ok &= self.export(batch, failed);
-            }
+        while !self.spans.is_empty() {
+            ok &= self.export_next(batch, size);
         }
-        ok & self.export(batch, failed)
+        ok
     }
 
-    fn export(&mut self, batch: &mut Vec<FinishedSpan>, failed: &metrics::Counter) -> bool {
+    /// Exports up to `size` queued spans.
+    fn export_next(&mut self, batch: &mut Vec<FinishedSpan>, size: usize) -> bool {
+        while batch.len() < size {
+            match self.spans.pop() {
+                Some(span) => batch.push(span),
+                None => break,
+            }
+        }
         if batch.is_empty() {
             return true;
         }
         let deadline = Instant::now() + self.config.export_timeout;
         let result = self.exporter.export(batch, deadline);
         if let Err(err) = &result {
-            failed.increment(batch.len() as u64);
+            self.failed.increment(batch.len() as u64);
             tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), error = %err, spans = batch.len(), "span export failed");
         }
         batch.clear();

@@ -37,7 +37,9 @@ impl TraceId {
 
     /// 32 lower-case hex digits.
     pub fn to_hex(self) -> String {
-        format!("{:032x}", self.0)
+        let mut out = [0u8; 32];
+        write_hex(self.0, &mut out);
+        hex_string(&out)
     }
 }
 
@@ -78,7 +80,9 @@ impl SpanId {
 
     /// 16 lower-case hex digits.
     pub fn to_hex(self) -> String {
-        format!("{:016x}", self.0)
+        let mut out = [0u8; 16];
+        write_hex(u128::from(self.0), &mut out);
+        hex_string(&out)
     }
 }
 
@@ -92,6 +96,21 @@ impl fmt::Debug for SpanId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SpanId({:016x})", self.0)
     }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Writes the low `out.len()` hex digits of `value` (lower case, zero-padded) into `out`.
+pub(crate) fn write_hex(mut value: u128, out: &mut [u8]) {
+    for slot in out.iter_mut().rev() {
+        *slot = HEX[(value & 0xf) as usize];
+        value >>= 4;
+    }
+}
+
+/// Hex digits are ASCII, so this never fails; the fallback keeps the function total.
+pub(crate) fn hex_string(digits: &[u8]) -> String {
+    String::from_utf8(digits.to_vec()).unwrap_or_default()
 }
 
 /// Parses up to 32 lower-case hex digits. Upper case is rejected, as W3C requires.

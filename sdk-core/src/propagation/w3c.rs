@@ -64,12 +64,13 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
 
 /// The `traceparent` value of `context`.
 pub fn traceparent(context: &SpanContext) -> String {
-    format!(
-        "00-{:032x}-{:016x}-{:02x}",
-        context.trace_id.get(),
-        context.span_id.get(),
-        if context.sampled { SAMPLED } else { 0 }
-    )
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    super::context::write_hex(context.trace_id.get(), &mut out[3..35]);
+    super::context::write_hex(u128::from(context.span_id.get()), &mut out[36..52]);
+    if context.sampled {
+        out[54] = b'1';
+    }
+    super::context::hex_string(&out)
 }
 
 /// Writes `traceparent` and a non-empty `tracestate`.

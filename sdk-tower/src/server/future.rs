@@ -150,10 +150,11 @@ where
                 }
                 let headers = response.headers_mut();
                 if let Some(traceparent) = this.traceparent.take() {
-                    if let Ok(timing) = HeaderValue::try_from(format!(
-                        "traceparent;desc=\"{}\"",
-                        traceparent.to_str().unwrap_or_default()
-                    )) {
+                    let mut timing = Vec::with_capacity(76);
+                    timing.extend_from_slice(b"traceparent;desc=\"");
+                    timing.extend_from_slice(traceparent.as_bytes());
+                    timing.push(b'"');
+                    if let Ok(timing) = HeaderValue::from_bytes(&timing) {
                         headers.append(
                             http::header::HeaderName::from_static("server-timing"),
                             timing,

@@ -107,7 +107,7 @@ where
         } else {
             tracing::info_span!(
                 "http.server.request",
-                otel.name = semconv::http_span_name(method, route.as_deref()),
+                otel.name = config.handles.span_name(method, route.as_ref()).as_ref(),
                 otel.kind = "server",
                 otel.status_code = Empty,
                 otel.status_message = Empty,
