@@ -76,6 +76,8 @@ pub enum AttrValue {
     F64(f64),
     /// Boolean.
     Bool(bool),
+    /// A shared string (route templates and other values kept by the caller).
+    Shared(Arc<str>),
 }
 
 impl AttrValue {
@@ -83,6 +85,7 @@ impl AttrValue {
     pub fn to_text(&self) -> Cow<'_, str> {
         match self {
             Self::Str(s) => Cow::Borrowed(s),
+            Self::Shared(s) => Cow::Borrowed(s),
             Self::I64(v) => Cow::Owned(v.to_string()),
             Self::F64(v) => Cow::Owned(v.to_string()),
             Self::Bool(v) => Cow::Borrowed(if *v { "true" } else { "false" }),
@@ -164,6 +167,7 @@ impl FinishedSpan {
     pub fn attribute_str(&self, key: &str) -> Option<&str> {
         match self.attribute(key) {
             Some(AttrValue::Str(s)) => Some(s),
+            Some(AttrValue::Shared(s)) => Some(s),
             _ => None,
         }
     }
@@ -437,6 +441,58 @@ where
         drop(extensions);
         self.sink.submit(finished);
     }
+}
+
+/// Direct access to a recorded span's data, for instrumentation that knows its attributes
+/// without going through `tracing` fields (no visitor, no copies of static values).
+pub struct SpanRecord<'a>(&'a mut Recording);
+
+impl std::fmt::Debug for SpanRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanRecord")
+            .field("name", &self.0.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpanRecord<'_> {
+    /// Sets the span name.
+    pub fn name(&mut self, name: &str) {
+        self.0.name = Cow::Owned(name.to_owned());
+    }
+
+    /// Sets the span kind.
+    pub fn kind(&mut self, kind: SpanKind) {
+        self.0.kind = kind;
+    }
+
+    /// Adds an attribute the span does not have yet (no duplicate check).
+    pub fn push(&mut self, key: &'static str, value: AttrValue) {
+        if self.0.attributes.len() < MAX_ATTRIBUTES {
+            self.0.attributes.push((key, value));
+        } else {
+            self.0.dropped_attributes = self.0.dropped_attributes.saturating_add(1);
+        }
+    }
+
+    /// Sets an attribute, replacing an earlier value of the same key.
+    pub fn set(&mut self, key: &'static str, value: AttrValue) {
+        self.0.set(key, value);
+    }
+}
+
+/// Runs `f` on the data of `span` when it is sampled and recorded; returns whether it ran.
+pub fn with_record(span: &tracing::Span, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        let recording = extensions.get_mut::<Recording>()?;
+        f(&mut SpanRecord(recording));
+        Some(())
+    })
+    .flatten()
+    .is_some()
 }
 
 /// Sets an attribute whose key is only known at run time (allow-listed headers) on a

@@ -29,6 +29,7 @@ impl<W: Write> ConsoleSpanExporter<W> {
 fn value(v: &AttrValue) -> Value {
     match v {
         AttrValue::Str(s) => Value::from(s.as_ref()),
+        AttrValue::Shared(s) => Value::from(s.as_ref()),
         AttrValue::I64(i) => Value::from(*i),
         AttrValue::F64(f) => Value::from(*f),
         AttrValue::Bool(b) => Value::from(*b),

@@ -46,6 +46,7 @@ pub fn resource(service: &ServiceInfo, attributes: &[(String, String)]) -> Resou
 fn otel_value(value: &AttrValue) -> Value {
     match value {
         AttrValue::Str(s) => Value::from(s.clone()),
+        AttrValue::Shared(s) => Value::String(s.clone().into()),
         AttrValue::I64(v) => Value::I64(*v),
         AttrValue::F64(v) => Value::F64(*v),
         AttrValue::Bool(v) => Value::Bool(*v),

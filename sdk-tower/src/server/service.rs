@@ -8,8 +8,9 @@ use crate::metrics_cache::FinishedKey;
 use crate::request_id;
 use http::{HeaderValue, Request, Response, StatusCode, Version};
 use sdk_core::propagation::w3c;
-use sdk_core::semconv::{self, error, http as keys, request};
-use sdk_core::spans::AttrValue;
+use sdk_core::semconv::{self, error, http as keys, network, request, server, url, user_agent};
+use sdk_core::spans::{AttrValue, SpanKind};
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll};
@@ -88,10 +89,6 @@ where
             .and_then(|v| v.to_str().ok())
             .map_or_else(request_id::generate, str::to_owned);
         let protocol = protocol(request.version());
-        let (server_address, server_port) = match &config.server_address {
-            Some((host, port)) => (Some(host.as_ref()), Some(*port)),
-            None => (None, None),
-        };
         let user_agent = request
             .headers()
             .get(http::header::USER_AGENT)
@@ -102,26 +99,17 @@ where
             None
         };
 
+        // The span carries only what other layers read from fields (the request id for log
+        // correlation) plus placeholders recorded later; the OpenTelemetry attributes go
+        // straight into the span's record, without a field visitor or copies of static values.
         let span = if !config.traces {
             tracing::Span::none()
         } else {
             tracing::info_span!(
                 "http.server.request",
-                otel.name = config.handles.span_name(method, route.as_ref()).as_ref(),
-                otel.kind = "server",
                 otel.status_code = Empty,
                 otel.status_message = Empty,
-                http.request.method = method,
-                http.request.method_original = Empty,
-                http.route = route.as_deref(),
                 http.response.status_code = Empty,
-                url.path = request.uri().path(),
-                url.scheme = config.scheme,
-                url.query = query,
-                server.address = server_address,
-                server.port = server_port,
-                network.protocol.version = protocol,
-                user_agent.original = user_agent,
                 error.type = Empty,
                 error.stack = Empty,
                 rpc.grpc.status_code = Empty,
@@ -129,19 +117,53 @@ where
                 user.id = Empty,
             )
         };
-        if method == error::OTHER {
-            span.record(keys::REQUEST_METHOD_ORIGINAL, original_method);
-        }
-        for (name, key) in &config.headers {
-            if let Some(value) = request.headers().get(name) {
-                let text = if HttpServerLayer::is_redacted(name) {
-                    "[REDACTED]".to_owned()
-                } else {
-                    String::from_utf8_lossy(value.as_bytes()).into_owned()
-                };
-                sdk_core::spans::set_attribute(&span, key, AttrValue::Str(text.into()));
+        sdk_core::spans::with_record(&span, |record| {
+            let name = config.handles.span_name(method, route.as_ref());
+            record.name(&name);
+            record.kind(SpanKind::Server);
+            record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
+            if method == error::OTHER {
+                record.push(
+                    keys::REQUEST_METHOD_ORIGINAL,
+                    AttrValue::Str(Cow::Owned(original_method.to_owned())),
+                );
             }
-        }
+            if let Some(route) = &route {
+                record.push(keys::ROUTE, AttrValue::Shared(Arc::clone(route)));
+            }
+            record.push(
+                url::PATH,
+                AttrValue::Str(Cow::Owned(request.uri().path().to_owned())),
+            );
+            record.push(url::SCHEME, AttrValue::Str(Cow::Borrowed(config.scheme)));
+            if let Some(query) = query {
+                record.push(url::QUERY, AttrValue::Str(Cow::Owned(query.to_owned())));
+            }
+            if let Some((host, port)) = &config.server_address {
+                record.push(server::ADDRESS, AttrValue::Shared(Arc::clone(host)));
+                record.push(server::PORT, AttrValue::I64(i64::from(*port)));
+            }
+            record.push(
+                network::PROTOCOL_VERSION,
+                AttrValue::Str(Cow::Borrowed(protocol)),
+            );
+            if let Some(agent) = user_agent {
+                record.push(
+                    user_agent::ORIGINAL,
+                    AttrValue::Str(Cow::Owned(agent.to_owned())),
+                );
+            }
+            for (name, key) in &config.headers {
+                if let Some(value) = request.headers().get(name) {
+                    let text = if HttpServerLayer::is_redacted(name) {
+                        "[REDACTED]".to_owned()
+                    } else {
+                        String::from_utf8_lossy(value.as_bytes()).into_owned()
+                    };
+                    record.push(key, AttrValue::Str(Cow::Owned(text)));
+                }
+            }
+        });
         let traceparent = if config.traces {
             let extracted = config.propagator.extract(request.headers());
             if let Some(parent) = &extracted.context {
