@@ -64,13 +64,22 @@ pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>
 
 /// The `traceparent` value of `context`.
 pub fn traceparent(context: &SpanContext) -> String {
+    super::context::hex_string(&traceparent_bytes(
+        context.trace_id,
+        context.span_id,
+        context.sampled,
+    ))
+}
+
+/// The `traceparent` value as bytes on the stack (no allocation).
+pub fn traceparent_bytes(trace_id: TraceId, span_id: SpanId, sampled: bool) -> [u8; 55] {
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
-    super::context::write_hex(context.trace_id.get(), &mut out[3..35]);
-    super::context::write_hex(u128::from(context.span_id.get()), &mut out[36..52]);
-    if context.sampled {
+    super::context::write_hex(trace_id.get(), &mut out[3..35]);
+    super::context::write_hex(u128::from(span_id.get()), &mut out[36..52]);
+    if sampled {
         out[54] = b'1';
     }
-    super::context::hex_string(&out)
+    out
 }
 
 /// Writes `traceparent` and a non-empty `tracestate`.

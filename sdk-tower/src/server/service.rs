@@ -169,8 +169,10 @@ where
             if let Some(parent) = &extracted.context {
                 sdk_core::trace::set_parent(&span, parent);
             }
-            sdk_core::trace::span_context(&span)
-                .and_then(|context| HeaderValue::try_from(w3c::traceparent(&context)).ok())
+            sdk_core::trace::with_span_state(&span, |state| {
+                w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
+            })
+            .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
         } else {
             None
         };
