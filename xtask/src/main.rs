@@ -6,7 +6,8 @@
 //!   wasm32 build of sdk-core, feature-combination checks, every test and doctest, and a
 //!   one-iteration run of every benchmark;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
-//! - `docs`: regenerates `docs/metrics.md` from the metric catalogue.
+//! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
+//! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world.
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -38,9 +39,10 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench(&rest),
         "docs" => docs(),
+        "load" => load(&rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds]>"
             );
             return ExitCode::from(2);
         }
@@ -91,6 +93,36 @@ fn demo(args: &[String]) -> Result {
         "demo",
         cargo()
             .args(["run", "--package", "demo", "--bin", "demo", "--"])
+            .args(args),
+    )
+}
+
+fn load(args: &[String]) -> Result {
+    let has_wrk = || succeeds("sh", &["-c", "command -v wrk"]);
+    let can_install = is_root() && succeeds("apt-get", &["--version"]);
+    if !has_wrk() && !can_install {
+        return Err("wrk is missing: apt-get install -y wrk".into());
+    }
+    if !has_wrk() {
+        run(
+            "install wrk",
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "wrk"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    run(
+        "loopback load",
+        cargo()
+            .args([
+                "run",
+                "--release",
+                "--package",
+                "sdk-benches",
+                "--bin",
+                "loopback_load",
+                "--",
+            ])
             .args(args),
     )
 }
