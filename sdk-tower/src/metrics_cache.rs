@@ -6,7 +6,9 @@ use sdk_core::catalogue::{
     HTTP_SERVER_RESPONSE_BODY_SIZE,
 };
 use sdk_core::semconv::{error, http, network, url};
-use std::collections::HashMap;
+// Keys are method/route/status combinations chosen by the server, not by clients' raw
+// input (routes are templates), so a fast non-keyed hash is safe here.
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, RwLock};
 
 /// Most cached combinations; beyond it handles are registered per request (and the

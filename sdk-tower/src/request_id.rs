@@ -17,7 +17,8 @@ pub fn is_valid(value: &[u8]) -> bool {
 /// A new random id: 32 lower-case hex digits.
 pub fn generate() -> String {
     let value: u128 = rand::rng().random();
-    sdk_core::propagation::TraceId::new(value | 1).map_or_else(String::new, |id| id.to_hex())
+    // Rendered like a trace id: 32 hex digits without going through `fmt`.
+    sdk_core::propagation::TraceId::new(value.max(1)).map_or_else(String::new, |id| id.to_hex())
 }
 
 #[cfg(test)]

@@ -391,7 +391,7 @@ pub fn global() -> &'static GlobalCapture {
         let _ = tracing::subscriber::set_global_default(subscriber);
         let prometheus = match crate::prometheus::PrometheusExporter::install() {
             Ok(exporter) => exporter,
-            Err(err) => panic_free_abort(&err.to_string()),
+            Err(err) => abort_test_process(&err.to_string()),
         };
         GlobalCapture {
             spans,
@@ -401,8 +401,8 @@ pub fn global() -> &'static GlobalCapture {
     })
 }
 
-/// Test helpers may stop the test process; library code never does.
-fn panic_free_abort(message: &str) -> ! {
+/// The capture cannot work without its recorder; stop the test process with the reason.
+fn abort_test_process(message: &str) -> ! {
     eprintln!("testing::global: {message}");
     std::process::abort()
 }
