@@ -141,6 +141,19 @@ fn layers(c: &mut Criterion) {
     });
     processor.shutdown(Duration::from_secs(5));
 
+    // sdk-tower with trace ids for logs and propagation but no trace exporter configured.
+    let ids_only = tracing_subscriber::registry().with(TraceContextLayer::new(Sampler::default()));
+    tracing::subscriber::with_default(ids_only, || {
+        metrics::with_local_recorder(&ours_recorder, || {
+            run(
+                c,
+                GROUP,
+                "sdk-tower full, no trace exporter",
+                hello().layer(HttpServerLayer::new(propagator.clone())),
+            );
+        });
+    });
+
     // tower-http TraceLayer: tracing spans only, no export.
     tracing::subscriber::with_default(tracing_subscriber::registry(), || {
         run(
