@@ -2,7 +2,11 @@
 
 /// Finds the route template (`/users/{id}`) of a request, never its raw path.
 pub(crate) trait DynRoute: Send + Sync + 'static {
-    fn route_of(&self, extensions: &http::Extensions, uri: &http::Uri) -> Option<String>;
+    fn route_of(
+        &self,
+        extensions: &http::Extensions,
+        uri: &http::Uri,
+    ) -> Option<std::sync::Arc<str>>;
 }
 
 /// Routes from axum's `MatchedPath` (the layer must be added with `Router::layer`).
@@ -10,12 +14,16 @@ pub(crate) trait DynRoute: Send + Sync + 'static {
 pub(crate) struct MatchedPathRoute;
 
 impl DynRoute for MatchedPathRoute {
-    fn route_of(&self, extensions: &http::Extensions, _uri: &http::Uri) -> Option<String> {
+    fn route_of(
+        &self,
+        extensions: &http::Extensions,
+        _uri: &http::Uri,
+    ) -> Option<std::sync::Arc<str>> {
         #[cfg(feature = "axum")]
         {
             extensions
                 .get::<axum::extract::MatchedPath>()
-                .map(|m| m.as_str().to_owned())
+                .map(|m| std::sync::Arc::from(m.as_str()))
         }
         #[cfg(not(feature = "axum"))]
         {
@@ -33,7 +41,11 @@ impl<F> DynRoute for FnRoute<F>
 where
     F: Fn(&http::Extensions, &http::Uri) -> Option<String> + Send + Sync + 'static,
 {
-    fn route_of(&self, extensions: &http::Extensions, uri: &http::Uri) -> Option<String> {
-        (self.0)(extensions, uri)
+    fn route_of(
+        &self,
+        extensions: &http::Extensions,
+        uri: &http::Uri,
+    ) -> Option<std::sync::Arc<str>> {
+        (self.0)(extensions, uri).map(std::sync::Arc::from)
     }
 }

@@ -129,6 +129,36 @@ pub(crate) fn exporter_runtime() -> Result<tokio::runtime::Runtime, String> {
         .map_err(|e| format!("runtime for the OTLP exporter: {e}"))
 }
 
+/// Starts an export worker's runtime and builds its exporter inside it, telling `ready`
+/// whether that worked; `None` when it did not (the reason was sent).
+pub(crate) fn start_worker<T, E: std::fmt::Display>(
+    ready: &crossbeam_channel::Sender<Result<(), String>>,
+    what: &str,
+    build: impl FnOnce() -> Result<T, E>,
+) -> Option<(tokio::runtime::Runtime, T)> {
+    let runtime = match exporter_runtime() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return None;
+        }
+    };
+    let built = {
+        let _guard = runtime.enter();
+        build()
+    };
+    match built {
+        Ok(exporter) => {
+            let _ = ready.send(Ok(()));
+            Some((runtime, exporter))
+        }
+        Err(err) => {
+            let _ = ready.send(Err(format!("{what}: {err}")));
+            None
+        }
+    }
+}
+
 /// Builds an `opentelemetry-otlp` exporter of type `$exporter` for a protocol and an
 /// optional endpoint (the standard variables fill in the rest). Call inside the runtime.
 macro_rules! build_exporter {

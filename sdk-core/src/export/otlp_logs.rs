@@ -128,30 +128,16 @@ fn run(
     ready: Sender<Result<(), String>>,
     failed: metrics::Counter,
 ) {
-    let runtime = match super::otlp::exporter_runtime() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            let _ = ready.send(Err(err));
-            return;
-        }
-    };
-    let built = {
-        let _guard = runtime.enter();
-        super::otlp::build_exporter!(
-            opentelemetry_otlp::LogExporter,
-            protocol,
-            endpoint.as_deref()
-        )
-    };
-    let mut exporter = match built {
-        Ok(exporter) => {
-            let _ = ready.send(Ok(()));
-            exporter
-        }
-        Err(err) => {
-            let _ = ready.send(Err(format!("OTLP log exporter: {err}")));
-            return;
-        }
+    let Some((runtime, mut exporter)) =
+        super::otlp::start_worker(&ready, "OTLP log exporter", || {
+            super::otlp::build_exporter!(
+                opentelemetry_otlp::LogExporter,
+                protocol,
+                endpoint.as_deref()
+            )
+        })
+    else {
+        return;
     };
     exporter.set_resource(&resource);
     let mut pending: Vec<Item> = Vec::with_capacity(batch.max_export_batch_size);

@@ -314,30 +314,16 @@ fn export_loop(
     ready: Sender<Result<(), String>>,
     failed: metrics::Counter,
 ) {
-    let runtime = match super::otlp::exporter_runtime() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            let _ = ready.send(Err(err));
-            return;
-        }
-    };
-    let built = {
-        let _guard = runtime.enter();
-        super::otlp::build_exporter!(
-            opentelemetry_otlp::MetricExporter,
-            protocol,
-            endpoint.as_deref()
-        )
-    };
-    let exporter = match built {
-        Ok(exporter) => {
-            let _ = ready.send(Ok(()));
-            exporter
-        }
-        Err(err) => {
-            let _ = ready.send(Err(format!("OTLP metric exporter: {err}")));
-            return;
-        }
+    let Some((runtime, exporter)) =
+        super::otlp::start_worker(&ready, "OTLP metric exporter", || {
+            super::otlp::build_exporter!(
+                opentelemetry_otlp::MetricExporter,
+                protocol,
+                endpoint.as_deref()
+            )
+        })
+    else {
+        return;
     };
     let export = || -> bool {
         let mut metrics = ResourceMetrics::default();

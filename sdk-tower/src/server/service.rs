@@ -78,10 +78,7 @@ where
         let started = Instant::now();
         let original_method = request.method().as_str();
         let method = semconv::normalize_method(original_method);
-        let route: Option<Arc<str>> = config
-            .route
-            .route_of(request.extensions(), request.uri())
-            .map(Arc::from);
+        let route: Option<Arc<str>> = config.route.route_of(request.extensions(), request.uri());
         let request_id = request
             .headers()
             .get(request::HEADER)
