@@ -299,7 +299,9 @@ pub fn encode_v05(traces: &[Vec<DdSpan<'_>>]) -> Result<Vec<u8>, ExportError> {
         }
         strings.extend(span.metrics.iter().map(|(k, _)| k.as_ref()));
     }
-    let mut index: HashMap<&str, u32> = HashMap::from([("", 0)]);
+    // The string table is built from our own spans' strings, so a fast non-keyed hash fits.
+    let mut index: rustc_hash::FxHashMap<&str, u32> = rustc_hash::FxHashMap::default();
+    index.insert("", 0);
     for s in strings {
         if !index.contains_key(s) {
             index.insert(s, table.len() as u32);
