@@ -100,9 +100,6 @@ impl RewrapBody for String {
     }
 }
 
-/// The request body type as the inner service sees it (unchanged).
-pub type RequestBody<B> = B;
-
 pin_project! {
     /// The response body: counts bytes, reads gRPC trailers, and records the request's
     /// duration and sizes when it ends or is dropped (an aborted stream counts what was sent).

@@ -15,7 +15,7 @@ mod future;
 mod layer;
 mod service;
 
-pub use body::{CountingBody, RequestBody, ResponseBody, RewrapBody};
+pub use body::{CountingBody, ResponseBody, RewrapBody};
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
 pub use service::{HttpServer, RequestSpan};
