@@ -60,15 +60,6 @@ pub fn grpc_status(headers: &HeaderMap) -> Option<u16> {
         .ok()
 }
 
-/// `error.type` for an HTTP status: the status code as text.
-pub fn status_error_type(status: StatusCode) -> &'static str {
-    // Canonical reason strings are static; the code itself is what the conventions want.
-    STATUS_TEXT
-        .get(status.as_u16().saturating_sub(100) as usize)
-        .copied()
-        .unwrap_or("_OTHER")
-}
-
 macro_rules! codes {
     ($($n:literal)*) => { [$(stringify!($n)),*] };
 }
@@ -85,9 +76,12 @@ static STATUS_TEXT: [&str; 500] = {
     TABLE
 };
 
-/// The status code as a static string (`"404"`), for labels and attributes.
+/// The status code as a static string (`"404"`), for labels, attributes and `error.type`.
 pub fn status_text(status: StatusCode) -> &'static str {
-    status_error_type(status)
+    STATUS_TEXT
+        .get(status.as_u16().saturating_sub(100) as usize)
+        .copied()
+        .unwrap_or("_OTHER")
 }
 
 #[cfg(test)]

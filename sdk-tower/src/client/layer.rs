@@ -7,7 +7,6 @@ use pin_project_lite::pin_project;
 use sdk_core::propagation::Propagator;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Wraps a tower HTTP client: client span, propagation headers, duration metric.
@@ -32,7 +31,7 @@ impl HttpClientLayer {
 
     /// Decides which statuses fail the client span (default: 4xx and 5xx).
     pub fn classify_with(mut self, classify: impl ClassifyStatus) -> Self {
-        self.config.classify = Arc::new(classify);
+        self.config = self.config.classify_with(classify);
         self
     }
 }

@@ -33,6 +33,11 @@ impl ClientConfig {
             classify: Arc::new(ClientErrors),
         }
     }
+
+    pub(crate) fn classify_with(mut self, classify: impl ClassifyStatus) -> Self {
+        self.classify = Arc::new(classify);
+        self
+    }
 }
 
 /// One outbound request in flight.

@@ -5,7 +5,6 @@ use super::{ClientCall, ClientConfig};
 use crate::classify::ClassifyStatus;
 use reqwest_middleware::{Middleware, Next};
 use sdk_core::propagation::Propagator;
-use std::sync::Arc;
 use tracing::Instrument;
 
 /// Add with `reqwest_middleware::ClientBuilder::new(client).with(ReqwestMiddleware::new(p))`.
@@ -30,7 +29,7 @@ impl ReqwestMiddleware {
 
     /// Decides which statuses fail the client span (default: 4xx and 5xx).
     pub fn classify_with(mut self, classify: impl ClassifyStatus) -> Self {
-        self.config.classify = Arc::new(classify);
+        self.config = self.config.classify_with(classify);
         self
     }
 }
