@@ -7,7 +7,7 @@
 //! `/health/live` and `/health/ready` answer with JSON; `/metrics` with Prometheus text.
 
 use axum::Router;
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -74,10 +74,7 @@ struct User {
     name: String,
 }
 
-async fn user(
-    Path(id): Path<u64>,
-    Extension(span): Extension<RequestSpan>,
-) -> Result<axum::Json<User>, StatusCode> {
+async fn user(Path(id): Path<u64>, span: RequestSpan) -> Result<axum::Json<User>, StatusCode> {
     span.record_user_id(&format!("user-{id}"));
     tracing::info!(user.id = id, "user lookup");
     if id == 0 || id > 1000 {

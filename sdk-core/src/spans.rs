@@ -33,6 +33,8 @@ use tracing_subscriber::registry::LookupSpan;
 pub const MAX_ATTRIBUTES: usize = 128;
 /// Most events kept per span; later ones are counted as dropped.
 pub const MAX_EVENTS: usize = 128;
+/// Attribute slots reserved beyond a span's declared fields.
+const SPARE_ATTRIBUTES: usize = 12;
 /// Longest string attribute kept, in bytes; longer values are cut at a character boundary.
 pub const MAX_VALUE_LEN: usize = 4096;
 
@@ -93,6 +95,67 @@ impl AttrValue {
     }
 }
 
+/// A span name: static, or shared with a cache of names (no copy per span).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SpanName {
+    /// A name known at compile time.
+    Static(&'static str),
+    /// A name built at run time.
+    Shared(Arc<str>),
+}
+
+impl std::ops::Deref for SpanName {
+    type Target = str;
+    fn deref(&self) -> &str {
+        match self {
+            Self::Static(s) => s,
+            Self::Shared(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for SpanName {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl std::fmt::Display for SpanName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self)
+    }
+}
+
+impl PartialEq<str> for SpanName {
+    fn eq(&self, other: &str) -> bool {
+        **self == *other
+    }
+}
+
+impl PartialEq<&str> for SpanName {
+    fn eq(&self, other: &&str) -> bool {
+        **self == **other
+    }
+}
+
+impl From<Cow<'static, str>> for SpanName {
+    fn from(value: Cow<'static, str>) -> Self {
+        match value {
+            Cow::Borrowed(s) => Self::Static(s),
+            Cow::Owned(s) => Self::Shared(s.into()),
+        }
+    }
+}
+
+impl From<&SpanName> for Cow<'static, str> {
+    fn from(value: &SpanName) -> Self {
+        match value {
+            SpanName::Static(s) => Cow::Borrowed(s),
+            SpanName::Shared(s) => Cow::Owned(s.to_string()),
+        }
+    }
+}
+
 /// Outcome of a span.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum SpanStatus {
@@ -130,7 +193,7 @@ pub struct FinishedSpan {
     /// Whether the parent came from another process.
     pub parent_is_remote: bool,
     /// Span name (`otel.name` or the `tracing` name).
-    pub name: Cow<'static, str>,
+    pub name: SpanName,
     /// Span kind.
     pub kind: SpanKind,
     /// Start time.
@@ -192,7 +255,7 @@ impl<F: Fn(FinishedSpan) + Send + Sync + 'static> SpanSink for F {
 
 /// Recording state of an open sampled span, kept in its extensions.
 struct Recording {
-    name: Cow<'static, str>,
+    name: SpanName,
     kind: SpanKind,
     start: SystemTime,
     attributes: Vec<(&'static str, AttrValue)>,
@@ -216,11 +279,11 @@ fn clip(value: &str) -> Cow<'static, str> {
 impl Recording {
     fn set(&mut self, key: &'static str, value: AttrValue) {
         match key {
-            "otel.name" => {
-                if let AttrValue::Str(name) = value {
-                    self.name = name;
-                }
-            }
+            "otel.name" => match value {
+                AttrValue::Str(name) => self.name = name.into(),
+                AttrValue::Shared(name) => self.name = SpanName::Shared(name),
+                _ => {}
+            },
             "otel.kind" => {
                 if let Some(kind) = SpanKind::parse(&value.to_text()) {
                     self.kind = kind;
@@ -354,10 +417,11 @@ where
             return;
         }
         let mut recording = Recording {
-            name: Cow::Borrowed(attrs.metadata().name()),
+            name: SpanName::Static(attrs.metadata().name()),
             kind: SpanKind::Internal,
             start: SystemTime::now(),
-            attributes: Vec::with_capacity(attrs.metadata().fields().len()),
+            // Room for instrumentation that pushes attributes past the declared fields.
+            attributes: Vec::with_capacity(attrs.metadata().fields().len() + SPARE_ATTRIBUTES),
             dropped_attributes: 0,
             events: Vec::new(),
             dropped_events: 0,
@@ -458,7 +522,12 @@ impl std::fmt::Debug for SpanRecord<'_> {
 impl SpanRecord<'_> {
     /// Sets the span name.
     pub fn name(&mut self, name: &str) {
-        self.0.name = Cow::Owned(name.to_owned());
+        self.0.name = SpanName::Shared(name.into());
+    }
+
+    /// Sets the span name to a shared string (no copy).
+    pub fn name_shared(&mut self, name: Arc<str>) {
+        self.0.name = SpanName::Shared(name);
     }
 
     /// Sets the span kind.
@@ -489,6 +558,28 @@ pub fn with_record(span: &tracing::Span, f: impl FnOnce(&mut SpanRecord<'_>)) ->
         let mut extensions = span.extensions_mut();
         let recording = extensions.get_mut::<Recording>()?;
         f(&mut SpanRecord(recording));
+        Some(())
+    })
+    .flatten()
+    .is_some()
+}
+
+/// Records `user_id` on the nearest span named `name` among `span` and its ancestors: as
+/// the `user.id` attribute when the span is recorded, and for the log lines of that span and
+/// its children. Returns `false` when no such span is found.
+pub fn record_user_id_on(span: &tracing::Span, name: &str, user_id: &str) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let target = span.scope().find(|s| s.metadata().name() == name)?;
+        let mut extensions = target.extensions_mut();
+        if let Some(recording) = extensions.get_mut::<Recording>() {
+            recording.set(
+                crate::semconv::user::ID,
+                AttrValue::Str(Cow::Owned(user_id.to_owned())),
+            );
+        }
+        extensions.get_mut::<SpanState>()?.user_id = Some(user_id.into());
         Some(())
     })
     .flatten()

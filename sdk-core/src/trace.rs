@@ -58,7 +58,7 @@ pub struct SpanState {
     /// The remote context this trace continues (tracestate, Datadog tags and origin).
     pub remote: Option<Arc<SpanContext>>,
     /// `request_id` recorded on this span.
-    pub request_id: Option<Box<str>>,
+    pub request_id: Option<Arc<str>>,
     /// `user.id` (or `user_id`) recorded on this span.
     pub user_id: Option<Box<str>>,
     sampler: Sampler,
@@ -116,6 +116,12 @@ fn random_id<T>(make: impl Fn(&mut SmallRng) -> Option<T>) -> T {
     })
 }
 
+/// A random non-zero value from the same fast per-thread generator as span ids (seeded
+/// from the OS); for identifiers such as request ids, not for secrets.
+pub fn random_id_u128() -> u128 {
+    random_id(|rng| std::num::NonZeroU128::new(rng.random())).get()
+}
+
 fn random_span_id() -> SpanId {
     random_id(|rng| SpanId::new(rng.random()))
 }
@@ -165,7 +171,7 @@ pub fn sample_root(sampler: &Sampler, trace_id: TraceId) -> bool {
 }
 
 struct IdFields<'a> {
-    request_id: &'a mut Option<Box<str>>,
+    request_id: &'a mut Option<Arc<str>>,
     user_id: &'a mut Option<Box<str>>,
 }
 
@@ -307,7 +313,7 @@ pub fn set_user_id(span: &tracing::Span, user_id: &str) -> bool {
 }
 
 /// Records the request id on `span`, for its log lines and those of its children.
-pub fn set_request_id(span: &tracing::Span, request_id: &str) -> bool {
+pub fn set_request_id(span: &tracing::Span, request_id: impl Into<Arc<str>>) -> bool {
     with_span_state(span, |state| state.request_id = Some(request_id.into())).is_some()
 }
 
@@ -351,6 +357,6 @@ where
 pub(crate) struct Correlation {
     pub(crate) trace_id: TraceId,
     pub(crate) span_id: SpanId,
-    pub(crate) request_id: Option<Box<str>>,
+    pub(crate) request_id: Option<Arc<str>>,
     pub(crate) user_id: Option<Box<str>>,
 }

@@ -1,6 +1,8 @@
 //! Request ids: accept a well-formed incoming `x-request-id`, otherwise make one.
 
-use rand::Rng;
+/// The request id header, `x-request-id`.
+pub static HEADER_NAME: http::HeaderName =
+    http::HeaderName::from_static(sdk_core::semconv::request::HEADER);
 
 /// Longest incoming request id accepted.
 pub const MAX_LEN: usize = 128;
@@ -16,9 +18,18 @@ pub fn is_valid(value: &[u8]) -> bool {
 
 /// A new random id: 32 lower-case hex digits.
 pub fn generate() -> String {
-    let value: u128 = rand::rng().random();
-    // Rendered like a trace id: 32 hex digits without going through `fmt`.
-    sdk_core::propagation::TraceId::new(value.max(1)).map_or_else(String::new, |id| id.to_hex())
+    String::from_utf8_lossy(&generate_bytes()).into_owned()
+}
+
+/// A new random id as 32 lower-case hex digits, without allocating.
+pub fn generate_bytes() -> [u8; 32] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let value = sdk_core::trace::random_id_u128();
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    out
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! ids, body sizes, panics, redaction, classification, and the cardinality ceiling.
 
 use axum::Router;
-use axum::extract::Extension;
 use axum::routing::{get, post};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,8 +21,11 @@ fn app(layer: HttpServerLayer) -> Router {
     Router::new()
         .route(
             "/users/{id}",
-            get(|Extension(span): Extension<RequestSpan>| async move {
-                span.record_user_id("u-17");
+            get(|| async move {
+                // Found through a child span too: the server span is an ancestor.
+                let lookup = tracing::info_span!("lookup");
+                let _entered = lookup.enter();
+                assert!(RequestSpan::current().record_user_id("u-17"));
                 tracing::info!("looking up user");
                 "user"
             }),

@@ -59,7 +59,7 @@ pub fn span_json(span: &FinishedSpan) -> Value {
     };
     json!({
         "type": "span",
-        "name": span.name,
+        "name": &*span.name,
         "trace_id": span.trace_id.to_hex(),
         "span_id": span.span_id.to_hex(),
         "parent_span_id": span.parent_span_id.map(|p| p.to_hex()),

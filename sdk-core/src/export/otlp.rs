@@ -80,7 +80,7 @@ pub fn to_span_data(span: &FinishedSpan, scope: InstrumentationScope) -> SpanDat
             SpanKind::Producer => opentelemetry::trace::SpanKind::Producer,
             SpanKind::Consumer => opentelemetry::trace::SpanKind::Consumer,
         },
-        name: span.name.clone(),
+        name: (&span.name).into(),
         start_time: span.start,
         end_time: span.end,
         attributes: span

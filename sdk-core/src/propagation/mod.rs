@@ -88,8 +88,35 @@ impl<const N: usize> Extractor for [(&str, &[u8]); N] {
 #[cfg(feature = "http")]
 impl Extractor for http::HeaderMap {
     fn get(&self, name: &str) -> Option<&[u8]> {
-        http::HeaderMap::get(self, name).map(http::HeaderValue::as_bytes)
+        // The propagators' own header names are looked up as prebuilt `HeaderName`s, which
+        // skips parsing the name on every request.
+        match known_header(name) {
+            Some(known) => http::HeaderMap::get(self, known),
+            None => http::HeaderMap::get(self, name),
+        }
+        .map(http::HeaderValue::as_bytes)
     }
+}
+
+#[cfg(feature = "http")]
+fn known_header(name: &str) -> Option<&'static http::HeaderName> {
+    use http::HeaderName;
+    static KNOWN: [HeaderName; 13] = [
+        HeaderName::from_static(w3c::TRACEPARENT),
+        HeaderName::from_static(w3c::TRACESTATE),
+        HeaderName::from_static(baggage::BAGGAGE),
+        HeaderName::from_static(datadog::TRACE_ID),
+        HeaderName::from_static(datadog::PARENT_ID),
+        HeaderName::from_static(datadog::SAMPLING_PRIORITY),
+        HeaderName::from_static(datadog::ORIGIN),
+        HeaderName::from_static(datadog::TAGS),
+        HeaderName::from_static(b3::SINGLE),
+        HeaderName::from_static(b3::TRACE_ID),
+        HeaderName::from_static(b3::SPAN_ID),
+        HeaderName::from_static(b3::SAMPLED),
+        HeaderName::from_static(b3::FLAGS),
+    ];
+    KNOWN.iter().find(|known| known.as_str() == name)
 }
 
 #[cfg(feature = "http")]

@@ -55,7 +55,7 @@ impl<B: Body> Body for CountingBody<B> {
 
 /// Request body types the server layer can count while keeping the type the inner
 /// service expects.
-pub trait RewrapBody: Sized {
+pub trait RewrapBody: Body + Sized {
     /// This body, counting its bytes into `counter` as they are read.
     fn counted(self, counter: Arc<AtomicU64>) -> Self;
 }

@@ -5,11 +5,12 @@ use super::ServerConfig;
 use super::body::ResponseBody;
 use crate::classify::{GRPC_SERVER_ERRORS, grpc_status, is_grpc, status_text};
 use crate::metrics_cache::FinishedKey;
-use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Response, StatusCode};
 use metrics::Gauge;
 use pin_project_lite::pin_project;
 use sdk_core::catalogue::HTTP_SERVER_PANICS;
 use sdk_core::semconv::{error, http as keys};
+use sdk_core::spans::AttrValue;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -24,7 +25,8 @@ pub(crate) struct Finish {
     pub(crate) span: tracing::Span,
     pub(crate) started: Instant,
     pub(crate) active: Option<Gauge>,
-    pub(crate) request_bytes: Arc<AtomicU64>,
+    /// Counter of a request body that was not over at the start.
+    pub(crate) request_bytes: Option<Arc<AtomicU64>>,
     pub(crate) key: FinishedKey,
     /// `Some(code)` once a gRPC status was read.
     pub(crate) grpc: Option<u16>,
@@ -62,12 +64,30 @@ impl Finish {
         handles
             .duration
             .record(self.started.elapsed().as_secs_f64());
-        handles
-            .request_size
-            .record(self.request_bytes.load(Ordering::Relaxed) as f64);
+        handles.request_size.record(
+            self.request_bytes
+                .as_ref()
+                .map_or(0, |c| c.load(Ordering::Relaxed)) as f64,
+        );
         handles.response_size.record(response_bytes as f64);
         active.decrement(1.0);
     }
+}
+
+static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+static TRACEPARENT: HeaderName = HeaderName::from_static(sdk_core::propagation::w3c::TRACEPARENT);
+
+/// `Server-Timing: traceparent;desc="…"`, built on the stack.
+fn server_timing(traceparent: &[u8]) -> Option<HeaderValue> {
+    const PREFIX: &[u8; 18] = b"traceparent;desc=\"";
+    const LEN: usize = 55;
+    if traceparent.len() != LEN {
+        return None;
+    }
+    let mut out = [b'"'; PREFIX.len() + LEN + 1];
+    out[..PREFIX.len()].copy_from_slice(PREFIX);
+    out[PREFIX.len()..PREFIX.len() + LEN].copy_from_slice(traceparent);
+    HeaderValue::from_bytes(&out).ok()
 }
 
 fn grpc_error_type(code: u16) -> &'static str {
@@ -118,13 +138,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Some(span) = this.finish.as_ref().map(|f| f.span.clone()) else {
-            return Poll::Pending;
+        let polled = {
+            let Some(finish) = this.finish.as_ref() else {
+                return Poll::Pending;
+            };
+            let _entered = finish.span.enter();
+            let inner = this.inner;
+            catch_unwind(AssertUnwindSafe(|| inner.poll(cx)))
         };
-        let entered = span.enter();
-        let inner = this.inner;
-        let polled = catch_unwind(AssertUnwindSafe(|| inner.poll(cx)));
-        drop(entered);
         let Some(mut finish) = this.finish.take() else {
             return Poll::Pending;
         };
@@ -136,11 +157,16 @@ where
             Ok(Poll::Ready(Ok(mut response))) => {
                 let status = response.status();
                 finish.key.status = status_text(status);
-                span.record(keys::RESPONSE_STATUS_CODE, status.as_u16());
+                sdk_core::spans::with_record(&finish.span, |record| {
+                    record.set(
+                        keys::RESPONSE_STATUS_CODE,
+                        AttrValue::I64(i64::from(status.as_u16())),
+                    );
+                });
                 if finish.config.classify.is_error(status) {
                     finish.key.error_type = Some(status_text(status));
-                    span.record(error::TYPE, status_text(status));
-                    span.record("otel.status_code", "error");
+                    finish.span.record(error::TYPE, status_text(status));
+                    finish.span.record("otel.status_code", "error");
                 }
                 if finish.config.grpc
                     && is_grpc(response.headers())
@@ -150,45 +176,34 @@ where
                 }
                 let headers = response.headers_mut();
                 if let Some(traceparent) = this.traceparent.take() {
-                    let mut timing = Vec::with_capacity(76);
-                    timing.extend_from_slice(b"traceparent;desc=\"");
-                    timing.extend_from_slice(traceparent.as_bytes());
-                    timing.push(b'"');
-                    if let Ok(timing) = HeaderValue::from_bytes(&timing) {
-                        headers.append(
-                            http::header::HeaderName::from_static("server-timing"),
-                            timing,
-                        );
+                    if let Some(timing) = server_timing(traceparent.as_bytes()) {
+                        headers.append(SERVER_TIMING.clone(), timing);
                     }
-                    headers.insert(
-                        http::header::HeaderName::from_static("traceparent"),
-                        traceparent,
-                    );
+                    headers.insert(TRACEPARENT.clone(), traceparent);
                 }
                 if let Some(request_id) = this.request_id.take() {
-                    headers.insert(
-                        http::header::HeaderName::from_static("x-request-id"),
-                        request_id,
-                    );
+                    headers.insert(crate::request_id::HEADER_NAME.clone(), request_id);
                 }
                 Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, finish))))
             }
             Ok(Poll::Ready(Err(err))) => {
                 finish.key.status = status_text(StatusCode::INTERNAL_SERVER_ERROR);
-                span.record(error::TYPE, error::OTHER);
-                span.record("otel.status_code", "error");
+                finish.span.record(error::TYPE, error::OTHER);
+                finish.span.record("otel.status_code", "error");
                 finish.done(0, Some(error::OTHER));
                 Poll::Ready(Err(err))
             }
             Err(payload) => {
                 let message = crate::panic::message(payload.as_ref());
                 let location = crate::panic::take_location().unwrap_or_default();
-                span.record(error::TYPE, "panic");
-                span.record("otel.status_code", "error");
-                span.record("otel.status_message", message.as_str());
-                span.record(error::STACK, location.as_str());
-                span.record(keys::RESPONSE_STATUS_CODE, 500u16);
-                span.in_scope(|| tracing::error!(panic.message = %message, panic.location = %location, "handler panicked"));
+                finish.span.record(error::TYPE, "panic");
+                finish.span.record("otel.status_code", "error");
+                finish.span.record("otel.status_message", message.as_str());
+                finish.span.record(error::STACK, location.as_str());
+                sdk_core::spans::with_record(&finish.span, |record| {
+                    record.set(keys::RESPONSE_STATUS_CODE, AttrValue::I64(500));
+                });
+                finish.span.in_scope(|| tracing::error!(panic.message = %message, panic.location = %location, "handler panicked"));
                 let method = metrics::SharedString::const_str(finish.key.method);
                 let mut labels = vec![(keys::REQUEST_METHOD, method)];
                 if let Some(route) = &finish.key.route {
@@ -200,10 +215,9 @@ where
                 let mut response = Response::new(ResponseBody::empty(finish));
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 if let Some(request_id) = this.request_id.take() {
-                    response.headers_mut().insert(
-                        http::header::HeaderName::from_static("x-request-id"),
-                        request_id,
-                    );
+                    response
+                        .headers_mut()
+                        .insert(crate::request_id::HEADER_NAME.clone(), request_id);
                 }
                 Poll::Ready(Ok(response))
             }

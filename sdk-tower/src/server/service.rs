@@ -36,16 +36,39 @@ impl<S> HttpServer<S> {
     }
 }
 
-/// The span handlers can reach (`Extension<RequestSpan>` in axum) to record a user id.
+/// The name of the server span, by which handlers find it among their spans.
+pub(crate) const SPAN_NAME: &str = "http.server.request";
+
+/// Access to the request's server span from inside a handler, to record a user id.
+///
+/// In axum it is an extractor (`async fn handler(span: RequestSpan)`); elsewhere
+/// [`RequestSpan::current`] finds it. Nothing is stored per request for it: the server span
+/// is looked up among the current span's ancestors when something is recorded.
 #[derive(Debug, Clone)]
-pub struct RequestSpan(pub tracing::Span);
+pub struct RequestSpan(tracing::Span);
 
 impl RequestSpan {
+    /// The server span of the request being handled (the current span or an ancestor).
+    pub fn current() -> Self {
+        Self(tracing::Span::current())
+    }
+
     /// Records the user id on the request span: it appears as `user.id` on the span and
-    /// `user_id` in every later log line of the request.
-    pub fn record_user_id(&self, user_id: &str) {
-        self.0.record("user.id", user_id);
-        sdk_core::trace::set_user_id(&self.0, user_id);
+    /// `user_id` in every later log line of the request. Returns `false` outside a request.
+    pub fn record_user_id(&self, user_id: &str) -> bool {
+        sdk_core::spans::record_user_id_on(&self.0, SPAN_NAME, user_id)
+    }
+}
+
+#[cfg(feature = "axum")]
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for RequestSpan {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        _parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::current())
     }
 }
 
@@ -79,12 +102,22 @@ where
         let original_method = request.method().as_str();
         let method = semconv::normalize_method(original_method);
         let route: Option<Arc<str>> = config.route.route_of(request.extensions(), request.uri());
-        let request_id = request
+        // One shared copy of the request id serves the span, the log lines and the echo.
+        let (request_id, request_id_header): (Arc<str>, Option<HeaderValue>) = match request
             .headers()
-            .get(request::HEADER)
+            .get(&request_id::HEADER_NAME)
             .filter(|v| request_id::is_valid(v.as_bytes()))
-            .and_then(|v| v.to_str().ok())
-            .map_or_else(request_id::generate, str::to_owned);
+            .and_then(|v| Some((v.to_str().ok()?, v)))
+        {
+            Some((text, header)) => (text.into(), Some(header.clone())),
+            None => {
+                let id = request_id::generate_bytes();
+                (
+                    std::str::from_utf8(&id).unwrap_or_default().into(),
+                    HeaderValue::from_bytes(&id).ok(),
+                )
+            }
+        };
         let protocol = protocol(request.version());
         let user_agent = request
             .headers()
@@ -96,27 +129,23 @@ where
             None
         };
 
-        // The span carries only what other layers read from fields (the request id for log
-        // correlation) plus placeholders recorded later; the OpenTelemetry attributes go
-        // straight into the span's record, without a field visitor or copies of static values.
+        // The span's fields are placeholders for the rare paths (errors, panics, gRPC); the
+        // OpenTelemetry attributes go straight into the span's record and the request id into
+        // its trace state, without field visitors or copies of static values.
         let span = if !config.traces {
             tracing::Span::none()
         } else {
             tracing::info_span!(
-                "http.server.request",
+                SPAN_NAME,
                 otel.status_code = Empty,
                 otel.status_message = Empty,
-                http.response.status_code = Empty,
                 error.type = Empty,
                 error.stack = Empty,
                 rpc.grpc.status_code = Empty,
-                request_id = request_id.as_str(),
-                user.id = Empty,
             )
         };
         sdk_core::spans::with_record(&span, |record| {
-            let name = config.handles.span_name(method, route.as_ref());
-            record.name(&name);
+            record.name_shared(config.handles.span_name(method, route.as_ref()));
             record.kind(SpanKind::Server);
             record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
             if method == error::OTHER {
@@ -144,6 +173,7 @@ where
                 network::PROTOCOL_VERSION,
                 AttrValue::Str(Cow::Borrowed(protocol)),
             );
+            record.push(request::ID, AttrValue::Shared(Arc::clone(&request_id)));
             if let Some(agent) = user_agent {
                 record.push(
                     user_agent::ORIGINAL,
@@ -167,6 +197,7 @@ where
                 sdk_core::trace::set_parent(&span, parent);
             }
             sdk_core::trace::with_span_state(&span, |state| {
+                state.request_id = Some(request_id);
                 w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
             })
             .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
@@ -180,13 +211,18 @@ where
         if let Some(active) = &active {
             active.increment(1.0);
         }
-        let request_bytes = Arc::new(AtomicU64::new(0));
-        let mut request = request.map(|body| body.counted(Arc::clone(&request_bytes)));
-        request.extensions_mut().insert(RequestSpan(span.clone()));
+        // A body that is over before it starts (most GETs) is not wrapped.
+        let (request_bytes, request) = if request.body().is_end_stream() {
+            (None, request)
+        } else {
+            let counter = Arc::new(AtomicU64::new(0));
+            let request = request.map(|body| body.counted(Arc::clone(&counter)));
+            (Some(counter), request)
+        };
 
         let finish = Finish {
             config: Arc::clone(config),
-            span: span.clone(),
+            span,
             started,
             active,
             request_bytes,
@@ -200,14 +236,9 @@ where
             grpc: None,
         };
         let future = {
-            let _entered = span.enter();
+            let _entered = finish.span.enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(
-            future,
-            finish,
-            traceparent,
-            HeaderValue::try_from(request_id).ok(),
-        )
+        ResponseFuture::new(future, finish, traceparent, request_id_header)
     }
 }
