@@ -7,7 +7,9 @@
 //!   one-iteration run of every benchmark;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
-//! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world.
+//! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
+//! - `profile`: instructions per request of each server-layer variant under callgrind
+//!   (independent of the machine's load), with the ratios the benchmark reports.
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -40,9 +42,10 @@ fn main() -> ExitCode {
         "bench" => bench(&rest),
         "docs" => docs(),
         "load" => load(&rest),
+        "profile" => profile(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds]>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile>"
             );
             return ExitCode::from(2);
         }
@@ -125,6 +128,81 @@ fn load(args: &[String]) -> Result {
             ])
             .args(args),
     )
+}
+
+/// Instructions one run of `profile_layer VARIANT REQUESTS` executes, read from callgrind.
+fn instructions(binary: &str, variant: &str, requests: u64) -> Result<u64> {
+    let output = Command::new("valgrind")
+        .args([
+            "--tool=callgrind",
+            "--callgrind-out-file=/dev/null",
+            binary,
+            variant,
+            &requests.to_string(),
+        ])
+        .output()
+        .map_err(|e| format!("cannot run valgrind ({e}): apt-get install -y valgrind"))?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr
+        .lines()
+        .find_map(|line| line.split("Collected :").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| format!("no instruction count from valgrind for {variant}: {stderr}"))
+}
+
+fn profile() -> Result {
+    run(
+        "build profile_layer",
+        cargo().args([
+            "build",
+            "--profile",
+            "bench",
+            "--package",
+            "sdk-benches",
+            "--example",
+            "profile_layer",
+        ]),
+    )?;
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    let binary = format!("{target}/release/examples/profile_layer");
+    // Two run lengths, so setup cost cancels out of the per-request figure.
+    let (short, long) = (2_000u64, 12_000u64);
+    let per_request = |variant: &str| -> Result<f64> {
+        let a = instructions(&binary, variant, short)?;
+        let b = instructions(&binary, variant, long)?;
+        Ok((b as f64 - a as f64) / (long - short) as f64)
+    };
+    let bare = per_request("bare")?;
+    let variants = [
+        ("metrics", "sdk-tower metrics only"),
+        ("traces", "sdk-tower traces only"),
+        ("full", "sdk-tower full"),
+        ("ids", "sdk-tower full, no trace exporter"),
+        ("otel", "opentelemetry-instrumentation-tower"),
+        (
+            "diy",
+            "DIY TraceLayer + tracing-opentelemetry + axum-prometheus",
+        ),
+    ];
+    let mut added = Vec::new();
+    println!("bare router: {bare:.0} instructions per request");
+    for (variant, label) in variants {
+        let cost = per_request(variant)? - bare;
+        println!("{label}: +{cost:.0} instructions per request");
+        added.push((variant, cost));
+    }
+    let get = |name: &str| {
+        added
+            .iter()
+            .find(|(v, _)| *v == name)
+            .map_or(f64::NAN, |x| x.1)
+    };
+    println!(
+        "full / opentelemetry-instrumentation-tower: {:.2}x; full / DIY: {:.2}x",
+        get("full") / get("otel"),
+        get("full") / get("diy")
+    );
+    Ok(())
 }
 
 fn bench(args: &[String]) -> Result {
