@@ -108,6 +108,8 @@ pub mod db {
     pub const RESPONSE_STATUS_CODE: &str = "db.response.status_code";
     /// Number of rows returned.
     pub const RESPONSE_RETURNED_ROWS: &str = "db.response.returned_rows";
+    /// Number of rows a statement changed (not in the conventions yet; sdk extension).
+    pub const RESPONSE_AFFECTED_ROWS: &str = "db.response.affected_rows";
     /// Number of operations in a batch (pipeline).
     pub const OPERATION_BATCH_SIZE: &str = "db.operation.batch.size";
     /// Connection pool name.

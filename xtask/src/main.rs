@@ -8,6 +8,8 @@
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
 //! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
+//! - `peers`: installs, starts and configures the test peers (PostgreSQL with
+//!   `pg_stat_statements`, promtool, the Datadog test agent) without running tests;
 //! - `profile`: instructions per request of each server-layer variant under callgrind
 //!   (independent of the machine's load), with the ratios the benchmark reports.
 
@@ -43,9 +45,12 @@ fn main() -> ExitCode {
         "docs" => docs(),
         "load" => load(&rest),
         "profile" => profile(),
+        "peers" => ensure_postgres()
+            .and_then(|()| ensure_promtool())
+            .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile | peers>"
             );
             return ExitCode::from(2);
         }
@@ -228,6 +233,7 @@ fn docs() -> Result {
 fn test() -> Result {
     let started = Instant::now();
     ensure_promtool()?;
+    ensure_postgres()?;
     ensure_wasm_target()?;
     let test_agent = ensure_test_agent()?;
     let peers = [("DDAPM_TEST_AGENT", test_agent.as_str())];
@@ -336,6 +342,88 @@ fn is_root() -> bool {
 
 /// `promtool` from Debian's `prometheus` package, installed without starting the packaged
 /// service (a policy-rc.d that denies service starts is in place during the install).
+/// Output of `psql` run as the `postgres` system user (peer authentication over the socket).
+fn psql_admin(sql: &str) -> Result<String> {
+    let output = Command::new("runuser")
+        .args([
+            "-u", "postgres", "--", "psql", "-XtAq", "-d", "postgres", "-c", sql,
+        ])
+        .output()
+        .map_err(|e| format!("cannot run psql as postgres: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "psql {sql:?}: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}
+
+/// The Debian cluster version (`/etc/postgresql/<version>/main`).
+fn postgres_cluster() -> Option<String> {
+    std::fs::read_dir("/etc/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .max()
+}
+
+fn pg_ctlcluster(action: &str) -> Result {
+    let version = postgres_cluster().ok_or("no PostgreSQL cluster under /etc/postgresql")?;
+    run(
+        &format!("PostgreSQL {action}"),
+        Command::new("pg_ctlcluster").args(["--skip-systemctl-redirect", &version, "main", action]),
+    )
+}
+
+fn wait_for_postgres() -> Result {
+    for _ in 0..60 {
+        if succeeds("pg_isready", &["-q", "-h", "127.0.0.1", "-p", "5432"]) {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    Err("PostgreSQL did not accept connections on 127.0.0.1:5432 within 30 s".into())
+}
+
+/// PostgreSQL on 127.0.0.1:5432 with database `test` and `pg_stat_statements` preloaded
+/// (sdk-sqlx's trace-comment test reads it): installed, started and configured as needed.
+fn ensure_postgres() -> Result {
+    if !succeeds("pg_isready", &["-q", "-h", "127.0.0.1", "-p", "5432"]) {
+        if postgres_cluster().is_none() {
+            if !is_root() {
+                return Err("PostgreSQL is missing: apt-get install -y postgresql".into());
+            }
+            run(
+                "install PostgreSQL",
+                Command::new("apt-get")
+                    .args(["install", "-y", "-qq", "postgresql"])
+                    .env("DEBIAN_FRONTEND", "noninteractive"),
+            )?;
+        }
+        pg_ctlcluster("start")?;
+        wait_for_postgres()?;
+    }
+    let preload = psql_admin("SHOW shared_preload_libraries")?;
+    if !preload.contains("pg_stat_statements") {
+        let libraries = if preload.is_empty() {
+            "pg_stat_statements".to_owned()
+        } else {
+            format!("{preload},pg_stat_statements")
+        };
+        psql_admin(&format!(
+            "ALTER SYSTEM SET shared_preload_libraries = '{libraries}'"
+        ))?;
+        pg_ctlcluster("restart")?;
+        wait_for_postgres()?;
+    }
+    if psql_admin("SELECT 1 FROM pg_database WHERE datname = 'test'")? != "1" {
+        psql_admin("CREATE DATABASE test")?;
+    }
+    Ok(())
+}
+
 fn ensure_promtool() -> Result {
     let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
     if succeeds(&promtool, &["--version"]) {

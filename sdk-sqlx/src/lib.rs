@@ -1,0 +1,55 @@
+//! Instrumented [sqlx](https://docs.rs/sqlx) pools, connections and transactions.
+//!
+//! Swap `Pool<DB>` for [`InstrumentedPool<DB>`] and every query through it gets:
+//!
+//! - a client span named by its summary (`SELECT users`) with `db.system.name`,
+//!   `db.namespace`, `db.operation.name`, `db.collection.name`, `db.query.summary`,
+//!   `db.query.text` ([sanitized](sanitize): no literal reaches telemetry), server address
+//!   and port, `db.response.status_code` (SQLSTATE), `error.type` and rows returned or
+//!   changed; the span ends when the results end or are dropped (streams included), and
+//!   `RowNotFound` is not an error;
+//! - `db.client.operation.duration` and `db.client.response.returned_rows` histograms;
+//! - slow-query reporting above a threshold: a WARN log line inside the span (so also a span
+//!   event) and `sdk.db.client.slow_queries`;
+//! - optional trace [comments](comment) (sqlcommenter, Datadog DBM) on sampled statements.
+//!
+//! The pool reports connection counts by state, max and min idle, pending requests, wait
+//! and use time and timeouts; transactions get `BEGIN`/`COMMIT`/`ROLLBACK` spans and
+//! `sdk.db.client.transaction.duration` (a transaction dropped open counts as rolled back).
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), sqlx::Error> {
+//! use sdk_sqlx::{InstrumentedPool, SqlxConfig};
+//! let pool = sqlx::PgPool::connect("postgres://127.0.0.1/test").await?;
+//! let pool = InstrumentedPool::new(pool, SqlxConfig::new());
+//! let one: i32 = sqlx::query_scalar("SELECT 1").fetch_one(&pool).await?;
+//! let mut tx = pool.begin().await?;
+//! sqlx::query("UPDATE accounts SET balance = balance - $1 WHERE id = $2")
+//!     .bind(10).bind(7)
+//!     .execute(&mut *tx)
+//!     .await?;
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! sqlx logs every statement itself (with its literals) through `tracing` at DEBUG, and
+//! slow ones at WARN; the spans above replace that, so turn it off on the connect options
+//! (`ConnectOptions::disable_statement_logging`).
+//!
+//! Features: `postgres` and `sqlite` (both default).
+
+pub mod comment;
+pub mod config;
+pub mod connection;
+pub mod database;
+pub mod pool;
+mod query;
+pub mod sanitize;
+pub mod transaction;
+
+pub use comment::CommentMode;
+pub use config::SqlxConfig;
+pub use connection::{Instrumented, InstrumentedConnection};
+pub use database::InstrumentedDatabase;
+pub use pool::InstrumentedPool;
+pub use transaction::InstrumentedTransaction;

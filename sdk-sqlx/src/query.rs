@@ -1,0 +1,414 @@
+//! One instrumented query: its span, its metrics, and the stream wrapper that ends both
+//! when the results end, fail or are dropped.
+
+use crate::comment::{CommentContext, CommentMode, with_comment};
+use crate::config::SqlxConfig;
+use crate::database::ConnectionInfo;
+use crate::sanitize::{QueryCache, SanitizedQuery};
+use futures_core::Stream;
+use futures_util::stream::BoxStream;
+use sdk_core::catalogue::{
+    DB_CLIENT_OPERATION_DURATION, DB_CLIENT_RESPONSE_RETURNED_ROWS, DB_CLIENT_SLOW_QUERIES,
+};
+use sdk_core::semconv::{db, error, server};
+use sdk_core::spans::{AttrValue, SpanKind};
+use sqlx::error::BoxDynError;
+use sqlx::{AssertSqlSafe, Database, Either, Execute, SqlSafeStr, SqlStr};
+use std::borrow::Cow;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+use tracing::field::Empty;
+
+/// What every query of one pool shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: SqlxConfig,
+    pub(crate) info: ConnectionInfo,
+    pub(crate) cache: QueryCache,
+    pub(crate) pool_name: Arc<str>,
+}
+
+/// A query taken apart so its SQL can be read (and commented) while its arguments,
+/// prepared statement and persistence flag go on to the driver unchanged.
+pub(crate) struct Captured<DB: Database> {
+    sql: SqlStr,
+    statement: Option<DB::Statement>,
+    arguments: Option<Result<Option<DB::Arguments>, BoxDynError>>,
+    persistent: bool,
+}
+
+impl<DB: Database> Captured<DB> {
+    /// Reads `query` in the order the drivers do (`sql` consumes it).
+    pub(crate) fn new<'q, E: Execute<'q, DB>>(mut query: E) -> Self {
+        let statement = query.statement().cloned();
+        let arguments = Some(query.take_arguments());
+        let persistent = query.persistent();
+        Self {
+            sql: query.sql(),
+            statement,
+            arguments,
+            persistent,
+        }
+    }
+
+    pub(crate) fn sql_text(&self) -> &str {
+        self.sql.as_str()
+    }
+
+    /// Replaces the SQL text (a trace comment); the prepared statement no longer matches.
+    fn rewrite(&mut self, sql: String) {
+        self.sql = AssertSqlSafe(sql).into_sql_str();
+        self.statement = None;
+    }
+}
+
+impl<'q, DB: Database> Execute<'q, DB> for Captured<DB> {
+    fn sql(self) -> SqlStr {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&DB::Statement> {
+        self.statement.as_ref()
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<DB::Arguments>, BoxDynError> {
+        self.arguments.take().unwrap_or(Ok(None))
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
+/// The span and measurements of one query, finished exactly once: when the results end,
+/// when they fail, or when the caller drops them.
+pub(crate) struct QueryRun {
+    span: tracing::Span,
+    started: Instant,
+    query: Arc<SanitizedQuery>,
+    shared: Arc<Shared>,
+    rows: u64,
+    affected: u64,
+    finished: bool,
+}
+
+impl std::fmt::Debug for QueryRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryRun")
+            .field("summary", &self.query.summary)
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueryRun {
+    /// Starts the span for `captured` (as a child of the current span) and adds the
+    /// configured trace comment when the span is sampled.
+    pub(crate) fn start<DB: Database>(shared: &Arc<Shared>, captured: &mut Captured<DB>) -> Self {
+        let run = Self::start_sql(shared, captured.sql_text());
+        if shared.config.comments != CommentMode::Off
+            && let Some(commented) = run.comment(captured.sql_text())
+        {
+            captured.rewrite(commented);
+        }
+        run
+    }
+
+    /// Starts the span of a statement the wrapper does not send itself (`BEGIN`, `COMMIT`).
+    pub(crate) fn start_sql(shared: &Arc<Shared>, sql: &str) -> Self {
+        let query = shared.cache.get(sql);
+        let span = tracing::info_span!(
+            "db.query",
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+        );
+        let info = &shared.info;
+        sdk_core::spans::with_record(&span, |record| {
+            if query.summary.is_empty() {
+                record.name(info.system);
+            } else {
+                record.name_shared(Arc::clone(&query.summary));
+            }
+            record.kind(SpanKind::Client);
+            record.push(db::SYSTEM_NAME, AttrValue::Str(Cow::Borrowed(info.system)));
+            if let Some(namespace) = &info.namespace {
+                record.push(db::NAMESPACE, AttrValue::Shared(Arc::clone(namespace)));
+            }
+            if let Some(operation) = query.operation {
+                record.push(db::OPERATION_NAME, AttrValue::Str(Cow::Borrowed(operation)));
+            }
+            if let Some(collection) = &query.collection {
+                record.push(
+                    db::COLLECTION_NAME,
+                    AttrValue::Shared(Arc::clone(collection)),
+                );
+            }
+            if !query.summary.is_empty() {
+                record.push(
+                    db::QUERY_SUMMARY,
+                    AttrValue::Shared(Arc::clone(&query.summary)),
+                );
+            }
+            record.push(db::QUERY_TEXT, AttrValue::Shared(Arc::clone(&query.text)));
+            if let Some(address) = &info.address {
+                record.push(server::ADDRESS, AttrValue::Shared(Arc::clone(address)));
+            }
+            if let Some(port) = info.port {
+                record.push(server::PORT, AttrValue::I64(i64::from(port)));
+            }
+            // Datadog's database monitoring still reads the legacy keys.
+            if matches!(
+                shared.config.comments,
+                CommentMode::DatadogService | CommentMode::DatadogFull
+            ) {
+                record.push(
+                    db::LEGACY_SYSTEM,
+                    AttrValue::Str(Cow::Borrowed(info.system)),
+                );
+            }
+        });
+        Self {
+            span,
+            started: Instant::now(),
+            query,
+            shared: Arc::clone(shared),
+            rows: 0,
+            affected: 0,
+            finished: false,
+        }
+    }
+
+    /// The statement with its trace comment, for a sampled span.
+    fn comment(&self, sql: &str) -> Option<String> {
+        let traceparent = sdk_core::trace::with_span_state(&self.span, |state| {
+            state.sampled.then(|| {
+                sdk_core::propagation::w3c::traceparent_bytes(
+                    state.trace_id,
+                    state.span_id,
+                    state.sampled,
+                )
+            })
+        })
+        .flatten()?;
+        let traceparent = std::str::from_utf8(&traceparent).ok()?;
+        let config = &self.shared.config;
+        let info = &self.shared.info;
+        let context = CommentContext {
+            traceparent: Some(traceparent),
+            service: &config.service,
+            environment: config.environment.as_deref(),
+            version: config.version.as_deref(),
+            database: info.namespace.as_deref(),
+            database_service: config.database_service.as_deref(),
+            host: info.address.as_deref(),
+        };
+        with_comment(sql, config.comments, &context)
+    }
+
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    pub(crate) fn row(&mut self) {
+        self.rows += 1;
+    }
+
+    pub(crate) fn affected(&mut self, rows: u64) {
+        self.affected += rows;
+    }
+
+    /// Ends the span and records the metrics; `Err` marks the query failed (except
+    /// `RowNotFound`, which is an answer, not a failure).
+    pub(crate) fn finish(&mut self, outcome: Result<(), &sqlx::Error>) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let elapsed = self.started.elapsed();
+        let failure = match outcome {
+            Err(sqlx::Error::RowNotFound) | Ok(()) => None,
+            Err(err) => Some(err),
+        };
+        let status_code: Option<String> = failure
+            .and_then(|e| e.as_database_error())
+            .and_then(|e| e.code())
+            .map(Cow::into_owned);
+        let error_type: Option<Cow<'static, str>> = failure.map(|err| match &status_code {
+            Some(code) => Cow::Owned(code.clone()),
+            None => Cow::Borrowed(error_kind(err)),
+        });
+        let rows = self.rows;
+        let affected = self.affected;
+        sdk_core::spans::with_record(&self.span, |record| {
+            if rows > 0 || self.query.operation == Some("SELECT") {
+                record.push(
+                    db::RESPONSE_RETURNED_ROWS,
+                    AttrValue::I64(i64::try_from(rows).unwrap_or(i64::MAX)),
+                );
+            }
+            if affected > 0 {
+                record.push(
+                    db::RESPONSE_AFFECTED_ROWS,
+                    AttrValue::I64(i64::try_from(affected).unwrap_or(i64::MAX)),
+                );
+            }
+            if let Some(code) = &status_code {
+                record.push(
+                    db::RESPONSE_STATUS_CODE,
+                    AttrValue::Str(Cow::Owned(code.clone())),
+                );
+            }
+            if let Some(kind) = &error_type {
+                record.push(error::TYPE, AttrValue::Str(kind.clone()));
+            }
+        });
+        if let Some(err) = failure {
+            self.span.record("otel.status_code", "error");
+            self.span
+                .record("otel.status_message", err.to_string().as_str());
+        }
+
+        let info = &self.shared.info;
+        let mut labels: Vec<(&'static str, metrics::SharedString)> = Vec::with_capacity(8);
+        labels.push((
+            db::SYSTEM_NAME,
+            metrics::SharedString::const_str(info.system),
+        ));
+        if let Some(namespace) = &info.namespace {
+            labels.push((
+                db::NAMESPACE,
+                metrics::SharedString::from(Arc::clone(namespace)),
+            ));
+        }
+        if let Some(operation) = self.query.operation {
+            labels.push((
+                db::OPERATION_NAME,
+                metrics::SharedString::const_str(operation),
+            ));
+        }
+        if let Some(collection) = &self.query.collection {
+            labels.push((
+                db::COLLECTION_NAME,
+                metrics::SharedString::from(Arc::clone(collection)),
+            ));
+        }
+        if let Some(address) = &info.address {
+            labels.push((
+                server::ADDRESS,
+                metrics::SharedString::from(Arc::clone(address)),
+            ));
+        }
+        if let Some(port) = info.port {
+            labels.push((server::PORT, metrics::SharedString::from(port.to_string())));
+        }
+        let slow = self
+            .shared
+            .config
+            .slow_query
+            .is_some_and(|threshold| elapsed >= threshold);
+        if slow {
+            DB_CLIENT_SLOW_QUERIES.counter(&labels).increment(1);
+        }
+        if rows > 0 || self.query.operation == Some("SELECT") {
+            DB_CLIENT_RESPONSE_RETURNED_ROWS
+                .histogram(&labels)
+                .record(rows as f64);
+        }
+        if let Some(code) = status_code {
+            labels.push((db::RESPONSE_STATUS_CODE, code.into()));
+        }
+        if let Some(kind) = error_type {
+            labels.push((error::TYPE, kind.into()));
+        }
+        DB_CLIENT_OPERATION_DURATION
+            .histogram(&labels)
+            .record(elapsed.as_secs_f64());
+        if slow {
+            let text: &str = &self.query.text;
+            let duration_ms = elapsed.as_secs_f64() * 1000.0;
+            // Inside the span: it becomes a span event and the log line carries the trace.
+            self.span.in_scope(|| {
+                tracing::warn!(
+                    target: "sdk_sqlx",
+                    { db.query.text = text, db.query.summary = &*self.query.summary, duration_ms },
+                    "slow query"
+                );
+            });
+        }
+        // Close the span now rather than when the caller drops what holds it.
+        self.span = tracing::Span::none();
+    }
+}
+
+impl Drop for QueryRun {
+    fn drop(&mut self) {
+        // Dropped before the end: the caller stopped reading or cancelled; what was read
+        // counts, and it is not a database error.
+        self.finish(Ok(()));
+    }
+}
+
+/// Short name of a non-database error, for `error.type`.
+fn error_kind(err: &sqlx::Error) -> &'static str {
+    match err {
+        sqlx::Error::PoolTimedOut => "PoolTimedOut",
+        sqlx::Error::PoolClosed => "PoolClosed",
+        sqlx::Error::Io(_) => "Io",
+        sqlx::Error::Tls(_) => "Tls",
+        sqlx::Error::Protocol(_) => "Protocol",
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => "Decode",
+        sqlx::Error::Encode(_) => "Encode",
+        sqlx::Error::TypeNotFound { .. } => "TypeNotFound",
+        sqlx::Error::ColumnIndexOutOfBounds { .. } | sqlx::Error::ColumnNotFound(_) => "Column",
+        sqlx::Error::WorkerCrashed => "WorkerCrashed",
+        sqlx::Error::Configuration(_) => "Configuration",
+        sqlx::Error::Database(_) => "Database",
+        _ => error::OTHER,
+    }
+}
+
+/// What `Executor::fetch_many` streams.
+pub(crate) type Results<'e, DB> = BoxStream<
+    'e,
+    Result<Either<<DB as Database>::QueryResult, <DB as Database>::Row>, sqlx::Error>,
+>;
+
+/// A result stream that feeds a [`QueryRun`] and finishes it at the end.
+pub(crate) struct Observed<'e, DB: Database> {
+    inner: Results<'e, DB>,
+    run: QueryRun,
+    rows_affected: fn(&DB::QueryResult) -> u64,
+}
+
+impl<'e, DB: Database> Observed<'e, DB> {
+    pub(crate) fn new(
+        inner: Results<'e, DB>,
+        run: QueryRun,
+        rows_affected: fn(&DB::QueryResult) -> u64,
+    ) -> Self {
+        Self {
+            inner,
+            run,
+            rows_affected,
+        }
+    }
+}
+
+impl<DB: Database> Stream for Observed<'_, DB> {
+    type Item = Result<Either<DB::QueryResult, DB::Row>, sqlx::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let polled = this.inner.as_mut().poll_next(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(Either::Right(_)))) => this.run.row(),
+            Poll::Ready(Some(Ok(Either::Left(result)))) => {
+                this.run.affected((this.rows_affected)(result));
+            }
+            Poll::Ready(Some(Err(err))) => this.run.finish(Err(err)),
+            Poll::Ready(None) => this.run.finish(Ok(())),
+            Poll::Pending => {}
+        }
+        polled
+    }
+}
