@@ -5,6 +5,10 @@
 //! id, RED metrics). `/chain` calls `/users/{id}` on the same service through the
 //! instrumented reqwest client, so one trace spans two server spans and a client span.
 //! `/health/live` and `/health/ready` answer with JSON; `/metrics` with Prometheus text.
+//! `/users/{id}` reads the database through [`sdk_sqlx::InstrumentedPool`] (SQLite by
+//! default, PostgreSQL with `DATABASE_URL`); `/slow` runs a deliberately slow query.
+
+pub mod db;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -24,11 +28,12 @@ pub struct AppState {
     client: reqwest_middleware::ClientWithMiddleware,
     /// `http://host:port` of this service, known once it listens.
     base_url: Arc<OnceLock<String>>,
+    db: db::Database,
 }
 
 impl AppState {
-    /// State using `propagator` for incoming and outgoing trace context.
-    pub fn new(propagator: Propagator) -> Self {
+    /// State using `propagator` for incoming and outgoing trace context and `db` for data.
+    pub fn new(propagator: Propagator, db: db::Database) -> Self {
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(ReqwestMiddleware::new(propagator.clone()))
             .build();
@@ -36,6 +41,7 @@ impl AppState {
             propagator,
             client,
             base_url: Arc::new(OnceLock::new()),
+            db,
         }
     }
 
@@ -47,11 +53,17 @@ impl AppState {
 
 /// The demo router; `metrics` is mounted at `/metrics` when given.
 pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService>) -> Router {
-    let health = Health::new().with_check(check("self", || async { Ok(()) }));
+    let database = state.db.clone();
+    let health = Health::new()
+        .with_check(check("self", || async { Ok(()) }))
+        .with_check(check(state.db.system(), move || {
+            database.ping(std::time::Duration::from_secs(1))
+        }));
     let mut router = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/work", get(work))
+        .route("/slow", get(slow))
         .route("/fail", get(fail))
         .route("/chain", get(chain))
         .route_service("/health/live", health.liveness())
@@ -65,7 +77,7 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
 }
 
 async fn index() -> &'static str {
-    "demo service: try /users/7, /work, /chain, /fail, /health/ready and /metrics\n"
+    "demo service: try /users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
 #[derive(Serialize)]
@@ -74,16 +86,37 @@ struct User {
     name: String,
 }
 
-async fn user(Path(id): Path<u64>, span: RequestSpan) -> Result<axum::Json<User>, StatusCode> {
+async fn user(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    span: RequestSpan,
+) -> Result<axum::Json<User>, StatusCode> {
     span.record_user_id(&format!("user-{id}"));
     tracing::info!(user.id = id, "user lookup");
-    if id == 0 || id > 1000 {
-        return Err(StatusCode::NOT_FOUND);
+    let key = i64::try_from(id).map_err(|_| StatusCode::NOT_FOUND)?;
+    match state.db.user_name(key).await {
+        Ok(Some(name)) => Ok(axum::Json(User { id, name })),
+        Ok(None) => Err(StatusCode::NOT_FOUND),
+        Err(err) => {
+            tracing::error!(error = %err, "user query failed");
+            Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
     }
-    Ok(axum::Json(User {
-        id,
-        name: format!("user-{id}"),
-    }))
+}
+
+async fn slow(State(state): State<AppState>) -> Response {
+    let started = std::time::Instant::now();
+    match state.db.slow().await {
+        Ok(count) => axum::Json(serde_json::json!({
+            "rows": count,
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+        }))
+        .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "slow query failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "query failed\n").into_response()
+        }
+    }
 }
 
 #[tracing::instrument]

@@ -2,7 +2,8 @@
 //!
 //! Listens on `--addr ADDR`, else `DEMO_ADDR`, else `127.0.0.1:3000`. Everything else comes
 //! from the standard `OTEL_*` / `DD_*` variables; with none set it logs JSON to stdout and
-//! serves Prometheus metrics at `/metrics`.
+//! serves Prometheus metrics at `/metrics`. The database is a SQLite file in the temporary
+//! directory unless `DATABASE_URL=postgres://…` is set.
 
 use sdk_core::config::Config;
 use std::net::SocketAddr;
@@ -72,7 +73,29 @@ async fn main() -> ExitCode {
     let metrics = telemetry
         .prometheus()
         .map(|p| sdk_core::prometheus::MetricsService::new(p.handle()));
-    let state = demo::AppState::new(telemetry.propagator().clone());
+    // The demo reports queries from 250 ms as slow unless SDK_DB_SLOW_QUERY_MS says otherwise.
+    let mut db_config = match sdk_sqlx::SqlxConfig::from_env(&telemetry.config().service) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            telemetry.shutdown();
+            return ExitCode::from(2);
+        }
+    };
+    if std::env::var_os(sdk_sqlx::config::SLOW_QUERY_ENV).is_none() {
+        db_config = db_config.slow_query_threshold(Some(std::time::Duration::from_millis(250)));
+    }
+    let database_url = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
+    let db = match demo::db::Database::connect(database_url.as_deref(), db_config).await {
+        Ok(db) => db,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            telemetry.shutdown();
+            return ExitCode::from(2);
+        }
+    };
+    tracing::info!(target: "demo::startup", database = db.system(), "database ready");
+    let state = demo::AppState::new(telemetry.propagator().clone(), db);
     let app = demo::app(state.clone(), metrics);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {

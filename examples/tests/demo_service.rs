@@ -37,6 +37,10 @@ impl Demo {
             "DD_TRACE_AGENT_URL",
             "RUST_LOG",
             "OTEL_PROPAGATORS",
+            "DATABASE_URL",
+            "SDK_DB_SLOW_QUERY_MS",
+            "SDK_DB_COMMENTS",
+            "DD_DBM_PROPAGATION_MODE",
         ] {
             command.env_remove(var);
         }
@@ -209,9 +213,9 @@ async fn rust_log_filters_lines() {
         "correlation kept under RUST_LOG=warn: {failure}"
     );
     assert!(
-        demo.seen
-            .iter()
-            .all(|l| l["level"] == "WARN" || l["level"] == "ERROR" || l["message"] == "listening"),
+        demo.seen.iter().all(|l| l["level"] == "WARN"
+            || l["level"] == "ERROR"
+            || l["target"] == "demo::startup"),
         "{:?}",
         demo.seen
     );
@@ -530,4 +534,77 @@ async fn chain_spans_two_server_spans_and_a_client_span_in_one_trace() {
     assert_eq!(status, 200);
     assert!(body.contains("\"name\":\"self\""), "{body}");
     assert_eq!(get(&addr, "/health/live", &[]).await.0, 200);
+}
+
+/// `/users/{id}` and `/slow` through the instrumented pool: the slow query is logged in the
+/// request's trace, and database metrics pass promtool.
+async fn database_routes(env: &[(&str, &str)], system: &str) {
+    let (mut demo, addr) = Demo::start(env);
+    let ready = demo.wait_for(|l| l["message"] == "database ready");
+    assert_eq!(ready["fields"]["database"], system);
+
+    let (status, _, body) = get(&addr, "/users/42", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["name"],
+        "user-42"
+    );
+    assert_eq!(get(&addr, "/users/5000", &[]).await.0, 404);
+
+    let (status, headers, _) = get(&addr, "/slow", &[("traceparent", TRACEPARENT)]).await;
+    assert_eq!(status, 200);
+    assert!(headers.contains_key("traceparent"));
+    let slow = demo.wait_for(|l| l["message"] == "slow query");
+    assert_eq!(slow["level"], "WARN");
+    assert_eq!(slow["span"], "db.query");
+    assert_eq!(slow["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+    assert!(
+        slow["fields"]["duration_ms"].as_f64().unwrap() >= 250.0,
+        "{slow}"
+    );
+    let text = slow["fields"]["db.query.text"].as_str().unwrap();
+    assert!(!text.contains("0.3") && !text.contains("3000000"), "{text}");
+
+    let (status, _, ready) = get(&addr, "/health/ready", &[]).await;
+    assert_eq!(status, 200, "{ready}");
+    assert!(
+        ready.contains(&format!(r#""name":"{system}","status":"ok""#)),
+        "{ready}"
+    );
+
+    let (_, _, metrics) = get(&addr, "/metrics", &[]).await;
+    if let Err(findings) = sdk_core::testing::promtool_check(&metrics) {
+        panic!("{findings}\n--- /metrics ---\n{metrics}");
+    }
+    let select_users =
+        format!(r#"db_client_operation_duration_seconds_count{{db_system_name="{system}","#);
+    let line = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with(&select_users)
+                && l.contains(r#"db_collection_name="demo_users""#)
+                && l.contains(r#"db_operation_name="SELECT""#)
+        })
+        .unwrap_or_else(|| panic!("no SELECT demo_users duration in\n{metrics}"));
+    assert!(line.ends_with(" 2"), "{line}");
+    assert!(
+        metrics.contains("sdk_db_client_slow_queries_total{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("db_client_connection_wait_time_seconds_bucket{"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_routes_on_sqlite_by_default() {
+    database_routes(&[], "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_routes_on_postgres_with_database_url() {
+    let url = std::env::var("SDK_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
+    database_routes(&[("DATABASE_URL", &url)], "postgresql").await;
 }

@@ -2,7 +2,7 @@
 //! the connection inside a transaction (reached through `&mut *tx`).
 
 use crate::database::InstrumentedDatabase;
-use crate::pool::{PoolMetrics, record_state};
+use crate::pool::{PoolMetrics, released};
 use crate::query::{Captured, Observed, QueryRun, Shared};
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
@@ -184,9 +184,6 @@ impl<DB: InstrumentedDatabase> DerefMut for InstrumentedConnection<DB> {
 
 impl<DB: InstrumentedDatabase> Drop for InstrumentedConnection<DB> {
     fn drop(&mut self) {
-        self.metrics
-            .use_time
-            .record(self.acquired.elapsed().as_secs_f64());
-        record_state(&self.pool, &self.metrics);
+        released(&self.pool, &self.metrics, self.acquired);
     }
 }

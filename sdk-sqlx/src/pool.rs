@@ -19,6 +19,7 @@ use sdk_core::semconv::db;
 use sqlx::pool::PoolConnection;
 use sqlx::{Either, Execute, Executor, Pool, SqlStr};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 /// A sqlx [`Pool`] whose every query is traced and measured.
@@ -59,6 +60,9 @@ pub(crate) struct PoolMetrics {
     timeouts: metrics::Counter,
     wait_time: metrics::Histogram,
     pub(crate) use_time: metrics::Histogram,
+    /// Connections handed out by this wrapper and not yet returned (sqlx returns a
+    /// connection to the pool asynchronously, so the pool's own idle count lags).
+    pub(crate) in_use: AtomicU32,
 }
 
 impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
@@ -105,6 +109,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
             timeouts: DB_CLIENT_CONNECTION_TIMEOUTS.counter(&pool_label()),
             wait_time: DB_CLIENT_CONNECTION_WAIT_TIME.histogram(&pool_label()),
             use_time: sdk_core::catalogue::DB_CLIENT_CONNECTION_USE_TIME.histogram(&pool_label()),
+            in_use: AtomicU32::new(0),
         });
         let instrumented = Self {
             pool,
@@ -173,8 +178,10 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
         if matches!(result, Err(sqlx::Error::PoolTimedOut)) {
             self.metrics.timeouts.increment(1);
         }
+        let connection = result?;
+        self.metrics.in_use.fetch_add(1, Ordering::Relaxed);
         self.record_pool_state();
-        Ok((result?, Instant::now()))
+        Ok((connection, Instant::now()))
     }
 
     /// Starts a transaction: a `BEGIN` span now, `COMMIT`/`ROLLBACK` spans and the
@@ -207,7 +214,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
     pub fn ping(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send + 'static {
+    ) -> impl Future<Output = Result<(), String>> + Send + use<DB> {
         let pool = self.clone();
         async move {
             let work = async {
@@ -225,10 +232,24 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
 }
 
 pub(crate) fn record_state<DB: InstrumentedDatabase>(pool: &Pool<DB>, metrics: &PoolMetrics) {
-    let size = pool.size();
-    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(size);
-    metrics.idle.set(f64::from(idle));
-    metrics.used.set(f64::from(size - idle));
+    let used = metrics.in_use.load(Ordering::Relaxed);
+    metrics
+        .idle
+        .set(f64::from(pool.size().saturating_sub(used)));
+    metrics.used.set(f64::from(used));
+}
+
+/// A connection handed out by the wrapper went back to the pool.
+pub(crate) fn released<DB: InstrumentedDatabase>(
+    pool: &Pool<DB>,
+    metrics: &PoolMetrics,
+    acquired: Instant,
+) {
+    metrics.use_time.record(acquired.elapsed().as_secs_f64());
+    let _ = metrics
+        .in_use
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    record_state(pool, metrics);
 }
 
 impl<'p, DB> Executor<'p> for &'p InstrumentedPool<DB>

@@ -3,7 +3,7 @@
 
 use crate::connection::Instrumented;
 use crate::database::InstrumentedDatabase;
-use crate::pool::{PoolMetrics, record_state};
+use crate::pool::{PoolMetrics, released};
 use crate::query::{QueryRun, Shared};
 use sdk_core::catalogue::DB_CLIENT_TRANSACTION_DURATION;
 use sdk_core::semconv::db;
@@ -54,11 +54,7 @@ impl<DB: InstrumentedDatabase> Ending<DB> {
             .histogram(&labels)
             .record(self.started.elapsed().as_secs_f64());
         if let Some(pool_use) = &self.pool_use {
-            pool_use
-                .metrics
-                .use_time
-                .record(pool_use.acquired.elapsed().as_secs_f64());
-            record_state(&pool_use.pool, &pool_use.metrics);
+            released(&pool_use.pool, &pool_use.metrics, pool_use.acquired);
         }
     }
 }
