@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, Database, Either, Execute, SqlSafeStr, SqlStr};
 use std::borrow::Cow;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::task::{Context, Poll};
 use std::time::Instant;
 use tracing::field::Empty;
@@ -26,8 +27,33 @@ use tracing::field::Empty;
 pub(crate) struct Shared {
     pub(crate) config: SqlxConfig,
     pub(crate) info: ConnectionInfo,
-    pub(crate) cache: QueryCache,
+    pub(crate) cache: QueryCache<Statement>,
     pub(crate) pool_name: Arc<str>,
+}
+
+/// A statement as the pool knows it: sanitized, with the metric handles of its successful
+/// runs registered on first use.
+#[derive(Debug)]
+pub(crate) struct Statement {
+    pub(crate) query: SanitizedQuery,
+    handles: OnceLock<Handles>,
+}
+
+impl Statement {
+    pub(crate) fn new(query: SanitizedQuery) -> Self {
+        Self {
+            query,
+            handles: OnceLock::new(),
+        }
+    }
+}
+
+/// Handles for a statement's successful runs.
+#[derive(Debug)]
+struct Handles {
+    duration: metrics::Histogram,
+    rows: metrics::Histogram,
+    slow: metrics::Counter,
 }
 
 /// A query taken apart so its SQL can be read (and commented) while its arguments,
@@ -87,7 +113,7 @@ impl<'q, DB: Database> Execute<'q, DB> for Captured<DB> {
 pub(crate) struct QueryRun {
     span: tracing::Span,
     started: Instant,
-    query: Arc<SanitizedQuery>,
+    statement: Arc<Statement>,
     shared: Arc<Shared>,
     rows: u64,
     affected: u64,
@@ -97,7 +123,7 @@ pub(crate) struct QueryRun {
 impl std::fmt::Debug for QueryRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueryRun")
-            .field("summary", &self.query.summary)
+            .field("summary", &self.statement.query.summary)
             .finish_non_exhaustive()
     }
 }
@@ -117,7 +143,8 @@ impl QueryRun {
 
     /// Starts the span of a statement the wrapper does not send itself (`BEGIN`, `COMMIT`).
     pub(crate) fn start_sql(shared: &Arc<Shared>, sql: &str) -> Self {
-        let query = shared.cache.get(sql);
+        let statement = shared.cache.get_with(sql, Statement::new);
+        let query = &statement.query;
         let span = tracing::info_span!(
             "db.query",
             otel.status_code = Empty,
@@ -171,7 +198,7 @@ impl QueryRun {
         Self {
             span,
             started: Instant::now(),
-            query,
+            statement,
             shared: Arc::clone(shared),
             rows: 0,
             affected: 0,
@@ -240,7 +267,7 @@ impl QueryRun {
         let rows = self.rows;
         let affected = self.affected;
         sdk_core::spans::with_record(&self.span, |record| {
-            if rows > 0 || self.query.operation == Some("SELECT") {
+            if rows > 0 || self.statement.query.operation == Some("SELECT") {
                 record.push(
                     db::RESPONSE_RETURNED_ROWS,
                     AttrValue::I64(i64::try_from(rows).unwrap_or(i64::MAX)),
@@ -268,7 +295,67 @@ impl QueryRun {
                 .record("otel.status_message", err.to_string().as_str());
         }
 
+        let query = &self.statement.query;
+        let slow = self
+            .shared
+            .config
+            .slow_query
+            .is_some_and(|threshold| elapsed >= threshold);
+        let returns_rows = rows > 0 || query.operation == Some("SELECT");
+        if failure.is_none() {
+            // The common path: handles registered once per statement.
+            let handles = self.statement.handles.get_or_init(|| {
+                let labels = self.labels();
+                Handles {
+                    duration: DB_CLIENT_OPERATION_DURATION.histogram(&labels),
+                    rows: DB_CLIENT_RESPONSE_RETURNED_ROWS.histogram(&labels),
+                    slow: DB_CLIENT_SLOW_QUERIES.counter(&labels),
+                }
+            });
+            handles.duration.record(elapsed.as_secs_f64());
+            if returns_rows {
+                handles.rows.record(rows as f64);
+            }
+            if slow {
+                handles.slow.increment(1);
+            }
+        } else {
+            let mut labels = self.labels();
+            if slow {
+                DB_CLIENT_SLOW_QUERIES.counter(&labels).increment(1);
+            }
+            if let Some(code) = status_code {
+                labels.push((db::RESPONSE_STATUS_CODE, code.into()));
+            }
+            if let Some(kind) = error_type {
+                labels.push((error::TYPE, kind.into()));
+            }
+            DB_CLIENT_OPERATION_DURATION
+                .histogram(&labels)
+                .record(elapsed.as_secs_f64());
+        }
+        if slow {
+            let text: &str = &query.text;
+            let duration_ms = elapsed.as_secs_f64() * 1000.0;
+            // Inside the span: it becomes a span event and the log line carries the trace.
+            self.span.in_scope(|| {
+                tracing::warn!(
+                    target: "sdk_sqlx",
+                    { db.query.text = text, db.query.summary = &*query.summary, duration_ms },
+                    "slow query"
+                );
+            });
+        }
+        // Close the span now rather than when the caller drops what holds it.
+        self.span = tracing::Span::none();
+    }
+}
+
+impl QueryRun {
+    /// Labels of the statement's operation metrics, without the outcome.
+    fn labels(&self) -> Vec<(&'static str, metrics::SharedString)> {
         let info = &self.shared.info;
+        let query = &self.statement.query;
         let mut labels: Vec<(&'static str, metrics::SharedString)> = Vec::with_capacity(8);
         labels.push((
             db::SYSTEM_NAME,
@@ -280,13 +367,13 @@ impl QueryRun {
                 metrics::SharedString::from(Arc::clone(namespace)),
             ));
         }
-        if let Some(operation) = self.query.operation {
+        if let Some(operation) = query.operation {
             labels.push((
                 db::OPERATION_NAME,
                 metrics::SharedString::const_str(operation),
             ));
         }
-        if let Some(collection) = &self.query.collection {
+        if let Some(collection) = &query.collection {
             labels.push((
                 db::COLLECTION_NAME,
                 metrics::SharedString::from(Arc::clone(collection)),
@@ -301,42 +388,7 @@ impl QueryRun {
         if let Some(port) = info.port {
             labels.push((server::PORT, metrics::SharedString::from(port.to_string())));
         }
-        let slow = self
-            .shared
-            .config
-            .slow_query
-            .is_some_and(|threshold| elapsed >= threshold);
-        if slow {
-            DB_CLIENT_SLOW_QUERIES.counter(&labels).increment(1);
-        }
-        if rows > 0 || self.query.operation == Some("SELECT") {
-            DB_CLIENT_RESPONSE_RETURNED_ROWS
-                .histogram(&labels)
-                .record(rows as f64);
-        }
-        if let Some(code) = status_code {
-            labels.push((db::RESPONSE_STATUS_CODE, code.into()));
-        }
-        if let Some(kind) = error_type {
-            labels.push((error::TYPE, kind.into()));
-        }
-        DB_CLIENT_OPERATION_DURATION
-            .histogram(&labels)
-            .record(elapsed.as_secs_f64());
-        if slow {
-            let text: &str = &self.query.text;
-            let duration_ms = elapsed.as_secs_f64() * 1000.0;
-            // Inside the span: it becomes a span event and the log line carries the trace.
-            self.span.in_scope(|| {
-                tracing::warn!(
-                    target: "sdk_sqlx",
-                    { db.query.text = text, db.query.summary = &*self.query.summary, duration_ms },
-                    "slow query"
-                );
-            });
-        }
-        // Close the span now rather than when the caller drops what holds it.
-        self.span = tracing::Span::none();
+        labels
     }
 }
 

@@ -575,19 +575,29 @@ impl<'a> Iterator for Tokens<'a> {
 /// Lookups take a shared lock and hash the text once; when `capacity` distinct statements
 /// are cached (statements built with inline literals can be endless), new ones are
 /// sanitized every time instead of growing the cache.
+///
+/// `T` is what is kept per statement: the [`SanitizedQuery`] itself by default, or a type
+/// built from it (the pool keeps its metric handles next to it).
 #[derive(Debug)]
-pub struct QueryCache {
-    entries: RwLock<HashMap<Box<str>, Arc<SanitizedQuery>, RandomState>>,
+pub struct QueryCache<T = SanitizedQuery> {
+    entries: RwLock<HashMap<Box<str>, Arc<T>, RandomState>>,
     capacity: usize,
 }
 
-impl Default for QueryCache {
+impl<T> Default for QueryCache<T> {
     fn default() -> Self {
         Self::new(1024)
     }
 }
 
-impl QueryCache {
+impl QueryCache<SanitizedQuery> {
+    /// The sanitized form of `sql`, from the cache when seen before.
+    pub fn get(&self, sql: &str) -> Arc<SanitizedQuery> {
+        self.get_with(sql, |query| query)
+    }
+}
+
+impl<T> QueryCache<T> {
     /// A cache of at most `capacity` statements.
     pub fn new(capacity: usize) -> Self {
         Self {
@@ -596,18 +606,18 @@ impl QueryCache {
         }
     }
 
-    /// The sanitized form of `sql`, from the cache when seen before.
-    pub fn get(&self, sql: &str) -> Arc<SanitizedQuery> {
+    /// The entry of `sql`, made from its sanitized form by `make` when not seen before.
+    pub fn get_with(&self, sql: &str, make: impl FnOnce(SanitizedQuery) -> T) -> Arc<T> {
         if let Some(found) = self.entries.read().ok().and_then(|m| m.get(sql).cloned()) {
             return found;
         }
-        let sanitized = Arc::new(sanitize(sql));
+        let entry = Arc::new(make(sanitize(sql)));
         if let Ok(mut entries) = self.entries.write()
             && entries.len() < self.capacity
         {
-            entries.insert(sql.into(), Arc::clone(&sanitized));
+            entries.insert(sql.into(), Arc::clone(&entry));
         }
-        sanitized
+        entry
     }
 
     /// Number of cached statements.

@@ -207,6 +207,32 @@ fn profile() -> Result {
         get("full") / get("otel"),
         get("full") / get("diy")
     );
+
+    run(
+        "build profile_sqlx",
+        cargo().args([
+            "build",
+            "--profile",
+            "bench",
+            "--package",
+            "sdk-benches",
+            "--example",
+            "profile_sqlx",
+        ]),
+    )?;
+    let binary = format!("{target}/release/examples/profile_sqlx");
+    let (short, long) = (500u64, 2_500u64);
+    let per_query = |variant: &str| -> Result<f64> {
+        let a = instructions(&binary, variant, short)?;
+        let b = instructions(&binary, variant, long)?;
+        Ok((b as f64 - a as f64) / (long - short) as f64)
+    };
+    let plain = per_query("plain")?;
+    let instrumented = per_query("instrumented")?;
+    println!(
+        "SQLite in memory, all threads: plain sqlx {plain:.0}, InstrumentedPool {instrumented:.0} instructions per query (+{:.0})",
+        instrumented - plain
+    );
     Ok(())
 }
 

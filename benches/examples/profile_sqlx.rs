@@ -1,0 +1,99 @@
+//! Runs one query variant in a loop for a profiler:
+//! `profile_sqlx <plain|instrumented|pg-plain|pg-instrumented> [queries]` (SQLite in memory
+//! or the PostgreSQL of the tests, spans collected into a
+//! batch queue, metrics into a Prometheus recorder, as in the `sqlx` benchmark).
+
+use sdk_core::config::{BatchConfig, Sampler};
+use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
+use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
+use sdk_core::trace::TraceContextLayer;
+use sdk_sqlx::{InstrumentedPool, SqlxConfig};
+use sqlx::ConnectOptions;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tracing_subscriber::layer::SubscriberExt;
+
+struct Discard;
+
+impl SpanExporter for Discard {
+    fn name(&self) -> &'static str {
+        "discard"
+    }
+    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
+        black_box(batch);
+        Ok(())
+    }
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let variant = args.next().unwrap_or_else(|| "instrumented".to_owned());
+    let queries: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let processor = Arc::new(
+        BatchSpanProcessor::new(Box::new(Discard), BatchConfig::default())
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    let subscriber = tracing_subscriber::registry()
+        .with(TraceContextLayer::new(Sampler::default()))
+        .with(SpanCollectorLayer::new(processor.clone()));
+    let recorder = sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
+    let pools = tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&recorder, || {
+            runtime.block_on(async {
+                let options = sqlx::sqlite::SqliteConnectOptions::new()
+                    .in_memory(true)
+                    .disable_statement_logging();
+                let plain = sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options)
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let instrumented = InstrumentedPool::new(plain.clone(), SqlxConfig::new());
+                let options: sqlx::postgres::PgConnectOptions =
+                    "postgres://postgres@127.0.0.1:5432/test"
+                        .parse()
+                        .unwrap_or_else(|e| panic!("{e}"));
+                let pg = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect_with(options.disable_statement_logging())
+                    .await
+                    .unwrap_or_else(|e| panic!("{e}"));
+                let pg_instrumented = InstrumentedPool::new(pg.clone(), SqlxConfig::new());
+                (plain, instrumented, pg, pg_instrumented)
+            })
+        })
+    });
+    let (plain, instrumented, pg, pg_instrumented) = pools;
+    let subscriber = tracing_subscriber::registry()
+        .with(TraceContextLayer::new(Sampler::default()))
+        .with(SpanCollectorLayer::new(processor.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        metrics::with_local_recorder(&recorder, || {
+            // One `block_on` per query, as the benchmark does.
+            let started = Instant::now();
+            for _ in 0..queries {
+                let v = runtime.block_on(async {
+                    let q = sqlx::query_scalar::<_, i64>("SELECT ? + 1").bind(7_i64);
+                    let pq = sqlx::query_scalar::<_, i64>("SELECT $1::int8 + 1").bind(7_i64);
+                    match variant.as_str() {
+                        "plain" => q.fetch_one(&plain).await,
+                        "pg-plain" => pq.fetch_one(&pg).await,
+                        "pg-instrumented" => pq.fetch_one(&pg_instrumented).await,
+                        _ => q.fetch_one(&instrumented).await,
+                    }
+                });
+                black_box(v.ok());
+            }
+            println!(
+                "{variant}: {:.1} µs/query",
+                started.elapsed().as_secs_f64() * 1e6 / queries as f64
+            );
+        });
+    });
+    processor.shutdown(Duration::from_secs(5));
+}
