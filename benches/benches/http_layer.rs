@@ -7,19 +7,11 @@ use axum::body::Body;
 use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
-use opentelemetry_sdk::trace::{BatchSpanProcessor as OtelBatch, SdkTracerProvider, SpanData};
-use sdk_core::config::{BatchConfig, Sampler};
-use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
-use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
+use sdk_benches::{discarding_processor, traced_subscriber};
+use sdk_core::config::Sampler;
 use sdk_core::trace::TraceContextLayer;
 use sdk_tower::HttpServerLayer;
-use std::hint::black_box;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -31,47 +23,6 @@ fn request() -> http::Request<Body> {
     http::Request::get("/users/42")
         .body(Body::empty())
         .unwrap_or_default()
-}
-
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn name(&self) -> &'static str {
-        "discard"
-    }
-    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct NoopSpans;
-
-impl opentelemetry_sdk::trace::SpanExporter for NoopSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct NoopMetrics;
-
-impl PushMetricExporter for NoopMetrics {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        black_box(metrics);
-        Ok(())
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-    fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
-    }
 }
 
 fn run(c: &mut Criterion, group_name: &str, name: &str, app: Router) {
@@ -104,19 +55,8 @@ fn layers(c: &mut Criterion) {
     });
 
     // sdk-tower: spans go to our collector and batch queue, metrics to Prometheus.
-    let processor = Arc::new(
-        BatchSpanProcessor::new(
-            Box::new(Discard),
-            BatchConfig {
-                max_queue_size: 1 << 16,
-                ..BatchConfig::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
-    let ours = tracing_subscriber::registry()
-        .with(TraceContextLayer::new(Sampler::default()))
-        .with(SpanCollectorLayer::new(processor.clone()));
+    let processor = discarding_processor();
+    let ours = traced_subscriber(&processor);
     tracing::subscriber::with_default(ours, || {
         metrics::with_local_recorder(&ours_recorder, || {
             run(
@@ -166,18 +106,7 @@ fn layers(c: &mut Criterion) {
 
     // opentelemetry-instrumentation-tower: OTel traces and metrics through the global
     // providers (batch span processor and periodic reader with discarding exporters).
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_span_processor(OtelBatch::builder(NoopSpans).build())
-        .build();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_reader(
-            PeriodicReader::builder(NoopMetrics)
-                .with_interval(Duration::from_secs(3600))
-                .build(),
-        )
-        .build();
-    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    opentelemetry::global::set_meter_provider(meter_provider.clone());
+    let (tracer_provider, meter_provider) = sdk_benches::otel_providers();
     let otel_layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder()
         .with_route_extractor(
             opentelemetry_instrumentation_tower::http::extractors::AxumMatchedPathExtractor,

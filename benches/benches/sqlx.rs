@@ -4,17 +4,12 @@
 //! production, metrics into a Prometheus recorder.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sdk_core::config::{BatchConfig, Sampler};
-use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
-use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
-use sdk_core::trace::TraceContextLayer;
+use sdk_benches::{discarding_processor, runtime, traced_subscriber};
 use sdk_sqlx::sanitize::{QueryCache, sanitize};
 use sdk_sqlx::{InstrumentedPool, SqlxConfig};
 use sqlx::ConnectOptions;
 use std::hint::black_box;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tracing_subscriber::layer::SubscriberExt;
+use std::time::Duration;
 
 /// Statements as applications write them: parameterized, with inline literals, comments.
 const CORPUS: &[&str] = &[
@@ -48,18 +43,6 @@ fn sanitizer(c: &mut Criterion) {
         b.iter(|| black_box(cache.get(black_box(sql))))
     });
     group.finish();
-}
-
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn name(&self) -> &'static str {
-        "discard"
-    }
-    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
 }
 
 /// Plain pool vs instrumented pool, same query, same run. Each variant gets its own
@@ -108,13 +91,6 @@ macro_rules! compare {
     }};
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
 fn postgres_url() -> String {
     std::env::var("SDK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
@@ -143,19 +119,8 @@ async fn postgres_pool() -> sqlx::PgPool {
 }
 
 fn queries(c: &mut Criterion) {
-    let processor = Arc::new(
-        BatchSpanProcessor::new(
-            Box::new(Discard),
-            BatchConfig {
-                max_queue_size: 1 << 16,
-                ..BatchConfig::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    );
-    let subscriber = tracing_subscriber::registry()
-        .with(TraceContextLayer::new(Sampler::default()))
-        .with(SpanCollectorLayer::new(processor.clone()));
+    let processor = discarding_processor();
+    let subscriber = traced_subscriber(&processor);
     let recorder = sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
     tracing::subscriber::with_default(subscriber, || {
         metrics::with_local_recorder(&recorder, || {

@@ -8,62 +8,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::error::OTelSdkResult;
-use opentelemetry_sdk::metrics::data::ResourceMetrics;
-use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
-use opentelemetry_sdk::trace::{BatchSpanProcessor as OtelBatch, SdkTracerProvider, SpanData};
-use sdk_core::config::{BatchConfig, Sampler};
-use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
-use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
+use sdk_benches::discarding_processor;
+use sdk_core::config::Sampler;
+use sdk_core::spans::SpanCollectorLayer;
 use sdk_core::trace::TraceContextLayer;
 use sdk_tower::HttpServerLayer;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt;
 use tracing_subscriber::layer::SubscriberExt;
-
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn name(&self) -> &'static str {
-        "discard"
-    }
-    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct NoopSpans;
-
-impl opentelemetry_sdk::trace::SpanExporter for NoopSpans {
-    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        black_box(batch);
-        Ok(())
-    }
-}
-
-#[derive(Debug)]
-struct NoopMetrics;
-
-impl PushMetricExporter for NoopMetrics {
-    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        black_box(metrics);
-        Ok(())
-    }
-    fn force_flush(&self) -> OTelSdkResult {
-        Ok(())
-    }
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        Ok(())
-    }
-    fn temporality(&self) -> Temporality {
-        Temporality::Cumulative
-    }
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -71,23 +24,9 @@ fn main() {
     let requests: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(100_000);
     let propagator = sdk_core::propagation::Propagator::default();
     let recorder = sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
-    let processor = Arc::new(
-        BatchSpanProcessor::new(Box::new(Discard), BatchConfig::default())
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
+    let processor = discarding_processor();
     let router = Router::new().route("/users/{id}", get(|| async { "hello" }));
-    let tracer_provider = SdkTracerProvider::builder()
-        .with_span_processor(OtelBatch::builder(NoopSpans).build())
-        .build();
-    let meter_provider = SdkMeterProvider::builder()
-        .with_reader(
-            PeriodicReader::builder(NoopMetrics)
-                .with_interval(Duration::from_secs(3600))
-                .build(),
-        )
-        .build();
-    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    opentelemetry::global::set_meter_provider(meter_provider.clone());
+    let (tracer_provider, meter_provider) = sdk_benches::otel_providers();
     let raw_recorder = sdk_core::prometheus::catalogue_builder()
         .unwrap_or_else(|e| panic!("{e}"))
         .build_recorder();
@@ -140,10 +79,7 @@ fn main() {
 }
 
 fn drive(variant: &str, app: Router, requests: u64) {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let runtime = sdk_benches::runtime();
     let started = Instant::now();
     for _ in 0..requests {
         let request = http::Request::get("/users/42")

@@ -3,44 +3,19 @@
 //! or the PostgreSQL of the tests, spans collected into a
 //! batch queue, metrics into a Prometheus recorder, as in the `sqlx` benchmark).
 
-use sdk_core::config::{BatchConfig, Sampler};
-use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
-use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
-use sdk_core::trace::TraceContextLayer;
+use sdk_benches::{discarding_processor, runtime, traced_subscriber};
 use sdk_sqlx::{InstrumentedPool, SqlxConfig};
 use sqlx::ConnectOptions;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tracing_subscriber::layer::SubscriberExt;
-
-struct Discard;
-
-impl SpanExporter for Discard {
-    fn name(&self) -> &'static str {
-        "discard"
-    }
-    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
-        black_box(batch);
-        Ok(())
-    }
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let variant = args.next().unwrap_or_else(|| "instrumented".to_owned());
     let queries: u64 = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    let processor = Arc::new(
-        BatchSpanProcessor::new(Box::new(Discard), BatchConfig::default())
-            .unwrap_or_else(|e| panic!("{e}")),
-    );
-    let subscriber = tracing_subscriber::registry()
-        .with(TraceContextLayer::new(Sampler::default()))
-        .with(SpanCollectorLayer::new(processor.clone()));
+    let runtime = runtime();
+    let processor = discarding_processor();
+    let subscriber = traced_subscriber(&processor);
     let recorder = sdk_core::prometheus::catalogue_recorder().unwrap_or_else(|e| panic!("{e}"));
     let pools = tracing::subscriber::with_default(subscriber, || {
         metrics::with_local_recorder(&recorder, || {
@@ -69,9 +44,7 @@ fn main() {
         })
     });
     let (plain, instrumented, pg, pg_instrumented) = pools;
-    let subscriber = tracing_subscriber::registry()
-        .with(TraceContextLayer::new(Sampler::default()))
-        .with(SpanCollectorLayer::new(processor.clone()));
+    let subscriber = traced_subscriber(&processor);
     tracing::subscriber::with_default(subscriber, || {
         metrics::with_local_recorder(&recorder, || {
             // One `block_on` per query, as the benchmark does.

@@ -74,15 +74,7 @@ where
         let result = (&mut *self.inner).fetch_optional(captured);
         Box::pin(async move {
             let result = result.await;
-            match &result {
-                Ok(row) => {
-                    if row.is_some() {
-                        run.row();
-                    }
-                    run.finish(Ok(()));
-                }
-                Err(err) => run.finish(Err(err)),
-            }
+            run.finish_optional(&result);
             result
         })
     }

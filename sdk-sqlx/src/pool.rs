@@ -300,15 +300,7 @@ where
                 Ok(mut connection) => connection.raw().fetch_optional(captured).await,
                 Err(err) => Err(err),
             };
-            match &result {
-                Ok(row) => {
-                    if row.is_some() {
-                        run.row();
-                    }
-                    run.finish(Ok(()));
-                }
-                Err(err) => run.finish(Err(err)),
-            }
+            run.finish_optional(&result);
             result
         })
     }

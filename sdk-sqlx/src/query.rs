@@ -237,6 +237,19 @@ impl QueryRun {
         &self.span
     }
 
+    /// Finishes with what `fetch_optional` returned.
+    pub(crate) fn finish_optional<R>(&mut self, result: &Result<Option<R>, sqlx::Error>) {
+        match result {
+            Ok(row) => {
+                if row.is_some() {
+                    self.row();
+                }
+                self.finish(Ok(()));
+            }
+            Err(err) => self.finish(Err(err)),
+        }
+    }
+
     pub(crate) fn row(&mut self) {
         self.rows += 1;
     }

@@ -155,9 +155,18 @@ fn instructions(binary: &str, variant: &str, requests: u64) -> Result<u64> {
         .ok_or_else(|| format!("no instruction count from valgrind for {variant}: {stderr}"))
 }
 
-fn profile() -> Result {
+/// Instructions per iteration of `binary VARIANT N`, from two run lengths so that setup
+/// cost cancels out.
+fn per_iteration(binary: &str, variant: &str, short: u64, long: u64) -> Result<f64> {
+    let a = instructions(binary, variant, short)?;
+    let b = instructions(binary, variant, long)?;
+    Ok((b as f64 - a as f64) / (long - short) as f64)
+}
+
+/// Builds a `sdk-benches` example with the bench profile; returns its path.
+fn build_example(name: &str) -> Result<String> {
     run(
-        "build profile_layer",
+        &format!("build {name}"),
         cargo().args([
             "build",
             "--profile",
@@ -165,18 +174,16 @@ fn profile() -> Result {
             "--package",
             "sdk-benches",
             "--example",
-            "profile_layer",
+            name,
         ]),
     )?;
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    let binary = format!("{target}/release/examples/profile_layer");
-    // Two run lengths, so setup cost cancels out of the per-request figure.
-    let (short, long) = (2_000u64, 12_000u64);
-    let per_request = |variant: &str| -> Result<f64> {
-        let a = instructions(&binary, variant, short)?;
-        let b = instructions(&binary, variant, long)?;
-        Ok((b as f64 - a as f64) / (long - short) as f64)
-    };
+    Ok(format!("{target}/release/examples/{name}"))
+}
+
+fn profile() -> Result {
+    let binary = build_example("profile_layer")?;
+    let per_request = |variant: &str| per_iteration(&binary, variant, 2_000, 12_000);
     let bare = per_request("bare")?;
     let variants = [
         ("metrics", "sdk-tower metrics only"),
@@ -208,25 +215,8 @@ fn profile() -> Result {
         get("full") / get("diy")
     );
 
-    run(
-        "build profile_sqlx",
-        cargo().args([
-            "build",
-            "--profile",
-            "bench",
-            "--package",
-            "sdk-benches",
-            "--example",
-            "profile_sqlx",
-        ]),
-    )?;
-    let binary = format!("{target}/release/examples/profile_sqlx");
-    let (short, long) = (500u64, 2_500u64);
-    let per_query = |variant: &str| -> Result<f64> {
-        let a = instructions(&binary, variant, short)?;
-        let b = instructions(&binary, variant, long)?;
-        Ok((b as f64 - a as f64) / (long - short) as f64)
-    };
+    let binary = build_example("profile_sqlx")?;
+    let per_query = |variant: &str| per_iteration(&binary, variant, 500, 2_500);
     let plain = per_query("plain")?;
     let instrumented = per_query("instrumented")?;
     println!(
