@@ -286,7 +286,8 @@ impl QueryRun {
                     AttrValue::I64(i64::try_from(rows).unwrap_or(i64::MAX)),
                 );
             }
-            if affected > 0 {
+            // SQLite reports the previous statement's change count on a SELECT.
+            if affected > 0 && self.statement.query.operation != Some("SELECT") {
                 record.push(
                     db::RESPONSE_AFFECTED_ROWS,
                     AttrValue::I64(i64::try_from(affected).unwrap_or(i64::MAX)),
