@@ -354,8 +354,11 @@ impl Drop for TestAgent {
     }
 }
 
+mod everything;
 #[cfg(feature = "testing-otlp")]
 pub mod otlp;
+
+pub use everything::{Everything, capture_everything, int_attr, str_attr};
 
 /// Process-wide capture for tests whose code runs on other threads (servers on a tokio
 /// runtime): a global subscriber recording spans and JSON logs, and the global Prometheus

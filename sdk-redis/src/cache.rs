@@ -1,0 +1,212 @@
+//! [`Cache`]: cache-aside over an instrumented connection, with single-flight loads and a
+//! fallback to the loader when Redis is unavailable.
+
+use crate::connection::InstrumentedConnection;
+use redis::aio::ConnectionLike;
+use sdk_core::catalogue::{CACHE_FALLBACKS, CACHE_LOAD_DURATION};
+use sdk_core::semconv::{cache, error};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::OnceCell;
+
+/// Loads in progress, by key; the cell's type is the caller's `Result<T, Arc<E>>`.
+type Flights = Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>;
+
+/// Cache-aside: `get_or_load(key, ttl, loader)` answers from Redis when it can, runs the
+/// loader once per key however many requests miss together, stores the value (JSON) with
+/// its TTL, and never caches a loader error. When Redis does not answer within the
+/// timeout, requests are served by the loader and counted in `sdk.cache.fallbacks`: the
+/// application keeps answering.
+///
+/// Hits and misses are counted by the connection (`sdk.cache.requests` for `GET`); loads
+/// are timed in `sdk.cache.load.duration`.
+pub struct Cache<C> {
+    connection: InstrumentedConnection<C>,
+    timeout: Duration,
+    flights: Arc<Flights>,
+}
+
+impl<C> std::fmt::Debug for Cache<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Clone> Clone for Cache<C> {
+    fn clone(&self) -> Self {
+        Self {
+            connection: self.connection.clone(),
+            timeout: self.timeout,
+            flights: Arc::clone(&self.flights),
+        }
+    }
+}
+
+/// Where a value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lookup {
+    Miss,
+    Unavailable,
+}
+
+impl<C> Cache<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// A cache over `connection`; each Redis call gives up after `timeout`.
+    pub fn new(connection: InstrumentedConnection<C>, timeout: Duration) -> Self {
+        Self {
+            connection,
+            timeout,
+            flights: Arc::default(),
+        }
+    }
+
+    /// The value of `key`: from Redis, else from `loader` (stored for `ttl`).
+    ///
+    /// Concurrent misses of one key share one loader run; its error reaches each of them
+    /// and is not stored.
+    pub async fn get_or_load<T, E, F, Fut>(
+        &self,
+        key: &str,
+        ttl: Duration,
+        loader: F,
+    ) -> Result<T, Arc<E>>
+    where
+        T: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+        E: Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        let prefix = self.connection.config().prefix_of(key.as_bytes());
+        let lookup = match self.get(key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<T>(&bytes) {
+                Ok(value) => return Ok(value),
+                Err(err) => {
+                    tracing::debug!(target: "sdk_redis", error = %err, "cached value unreadable; reloading");
+                    Lookup::Miss
+                }
+            },
+            Ok(None) => Lookup::Miss,
+            Err(()) => Lookup::Unavailable,
+        };
+        if lookup == Lookup::Unavailable {
+            let labels: Vec<(&'static str, metrics::SharedString)> = prefix
+                .iter()
+                .map(|p| {
+                    (
+                        cache::KEY_PREFIX,
+                        metrics::SharedString::from(Arc::clone(p)),
+                    )
+                })
+                .collect();
+            CACHE_FALLBACKS.counter(&labels).increment(1);
+        }
+
+        let cell = self.flight::<T, E>(key);
+        let led = AtomicBool::new(false);
+        let result = cell
+            .get_or_init(|| async {
+                led.store(true, Ordering::Relaxed);
+                let started = Instant::now();
+                let loaded = loader().await.map_err(Arc::new);
+                let mut labels: Vec<(&'static str, metrics::SharedString)> = Vec::new();
+                if let Some(prefix) = &prefix {
+                    labels.push((
+                        cache::KEY_PREFIX,
+                        metrics::SharedString::from(Arc::clone(prefix)),
+                    ));
+                }
+                if loaded.is_err() {
+                    labels.push((error::TYPE, metrics::SharedString::const_str("loader")));
+                }
+                CACHE_LOAD_DURATION
+                    .histogram(&labels)
+                    .record(started.elapsed().as_secs_f64());
+                loaded
+            })
+            .await
+            .clone();
+        if led.load(Ordering::Relaxed) {
+            self.land(key, &cell);
+            if lookup == Lookup::Miss
+                && let Ok(value) = &result
+            {
+                self.set(key, value, ttl).await;
+            }
+        }
+        result
+    }
+
+    /// The cell of the load in progress for `key` (a new one if there is none, or if the
+    /// one in progress has another value type).
+    fn flight<T, E>(&self, key: &str) -> Arc<OnceCell<Result<T, Arc<E>>>>
+    where
+        T: Send + Sync + 'static,
+        E: Send + Sync + 'static,
+    {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(existing) = flights.get(key)
+            && let Ok(cell) = Arc::clone(existing).downcast::<OnceCell<Result<T, Arc<E>>>>()
+        {
+            return cell;
+        }
+        let cell = Arc::new(OnceCell::new());
+        flights.insert(
+            key.to_owned(),
+            Arc::clone(&cell) as Arc<dyn Any + Send + Sync>,
+        );
+        cell
+    }
+
+    /// Ends the flight of `key` once its load is done, so the next miss loads again.
+    fn land<T: Send + Sync + 'static>(&self, key: &str, cell: &Arc<T>) {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights
+            .get(key)
+            .is_some_and(|c| std::ptr::addr_eq(Arc::as_ptr(c), Arc::as_ptr(cell)))
+        {
+            flights.remove(key);
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ()> {
+        let mut connection = self.connection.clone();
+        let mut command = redis::cmd("GET");
+        command.arg(key);
+        let get = command.query_async::<Option<Vec<u8>>>(&mut connection);
+        match tokio::time::timeout(self.timeout, get).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => {
+                tracing::debug!(target: "sdk_redis", error = %err, "cache unavailable");
+                Err(())
+            }
+            Err(_) => Err(()),
+        }
+    }
+
+    async fn set<T: Serialize>(&self, key: &str, value: &T, ttl: Duration) {
+        let Ok(json) = serde_json::to_vec(value) else {
+            return;
+        };
+        let mut connection = self.connection.clone();
+        let mut set = redis::cmd("SET");
+        set.arg(key).arg(json);
+        if !ttl.is_zero() {
+            set.arg("PX")
+                .arg(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        }
+        let stored = set.query_async::<()>(&mut connection);
+        if let Ok(Err(err)) = tokio::time::timeout(self.timeout, stored).await {
+            tracing::debug!(target: "sdk_redis", error = %err, "cache store failed");
+        }
+    }
+}

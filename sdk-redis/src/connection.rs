@@ -1,0 +1,382 @@
+//! [`InstrumentedConnection`]: any async redis-rs connection (multiplexed connection,
+//! `ConnectionManager`) whose commands and pipelines are traced and measured.
+
+use crate::mask::{command_name, write_masked};
+use redis::aio::ConnectionLike;
+use redis::{Arg, Cmd, Pipeline, RedisError, RedisFuture, Value};
+use sdk_core::catalogue::{
+    CACHE_REQUESTS, DB_CLIENT_OPERATION_BATCH_SIZE, DB_CLIENT_OPERATION_DURATION,
+};
+use sdk_core::semconv::{cache, db, error, server};
+use sdk_core::spans::{AttrValue, SpanKind};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Instant;
+use tracing::field::Empty;
+
+/// Where the connection goes and how keys are grouped in cache metrics.
+#[derive(Debug, Clone, Default)]
+pub struct RedisConfig {
+    address: Option<Arc<str>>,
+    port: Option<u16>,
+    key_prefixes: Arc<[Arc<str>]>,
+}
+
+impl RedisConfig {
+    /// Server address and port from a redis-rs client's connection info.
+    pub fn from_client(client: &redis::Client) -> Self {
+        let (address, port) = match client.get_connection_info().addr() {
+            redis::ConnectionAddr::Tcp(host, port) => (Some(host.as_str().into()), Some(*port)),
+            redis::ConnectionAddr::TcpTls { host, port, .. } => {
+                (Some(host.as_str().into()), Some(*port))
+            }
+            redis::ConnectionAddr::Unix(path) => (Some(path.to_string_lossy().into()), None),
+            _ => (None, None),
+        };
+        Self {
+            address,
+            port,
+            key_prefixes: Arc::from(Vec::new()),
+        }
+    }
+
+    /// Key prefixes that label cache metrics (`cache.key_prefix`); a key matching none is
+    /// labelled `other`. Without prefixes the label is absent. Raw keys never become labels.
+    pub fn key_prefixes<I, S>(mut self, prefixes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.key_prefixes = prefixes
+            .into_iter()
+            .map(|p| Arc::from(p.as_ref()))
+            .collect();
+        self
+    }
+
+    /// The label value for `key`.
+    pub(crate) fn prefix_of(&self, key: &[u8]) -> Option<Arc<str>> {
+        if self.key_prefixes.is_empty() {
+            return None;
+        }
+        Some(
+            self.key_prefixes
+                .iter()
+                .find(|p| key.starts_with(p.as_bytes()))
+                .cloned()
+                .unwrap_or_else(|| Arc::from("other")),
+        )
+    }
+}
+
+/// An async redis-rs connection whose every command and pipeline gets a client span,
+/// `db.client.operation.duration`, and hit/miss counts for reads.
+#[derive(Clone)]
+pub struct InstrumentedConnection<C> {
+    inner: C,
+    config: Arc<RedisConfig>,
+}
+
+impl<C> std::fmt::Debug for InstrumentedConnection<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstrumentedConnection")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> InstrumentedConnection<C> {
+    /// Wraps `inner`.
+    pub fn new(inner: C, config: RedisConfig) -> Self {
+        Self {
+            inner,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The wrapped connection (commands through it are not instrumented).
+    pub fn inner_mut(&mut self) -> &mut C {
+        &mut self.inner
+    }
+
+    pub(crate) fn config(&self) -> &RedisConfig {
+        &self.config
+    }
+}
+
+/// Arguments of a command as byte slices (cursor arguments show as `0`).
+fn args(cmd: &Cmd) -> Vec<&[u8]> {
+    cmd.args_iter()
+        .map(|arg| match arg {
+            Arg::Simple(bytes) => bytes,
+            _ => b"0".as_slice(),
+        })
+        .collect()
+}
+
+/// One command or pipeline being measured.
+struct Run {
+    span: tracing::Span,
+    started: Instant,
+    operation: Arc<str>,
+}
+
+impl Run {
+    fn start(
+        config: &RedisConfig,
+        db_index: i64,
+        operation: Arc<str>,
+        text: String,
+        batch: Option<usize>,
+    ) -> Self {
+        let span = tracing::info_span!(
+            "db.query",
+            otel.status_code = Empty,
+            otel.status_message = Empty,
+        );
+        sdk_core::spans::with_record(&span, |record| {
+            record.name_shared(Arc::clone(&operation));
+            record.kind(SpanKind::Client);
+            record.push(
+                db::SYSTEM_NAME,
+                AttrValue::Str(Cow::Borrowed(db::system::REDIS)),
+            );
+            record.push(
+                db::NAMESPACE,
+                AttrValue::Str(Cow::Owned(db_index.to_string())),
+            );
+            record.push(
+                db::OPERATION_NAME,
+                AttrValue::Shared(Arc::clone(&operation)),
+            );
+            record.push(db::QUERY_TEXT, AttrValue::Str(Cow::Owned(text)));
+            if let Some(size) = batch {
+                record.push(
+                    db::OPERATION_BATCH_SIZE,
+                    AttrValue::I64(i64::try_from(size).unwrap_or(i64::MAX)),
+                );
+            }
+            if let Some(address) = &config.address {
+                record.push(server::ADDRESS, AttrValue::Shared(Arc::clone(address)));
+            }
+            if let Some(port) = config.port {
+                record.push(server::PORT, AttrValue::I64(i64::from(port)));
+            }
+        });
+        Self {
+            span,
+            started: Instant::now(),
+            operation,
+        }
+    }
+
+    /// Ends the span and records the duration; `failure` is `(status code, message)`.
+    fn finish(self, failure: Option<(String, String)>) {
+        let elapsed = self.started.elapsed();
+        let mut labels = vec![
+            (
+                db::SYSTEM_NAME,
+                metrics::SharedString::const_str(db::system::REDIS),
+            ),
+            (
+                db::OPERATION_NAME,
+                metrics::SharedString::from(Arc::clone(&self.operation)),
+            ),
+        ];
+        if let Some((code, message)) = failure {
+            sdk_core::spans::with_record(&self.span, |record| {
+                record.push(
+                    db::RESPONSE_STATUS_CODE,
+                    AttrValue::Str(Cow::Owned(code.clone())),
+                );
+                record.push(error::TYPE, AttrValue::Str(Cow::Owned(code.clone())));
+            });
+            self.span.record("otel.status_code", "error");
+            self.span.record("otel.status_message", message.as_str());
+            labels.push((db::RESPONSE_STATUS_CODE, code.clone().into()));
+            labels.push((error::TYPE, code.into()));
+        }
+        DB_CLIENT_OPERATION_DURATION
+            .histogram(&labels)
+            .record(elapsed.as_secs_f64());
+    }
+}
+
+/// Status code of a client-side error: the server's prefix (`WRONGTYPE`) or the kind.
+fn error_code(err: &RedisError) -> String {
+    match err.code() {
+        Some(code) => code.to_owned(),
+        None if err.is_timeout() => "timeout".to_owned(),
+        None if err.is_connection_refusal() || err.is_connection_dropped() || err.is_io_error() => {
+            "io".to_owned()
+        }
+        None => format!("{:?}", err.kind()),
+    }
+}
+
+/// A server error that arrived as a value (inside a pipeline or as a reply).
+fn value_error(value: &Value) -> Option<(String, String)> {
+    match value {
+        Value::ServerError(err) => Some((err.code().to_owned(), err.to_string())),
+        _ => None,
+    }
+}
+
+/// Counts hits and misses of a read command from its reply.
+fn count_cache(config: &RedisConfig, operation: &str, args: &[&[u8]], reply: &Value) {
+    let keys_and_results: Vec<(&[u8], bool)> = match (operation, reply) {
+        ("GET" | "GETEX" | "GETDEL" | "HGET", reply) => match args.get(1) {
+            Some(key) if !matches!(reply, Value::ServerError(_)) => {
+                vec![(*key, !matches!(reply, Value::Nil))]
+            }
+            _ => return,
+        },
+        ("MGET", Value::Array(values)) => args
+            .iter()
+            .skip(1)
+            .zip(values)
+            .map(|(key, v)| (*key, !matches!(v, Value::Nil)))
+            .collect(),
+        ("HMGET", Value::Array(values)) => match args.get(1) {
+            Some(key) => values
+                .iter()
+                .map(|v| (*key, !matches!(v, Value::Nil)))
+                .collect(),
+            None => return,
+        },
+        ("EXISTS", Value::Int(found)) => {
+            // EXISTS counts keys that exist; which ones is unknown, so the prefix is the
+            // first key's.
+            let keys = args.len().saturating_sub(1);
+            let found = usize::try_from(*found).unwrap_or(0).min(keys);
+            let key = args.get(1).copied().unwrap_or_default();
+            (0..keys).map(|i| (key, i < found)).collect()
+        }
+        _ => return,
+    };
+    for (key, hit) in keys_and_results {
+        let mut labels = vec![
+            (
+                db::SYSTEM_NAME,
+                metrics::SharedString::const_str(db::system::REDIS),
+            ),
+            (
+                db::OPERATION_NAME,
+                metrics::SharedString::from(operation.to_owned()),
+            ),
+            (
+                cache::RESULT,
+                metrics::SharedString::const_str(if hit { cache::HIT } else { cache::MISS }),
+            ),
+        ];
+        if let Some(prefix) = config.prefix_of(key) {
+            labels.push((cache::KEY_PREFIX, metrics::SharedString::from(prefix)));
+        }
+        CACHE_REQUESTS.counter(&labels).increment(1);
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let arguments = args(cmd);
+        let operation: Arc<str> = arguments
+            .first()
+            .map_or_else(|| "?".to_owned(), |name| command_name(name))
+            .into();
+        let mut text = String::new();
+        write_masked(&mut text, arguments.iter().copied());
+        let run = Run::start(
+            &self.config,
+            self.inner.get_db(),
+            Arc::clone(&operation),
+            text,
+            None,
+        );
+        let config = Arc::clone(&self.config);
+        let reply = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = reply.await;
+            match &result {
+                Ok(value) => {
+                    count_cache(&config, &operation, &arguments, value);
+                    run.finish(value_error(value));
+                }
+                Err(err) => run.finish(Some((error_code(err), err.to_string()))),
+            }
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let operation: Arc<str> = if pipeline.is_transaction() {
+            "MULTI"
+        } else {
+            "PIPELINE"
+        }
+        .into();
+        let commands: Vec<&Cmd> = pipeline.cmd_iter().collect();
+        let mut text = String::new();
+        for (i, cmd) in commands.iter().enumerate() {
+            if i > 0 {
+                text.push_str("; ");
+            }
+            write_masked(&mut text, args(cmd));
+            if text.len() >= crate::mask::MAX_TEXT_LEN {
+                break;
+            }
+        }
+        let size = commands.len();
+        let run = Run::start(
+            &self.config,
+            self.inner.get_db(),
+            Arc::clone(&operation),
+            text,
+            Some(size),
+        );
+        DB_CLIENT_OPERATION_BATCH_SIZE
+            .histogram(&[
+                (
+                    db::SYSTEM_NAME,
+                    metrics::SharedString::const_str(db::system::REDIS),
+                ),
+                (
+                    db::OPERATION_NAME,
+                    metrics::SharedString::from(Arc::clone(&operation)),
+                ),
+            ])
+            .record(size as f64);
+        let config = Arc::clone(&self.config);
+        let replies = self.inner.req_packed_commands(pipeline, offset, count);
+        Box::pin(async move {
+            let result = replies.await;
+            match &result {
+                Ok(values) => {
+                    // A transaction answers with one array (EXEC); a pipeline with one
+                    // reply per command.
+                    let per_command: &[Value] = match values.as_slice() {
+                        [Value::Array(inner)] if pipeline.is_transaction() => inner,
+                        other => other,
+                    };
+                    for (cmd, value) in commands.iter().zip(per_command) {
+                        let arguments = args(cmd);
+                        if let Some(name) = arguments.first() {
+                            count_cache(&config, &command_name(name), &arguments, value);
+                        }
+                    }
+                    run.finish(per_command.iter().find_map(value_error));
+                }
+                Err(err) => run.finish(Some((error_code(err), err.to_string()))),
+            }
+            result
+        })
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+}
