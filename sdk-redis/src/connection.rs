@@ -276,68 +276,66 @@ fn count_cache(config: &RedisConfig, operation: &str, args: &[&[u8]], reply: &Va
     }
 }
 
-impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
-        let arguments = args(cmd);
+/// A command being measured, with what is needed to count its reply.
+struct CommandRun<'a> {
+    run: Run,
+    config: Arc<RedisConfig>,
+    arguments: Vec<&'a [u8]>,
+}
+
+impl<'a> CommandRun<'a> {
+    fn start(config: &Arc<RedisConfig>, db_index: i64, arguments: Vec<&'a [u8]>) -> Self {
         let operation: Arc<str> = arguments
             .first()
             .map_or_else(|| "?".to_owned(), |name| command_name(name))
             .into();
         let mut text = String::new();
         write_masked(&mut text, arguments.iter().copied());
-        let run = Run::start(
-            &self.config,
-            self.inner.get_db(),
-            Arc::clone(&operation),
-            text,
-            None,
-        );
-        let config = Arc::clone(&self.config);
-        let reply = self.inner.req_packed_command(cmd);
-        Box::pin(async move {
-            let result = reply.await;
-            match &result {
-                Ok(value) => {
-                    count_cache(&config, &operation, &arguments, value);
-                    run.finish(value_error(value));
-                }
-                Err(err) => run.finish(Some((error_code(err), err.to_string()))),
-            }
-            result
-        })
+        Self {
+            run: Run::start(config, db_index, operation, text, None),
+            config: Arc::clone(config),
+            arguments,
+        }
     }
 
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> RedisFuture<'a, Vec<Value>> {
-        let operation: Arc<str> = if pipeline.is_transaction() {
-            "MULTI"
-        } else {
-            "PIPELINE"
+    fn finish(self, result: Result<&Value, &RedisError>) {
+        match result {
+            Ok(value) => {
+                count_cache(&self.config, &self.run.operation, &self.arguments, value);
+                self.run.finish(value_error(value));
+            }
+            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
         }
-        .into();
-        let commands: Vec<&Cmd> = pipeline.cmd_iter().collect();
+    }
+}
+
+/// A pipeline or transaction being measured.
+struct PipelineRun<'a> {
+    run: Run,
+    config: Arc<RedisConfig>,
+    commands: Vec<Vec<&'a [u8]>>,
+    transaction: bool,
+}
+
+impl<'a> PipelineRun<'a> {
+    fn start(
+        config: &Arc<RedisConfig>,
+        db_index: i64,
+        commands: Vec<Vec<&'a [u8]>>,
+        transaction: bool,
+    ) -> Self {
+        let operation: Arc<str> = if transaction { "MULTI" } else { "PIPELINE" }.into();
         let mut text = String::new();
-        for (i, cmd) in commands.iter().enumerate() {
+        for (i, arguments) in commands.iter().enumerate() {
             if i > 0 {
                 text.push_str("; ");
             }
-            write_masked(&mut text, args(cmd));
+            write_masked(&mut text, arguments.iter().copied());
             if text.len() >= crate::mask::MAX_TEXT_LEN {
                 break;
             }
         }
         let size = commands.len();
-        let run = Run::start(
-            &self.config,
-            self.inner.get_db(),
-            Arc::clone(&operation),
-            text,
-            Some(size),
-        );
         DB_CLIENT_OPERATION_BATCH_SIZE
             .histogram(&[
                 (
@@ -350,33 +348,179 @@ impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
                 ),
             ])
             .record(size as f64);
-        let config = Arc::clone(&self.config);
+        Self {
+            run: Run::start(config, db_index, operation, text, Some(size)),
+            config: Arc::clone(config),
+            commands,
+            transaction,
+        }
+    }
+
+    fn finish(self, result: Result<&[Value], &RedisError>) {
+        match result {
+            Ok(values) => {
+                // A transaction answers with one array (EXEC); a pipeline with one reply
+                // per command.
+                let per_command: &[Value] = match values {
+                    [Value::Array(inner)] if self.transaction => inner,
+                    other => other,
+                };
+                for (arguments, value) in self.commands.iter().zip(per_command) {
+                    if let Some(name) = arguments.first() {
+                        count_cache(&self.config, &command_name(name), arguments, value);
+                    }
+                }
+                self.run.finish(per_command.iter().find_map(value_error));
+            }
+            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
+        }
+    }
+}
+
+impl<C: ConnectionLike + Send> ConnectionLike for InstrumentedConnection<C> {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        let run = CommandRun::start(&self.config, self.inner.get_db(), args(cmd));
+        let reply = self.inner.req_packed_command(cmd);
+        Box::pin(async move {
+            let result = reply.await;
+            run.finish(result.as_ref());
+            result
+        })
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        let commands = pipeline.cmd_iter().map(args).collect();
+        let run = PipelineRun::start(
+            &self.config,
+            self.inner.get_db(),
+            commands,
+            pipeline.is_transaction(),
+        );
         let replies = self.inner.req_packed_commands(pipeline, offset, count);
         Box::pin(async move {
             let result = replies.await;
-            match &result {
-                Ok(values) => {
-                    // A transaction answers with one array (EXEC); a pipeline with one
-                    // reply per command.
-                    let per_command: &[Value] = match values.as_slice() {
-                        [Value::Array(inner)] if pipeline.is_transaction() => inner,
-                        other => other,
-                    };
-                    for (cmd, value) in commands.iter().zip(per_command) {
-                        let arguments = args(cmd);
-                        if let Some(name) = arguments.first() {
-                            count_cache(&config, &command_name(name), &arguments, value);
-                        }
-                    }
-                    run.finish(per_command.iter().find_map(value_error));
-                }
-                Err(err) => run.finish(Some((error_code(err), err.to_string()))),
-            }
+            run.finish(result.as_deref());
             result
         })
     }
 
     fn get_db(&self) -> i64 {
         self.inner.get_db()
+    }
+}
+
+/// Commands in an encoded request: each an array of bulk strings, as redis-rs packs them.
+fn decode_packed(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
+    let mut reader = std::io::Cursor::new(bytes);
+    let mut parser = redis::Parser::new();
+    let mut commands = Vec::new();
+    // The parser buffers what it has read, so it is asked until it has nothing left.
+    loop {
+        match parser.parse_value(&mut reader) {
+            Ok(Value::Array(items)) => commands.push(
+                items
+                    .into_iter()
+                    .map(|item| match item {
+                        Value::BulkString(arg) => arg,
+                        Value::SimpleString(arg) => arg.into_bytes(),
+                        _ => b"?".to_vec(),
+                    })
+                    .collect(),
+            ),
+            _ => break,
+        }
+    }
+    commands
+}
+
+/// A blocking redis-rs connection (`redis::Connection`) instrumented like
+/// [`InstrumentedConnection`]. Pipelines reach a blocking connection encoded, so their
+/// commands are read back from the encoding.
+pub struct InstrumentedSyncConnection<C> {
+    inner: C,
+    config: Arc<RedisConfig>,
+}
+
+impl<C> std::fmt::Debug for InstrumentedSyncConnection<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstrumentedSyncConnection")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C> InstrumentedSyncConnection<C> {
+    /// Wraps `inner`.
+    pub fn new(inner: C, config: RedisConfig) -> Self {
+        Self {
+            inner,
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl<C: redis::ConnectionLike> redis::ConnectionLike for InstrumentedSyncConnection<C> {
+    fn req_packed_command(&mut self, cmd: &[u8]) -> redis::RedisResult<Value> {
+        let decoded = decode_packed(cmd);
+        let arguments = decoded
+            .first()
+            .map(|c| c.iter().map(Vec::as_slice).collect())
+            .unwrap_or_default();
+        let run = CommandRun::start(&self.config, self.inner.get_db(), arguments);
+        let result = self.inner.req_packed_command(cmd);
+        run.finish(result.as_ref());
+        result
+    }
+
+    fn req_command(&mut self, cmd: &Cmd) -> redis::RedisResult<Value> {
+        let run = CommandRun::start(&self.config, self.inner.get_db(), args(cmd));
+        let result = self.inner.req_command(cmd);
+        run.finish(result.as_ref());
+        result
+    }
+
+    fn req_packed_commands(
+        &mut self,
+        cmd: &[u8],
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisResult<Vec<Value>> {
+        let decoded = decode_packed(cmd);
+        let transaction = decoded
+            .first()
+            .and_then(|c| c.first())
+            .is_some_and(|name| name.eq_ignore_ascii_case(b"MULTI"));
+        // A transaction is encoded as MULTI, the commands, EXEC.
+        let commands: Vec<Vec<&[u8]>> = decoded
+            .iter()
+            .filter(|c| {
+                !transaction
+                    || !c.first().is_some_and(|n| {
+                        n.eq_ignore_ascii_case(b"MULTI") || n.eq_ignore_ascii_case(b"EXEC")
+                    })
+            })
+            .map(|c| c.iter().map(Vec::as_slice).collect())
+            .collect();
+        let run = PipelineRun::start(&self.config, self.inner.get_db(), commands, transaction);
+        let result = self.inner.req_packed_commands(cmd, offset, count);
+        run.finish(result.as_deref());
+        result
+    }
+
+    fn get_db(&self) -> i64 {
+        self.inner.get_db()
+    }
+
+    fn check_connection(&mut self) -> bool {
+        self.inner.check_connection()
+    }
+
+    fn is_open(&self) -> bool {
+        self.inner.is_open()
     }
 }

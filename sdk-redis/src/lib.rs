@@ -33,7 +33,7 @@ pub mod connection;
 pub mod mask;
 
 pub use cache::Cache;
-pub use connection::{InstrumentedConnection, RedisConfig};
+pub use connection::{InstrumentedConnection, InstrumentedSyncConnection, RedisConfig};
 
 /// Readiness check: `PING` within `timeout` over a clone of `connection`.
 pub fn ping<C>(

@@ -511,3 +511,75 @@ fn redis_down_falls_back_to_the_loader_and_counts_it() {
         .collect();
     assert!(!failed_gets.is_empty());
 }
+
+#[test]
+fn blocking_connection_commands_and_pipelines() {
+    let k = key("sync");
+    let captured = capture_everything(Sampler::default(), || {
+        let client = redis::Client::open(url()).unwrap();
+        let mut conn = sdk_redis::InstrumentedSyncConnection::new(
+            client.get_connection().unwrap(),
+            RedisConfig::from_client(&client).key_prefixes(["sdk-test:"]),
+        );
+        let _: () = redis::cmd("SET")
+            .arg(&k)
+            .arg("sync-secret")
+            .query(&mut conn)
+            .unwrap();
+        let v: Option<String> = redis::cmd("GET").arg(&k).query(&mut conn).unwrap();
+        assert_eq!(v.as_deref(), Some("sync-secret"));
+        let (a, b): (Option<String>, Option<String>) = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(&k)
+            .cmd("GET")
+            .arg(key("sync-none"))
+            .query(&mut conn)
+            .unwrap();
+        assert_eq!((a.as_deref(), b), (Some("sync-secret"), None));
+        let _: () = redis::cmd("DEL").arg(&k).query(&mut conn).unwrap();
+    });
+    let set = captured.span("SET");
+    assert_eq!(str_attr(set, "db.query.text"), Some(&*format!("SET {k} ?")));
+    let multi = captured.span("MULTI");
+    assert_eq!(int_attr(multi, "db.operation.batch.size"), Some(2));
+    assert_eq!(
+        str_attr(multi, "db.query.text"),
+        Some(&*format!("GET {k}; GET {}", key("sync-none")))
+    );
+    assert!(!format!("{:?}", captured.spans).contains("sync-secret"));
+    let hits = captured.counter(
+        "sdk.cache.requests",
+        &[("cache.result", "hit"), ("cache.key_prefix", "sdk-test:")],
+    );
+    let misses = captured.counter(
+        "sdk.cache.requests",
+        &[("cache.result", "miss"), ("cache.key_prefix", "sdk-test:")],
+    );
+    assert_eq!((hits, misses), (2, 1));
+}
+
+#[test]
+fn connection_manager_is_instrumented_too() {
+    let k = key("manager");
+    let captured = capture(|| async {
+        let client = redis::Client::open(url()).unwrap();
+        let manager = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .unwrap();
+        let mut conn = InstrumentedConnection::new(manager, RedisConfig::from_client(&client));
+        let _: () = redis::cmd("SET")
+            .arg(&k)
+            .arg("m")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("DEL")
+            .arg(&k)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    });
+    assert_eq!(captured.spans_named("SET").len(), 1);
+    assert_eq!(captured.spans_named("DEL").len(), 1);
+}

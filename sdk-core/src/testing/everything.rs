@@ -57,7 +57,10 @@ impl Everything {
     }
 
     /// The first span named `name`; panics listing the names when there is none.
-    #[allow(clippy::panic, reason = "a test helper: the panic fails the test that asked")]
+    #[allow(
+        clippy::panic,
+        reason = "a test helper: the panic fails the test that asked"
+    )]
     pub fn span(&self, name: &str) -> &FinishedSpan {
         self.spans
             .iter()
