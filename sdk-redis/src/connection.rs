@@ -420,20 +420,17 @@ fn decode_packed(bytes: &[u8]) -> Vec<Vec<Vec<u8>>> {
     let mut parser = redis::Parser::new();
     let mut commands = Vec::new();
     // The parser buffers what it has read, so it is asked until it has nothing left.
-    loop {
-        match parser.parse_value(&mut reader) {
-            Ok(Value::Array(items)) => commands.push(
-                items
-                    .into_iter()
-                    .map(|item| match item {
-                        Value::BulkString(arg) => arg,
-                        Value::SimpleString(arg) => arg.into_bytes(),
-                        _ => b"?".to_vec(),
-                    })
-                    .collect(),
-            ),
-            _ => break,
-        }
+    while let Ok(Value::Array(items)) = parser.parse_value(&mut reader) {
+        commands.push(
+            items
+                .into_iter()
+                .map(|item| match item {
+                    Value::BulkString(arg) => arg,
+                    Value::SimpleString(arg) => arg.into_bytes(),
+                    _ => b"?".to_vec(),
+                })
+                .collect(),
+        );
     }
     commands
 }
