@@ -7,6 +7,8 @@
 //! `/health/live` and `/health/ready` answer with JSON; `/metrics` with Prometheus text.
 //! `/users/{id}` reads the database through [`sdk_sqlx::InstrumentedPool`] (SQLite by
 //! default, PostgreSQL with `DATABASE_URL`); `/slow` runs a deliberately slow query.
+//! `/cached/users/{id}` answers through [`sdk_redis::Cache`] when Redis is reachable
+//! (`REDIS_URL`, else the default port), straight from the database otherwise.
 
 pub mod db;
 
@@ -29,11 +31,17 @@ pub struct AppState {
     /// `http://host:port` of this service, known once it listens.
     base_url: Arc<OnceLock<String>>,
     db: db::Database,
+    cache: Option<sdk_redis::Cache<redis::aio::ConnectionManager>>,
 }
 
 impl AppState {
-    /// State using `propagator` for incoming and outgoing trace context and `db` for data.
-    pub fn new(propagator: Propagator, db: db::Database) -> Self {
+    /// State using `propagator` for incoming and outgoing trace context, `db` for data and
+    /// `cache` (when Redis is reachable) in front of it.
+    pub fn new(
+        propagator: Propagator,
+        db: db::Database,
+        cache: Option<sdk_redis::Cache<redis::aio::ConnectionManager>>,
+    ) -> Self {
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
             .with(ReqwestMiddleware::new(propagator.clone()))
             .build();
@@ -42,6 +50,7 @@ impl AppState {
             client,
             base_url: Arc::new(OnceLock::new()),
             db,
+            cache,
         }
     }
 
@@ -54,16 +63,23 @@ impl AppState {
 /// The demo router; `metrics` is mounted at `/metrics` when given.
 pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService>) -> Router {
     let database = state.db.clone();
-    let health = Health::new()
+    let mut health = Health::new()
         .with_check(check("self", || async { Ok(()) }))
         .with_check(check(state.db.system(), move || {
             database.ping(std::time::Duration::from_secs(1))
         }));
+    if let Some(cache) = &state.cache {
+        let connection = cache.connection().clone();
+        health = health.with_check(check("redis", move || {
+            sdk_redis::ping(&connection, std::time::Duration::from_secs(1))
+        }));
+    }
     let mut router = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/work", get(work))
         .route("/slow", get(slow))
+        .route("/cached/users/{id}", get(cached_user))
         .route("/fail", get(fail))
         .route("/chain", get(chain))
         .route_service("/health/live", health.liveness())
@@ -76,8 +92,42 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         .with_state(state)
 }
 
+/// The cache in front of the database: Redis at `REDIS_URL` (else the default port) when it
+/// answers within a second; `None` (and a log line saying so) otherwise.
+pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionManager>> {
+    let url = std::env::var("REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let connected = async {
+        let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
+        let manager = redis::aio::ConnectionManager::new(client.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let config = sdk_redis::RedisConfig::from_client(&client).key_prefixes(["user:"]);
+        Ok::<_, String>(sdk_redis::InstrumentedConnection::new(manager, config))
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(1), connected).await {
+        Ok(Ok(connection)) => {
+            tracing::info!(target: "demo::startup", cache = "redis", "cache ready");
+            Some(sdk_redis::Cache::new(
+                connection,
+                std::time::Duration::from_millis(250),
+            ))
+        }
+        Ok(Err(err)) => {
+            tracing::warn!(target: "demo::startup", error = %err, "cache is off: Redis is not reachable");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(target: "demo::startup", "cache is off: Redis did not answer within 1 s");
+            None
+        }
+    }
+}
+
 async fn index() -> &'static str {
-    "demo service: try /users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
+    "demo service: try /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
 #[derive(Serialize)]
@@ -100,6 +150,40 @@ async fn user(
         Err(err) => {
             tracing::error!(error = %err, "user query failed");
             Err(StatusCode::INTERNAL_SERVER_ERROR)
+        }
+    }
+}
+
+async fn cached_user(State(state): State<AppState>, Path(id): Path<u64>) -> Response {
+    let Ok(key) = i64::try_from(id) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let load = || {
+        let db = state.db.clone();
+        async move { db.user_name(key).await }
+    };
+    let name = match &state.cache {
+        Some(cache) => cache
+            .get_or_load(
+                &format!("user:{id}"),
+                std::time::Duration::from_secs(60),
+                load,
+            )
+            .await
+            .map_err(|e| e.to_string()),
+        None => load().await.map_err(|e| e.to_string()),
+    };
+    match name {
+        Ok(Some(name)) => axum::Json(serde_json::json!({
+            "id": id,
+            "name": name,
+            "cache": if state.cache.is_some() { "redis" } else { "off" },
+        }))
+        .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cached user lookup failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "lookup failed\n").into_response()
         }
     }
 }

@@ -3,7 +3,8 @@
 //! Listens on `--addr ADDR`, else `DEMO_ADDR`, else `127.0.0.1:3000`. Everything else comes
 //! from the standard `OTEL_*` / `DD_*` variables; with none set it logs JSON to stdout and
 //! serves Prometheus metrics at `/metrics`. The database is a SQLite file in the temporary
-//! directory unless `DATABASE_URL=postgres://…` is set.
+//! directory unless `DATABASE_URL=postgres://…` is set; the cache is Redis at `REDIS_URL`,
+//! else `redis://127.0.0.1:6379` when it answers, else off.
 
 use sdk_core::config::Config;
 use std::net::SocketAddr;
@@ -95,7 +96,8 @@ async fn main() -> ExitCode {
         }
     };
     tracing::info!(target: "demo::startup", database = db.system(), "database ready");
-    let state = demo::AppState::new(telemetry.propagator().clone(), db);
+    let cache = demo::connect_cache().await;
+    let state = demo::AppState::new(telemetry.propagator().clone(), db, cache);
     let app = demo::app(state.clone(), metrics);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {

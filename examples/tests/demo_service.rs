@@ -38,6 +38,7 @@ impl Demo {
             "RUST_LOG",
             "OTEL_PROPAGATORS",
             "DATABASE_URL",
+            "REDIS_URL",
             "SDK_DB_SLOW_QUERY_MS",
             "SDK_DB_COMMENTS",
             "DD_DBM_PROPAGATION_MODE",
@@ -607,4 +608,71 @@ async fn database_routes_on_postgres_with_database_url() {
     let url = std::env::var("SDK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     database_routes(&[("DATABASE_URL", &url)], "postgresql").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_route_uses_redis_and_counts_hits_and_misses() {
+    let id = std::process::id() % 1000 + 1;
+    let client = redis::Client::open("redis://127.0.0.1:6379").unwrap();
+    let mut redis = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis on 127.0.0.1:6379 (`cargo xtask test` starts it)");
+    let _: () = redis::cmd("DEL")
+        .arg(format!("user:{id}"))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+
+    let (mut demo, addr) = Demo::start(&[]);
+    demo.wait_for(|l| l["message"] == "cache ready");
+    for _ in 0..3 {
+        let (status, _, body) = get(&addr, &format!("/cached/users/{id}"), &[]).await;
+        assert_eq!(status, 200);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["name"], format!("user-{id}"));
+        assert_eq!(body["cache"], "redis");
+    }
+    let (_, _, ready) = get(&addr, "/health/ready", &[]).await;
+    assert!(ready.contains(r#""name":"redis","status":"ok""#), "{ready}");
+    let (_, _, metrics) = get(&addr, "/metrics", &[]).await;
+    if let Err(findings) = sdk_core::testing::promtool_check(&metrics) {
+        panic!("{findings}\n--- /metrics ---\n{metrics}");
+    }
+    let count = |result: &str| {
+        counter_value(
+            &metrics,
+            &format!(
+                r#"sdk_cache_requests_total{{db_system_name="redis",db_operation_name="GET",cache_result="{result}",cache_key_prefix="user:"}}"#
+            ),
+        )
+    };
+    assert_eq!((count("hit"), count("miss")), (2, 1), "{metrics}");
+    assert!(
+        metrics.contains("sdk_cache_load_duration_seconds_count{cache_key_prefix=\"user:\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_redis_the_cache_is_off_and_the_route_still_answers() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let (mut demo, addr) = Demo::start(&[("REDIS_URL", &url)]);
+    let off = demo.wait_for(|l| {
+        l["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("cache is off"))
+    });
+    assert_eq!(off["level"], "WARN");
+    let (status, _, body) = get(&addr, "/cached/users/3", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["cache"],
+        "off"
+    );
 }

@@ -70,6 +70,11 @@ where
         }
     }
 
+    /// The instrumented connection the cache uses.
+    pub fn connection(&self) -> &InstrumentedConnection<C> {
+        &self.connection
+    }
+
     /// The value of `key`: from Redis, else from `loader` (stored for `ttl`).
     ///
     /// Concurrent misses of one key share one loader run; its error reaches each of them

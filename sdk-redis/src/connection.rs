@@ -10,7 +10,8 @@ use sdk_core::catalogue::{
 use sdk_core::semconv::{cache, db, error, server};
 use sdk_core::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Instant;
 use tracing::field::Empty;
 
@@ -20,6 +21,88 @@ pub struct RedisConfig {
     address: Option<Arc<str>>,
     port: Option<u16>,
     key_prefixes: Arc<[Arc<str>]>,
+    handles: Arc<Handles>,
+}
+
+/// Most cached metric handles of each kind; beyond it handles are looked up per command.
+const MAX_HANDLES: usize = 512;
+
+/// Command, key prefix and hit (true) or miss of a lookup.
+type LookupKey = (Arc<str>, Option<Arc<str>>, bool);
+
+/// Metric handles by label values, registered once (the common path of a command).
+#[derive(Debug, Default)]
+struct Handles {
+    durations: RwLock<HashMap<Arc<str>, metrics::Histogram>>,
+    lookups: RwLock<HashMap<LookupKey, metrics::Counter>>,
+}
+
+impl Handles {
+    fn duration(&self, operation: &Arc<str>) -> metrics::Histogram {
+        if let Some(found) = self
+            .durations
+            .read()
+            .ok()
+            .and_then(|m| m.get(operation).cloned())
+        {
+            return found;
+        }
+        let histogram = DB_CLIENT_OPERATION_DURATION.histogram(&[
+            (
+                db::SYSTEM_NAME,
+                metrics::SharedString::const_str(db::system::REDIS),
+            ),
+            (
+                db::OPERATION_NAME,
+                metrics::SharedString::from(Arc::clone(operation)),
+            ),
+        ]);
+        if let Ok(mut map) = self.durations.write()
+            && map.len() < MAX_HANDLES
+        {
+            map.insert(Arc::clone(operation), histogram.clone());
+        }
+        histogram
+    }
+
+    fn lookup(
+        &self,
+        operation: &Arc<str>,
+        prefix: Option<Arc<str>>,
+        hit: bool,
+    ) -> metrics::Counter {
+        let key = (Arc::clone(operation), prefix, hit);
+        if let Some(found) = self.lookups.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return found;
+        }
+        let mut labels = vec![
+            (
+                db::SYSTEM_NAME,
+                metrics::SharedString::const_str(db::system::REDIS),
+            ),
+            (
+                db::OPERATION_NAME,
+                metrics::SharedString::from(Arc::clone(operation)),
+            ),
+            (
+                cache::RESULT,
+                metrics::SharedString::const_str(if hit { cache::HIT } else { cache::MISS }),
+            ),
+        ];
+        if let Some(prefix) = &key.1 {
+            labels.push((
+                cache::KEY_PREFIX,
+                metrics::SharedString::from(Arc::clone(prefix)),
+            ));
+        }
+        let counter = CACHE_REQUESTS.counter(&labels);
+        if let Ok(mut map) = self.lookups.write()
+            && map.len() < MAX_HANDLES
+        {
+            map.insert(key, counter.clone());
+        }
+        counter
+    }
 }
 
 impl RedisConfig {
@@ -37,6 +120,7 @@ impl RedisConfig {
             address,
             port,
             key_prefixes: Arc::from(Vec::new()),
+            handles: Arc::default(),
         }
     }
 
@@ -171,8 +255,15 @@ impl Run {
     }
 
     /// Ends the span and records the duration; `failure` is `(status code, message)`.
-    fn finish(self, failure: Option<(String, String)>) {
+    fn finish(self, config: &RedisConfig, failure: Option<(String, String)>) {
         let elapsed = self.started.elapsed();
+        if failure.is_none() {
+            config
+                .handles
+                .duration(&self.operation)
+                .record(elapsed.as_secs_f64());
+            return;
+        }
         let mut labels = vec![
             (
                 db::SYSTEM_NAME,
@@ -223,8 +314,8 @@ fn value_error(value: &Value) -> Option<(String, String)> {
 }
 
 /// Counts hits and misses of a read command from its reply.
-fn count_cache(config: &RedisConfig, operation: &str, args: &[&[u8]], reply: &Value) {
-    let keys_and_results: Vec<(&[u8], bool)> = match (operation, reply) {
+fn count_cache(config: &RedisConfig, operation: &Arc<str>, args: &[&[u8]], reply: &Value) {
+    let keys_and_results: Vec<(&[u8], bool)> = match (&**operation, reply) {
         ("GET" | "GETEX" | "GETDEL" | "HGET", reply) => match args.get(1) {
             Some(key) if !matches!(reply, Value::ServerError(_)) => {
                 vec![(*key, !matches!(reply, Value::Nil))]
@@ -255,24 +346,10 @@ fn count_cache(config: &RedisConfig, operation: &str, args: &[&[u8]], reply: &Va
         _ => return,
     };
     for (key, hit) in keys_and_results {
-        let mut labels = vec![
-            (
-                db::SYSTEM_NAME,
-                metrics::SharedString::const_str(db::system::REDIS),
-            ),
-            (
-                db::OPERATION_NAME,
-                metrics::SharedString::from(operation.to_owned()),
-            ),
-            (
-                cache::RESULT,
-                metrics::SharedString::const_str(if hit { cache::HIT } else { cache::MISS }),
-            ),
-        ];
-        if let Some(prefix) = config.prefix_of(key) {
-            labels.push((cache::KEY_PREFIX, metrics::SharedString::from(prefix)));
-        }
-        CACHE_REQUESTS.counter(&labels).increment(1);
+        config
+            .handles
+            .lookup(operation, config.prefix_of(key), hit)
+            .increment(1);
     }
 }
 
@@ -302,9 +379,11 @@ impl<'a> CommandRun<'a> {
         match result {
             Ok(value) => {
                 count_cache(&self.config, &self.run.operation, &self.arguments, value);
-                self.run.finish(value_error(value));
+                self.run.finish(&self.config, value_error(value));
             }
-            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
+            Err(err) => self
+                .run
+                .finish(&self.config, Some((error_code(err), err.to_string()))),
         }
     }
 }
@@ -367,12 +446,16 @@ impl<'a> PipelineRun<'a> {
                 };
                 for (arguments, value) in self.commands.iter().zip(per_command) {
                     if let Some(name) = arguments.first() {
-                        count_cache(&self.config, &command_name(name), arguments, value);
+                        let operation: Arc<str> = command_name(name).into();
+                        count_cache(&self.config, &operation, arguments, value);
                     }
                 }
-                self.run.finish(per_command.iter().find_map(value_error));
+                self.run
+                    .finish(&self.config, per_command.iter().find_map(value_error));
             }
-            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
+            Err(err) => self
+                .run
+                .finish(&self.config, Some((error_code(err), err.to_string()))),
         }
     }
 }

@@ -9,7 +9,7 @@
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
 //! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
 //! - `peers`: installs, starts and configures the test peers (PostgreSQL with
-//!   `pg_stat_statements`, promtool, the Datadog test agent) without running tests;
+//!   `pg_stat_statements`, Redis, promtool, the Datadog test agent) without running tests;
 //! - `profile`: instructions per request of each server-layer variant under callgrind
 //!   (independent of the machine's load), with the ratios the benchmark reports.
 
@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         "load" => load(&rest),
         "profile" => profile(),
         "peers" => ensure_postgres()
+            .and_then(|()| ensure_redis())
             .and_then(|()| ensure_promtool())
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
@@ -223,6 +224,15 @@ fn profile() -> Result {
         "SQLite in memory, all threads: plain sqlx {plain:.0}, InstrumentedPool {instrumented:.0} instructions per query (+{:.0})",
         instrumented - plain
     );
+
+    let binary = build_example("profile_redis")?;
+    let per_command = |variant: &str| per_iteration(&binary, variant, 1_000, 5_000);
+    let plain = per_command("plain")?;
+    let instrumented = per_command("instrumented")?;
+    println!(
+        "Redis GET, client process: plain redis-rs {plain:.0}, InstrumentedConnection {instrumented:.0} instructions per command (+{:.0})",
+        instrumented - plain
+    );
     Ok(())
 }
 
@@ -250,6 +260,7 @@ fn test() -> Result {
     let started = Instant::now();
     ensure_promtool()?;
     ensure_postgres()?;
+    ensure_redis()?;
     ensure_wasm_target()?;
     let test_agent = ensure_test_agent()?;
     let peers = [("DDAPM_TEST_AGENT", test_agent.as_str())];
@@ -438,6 +449,55 @@ fn ensure_postgres() -> Result {
         psql_admin("CREATE DATABASE test")?;
     }
     Ok(())
+}
+
+fn redis_answers() -> bool {
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], 6379)),
+        std::time::Duration::from_millis(500),
+    )
+    .is_ok()
+}
+
+/// Redis on 127.0.0.1:6379 (sdk-redis tests, the demo's cache): installed and started
+/// when it does not answer; it keeps nothing on disk.
+fn ensure_redis() -> Result {
+    if redis_answers() {
+        return Ok(());
+    }
+    if !succeeds("redis-server", &["--version"]) {
+        if !is_root() {
+            return Err("Redis is missing: apt-get install -y redis-server".into());
+        }
+        run(
+            "install Redis",
+            Command::new("apt-get")
+                .args(["install", "-y", "-qq", "redis-server"])
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )?;
+    }
+    run(
+        "start Redis",
+        Command::new("redis-server").args([
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]),
+    )?;
+    for _ in 0..40 {
+        if redis_answers() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    Err("Redis did not accept connections on 127.0.0.1:6379 within 10 s".into())
 }
 
 fn ensure_promtool() -> Result {
