@@ -6,6 +6,8 @@
 //! - [`catalogue`]: every metric the SDK emits — name, kind, unit, labels, buckets;
 //! - [`propagation`]: W3C, Datadog and B3 trace context over any header carrier;
 //! - [`config`]: configuration from `OTEL_*` / `DD_*` variables with a builder;
+//! - [`rum`]: the browser beacon (web vitals, errors) shared by page and server; parsing
+//!   and validation with feature `rum`;
 //! - `trace` (feature `tracing`): trace and span ids for `tracing` spans, sampling and
 //!   remote parents;
 //! - `logs` (feature `json-logs`): JSON log lines with trace correlation;
@@ -59,6 +61,7 @@ pub(crate) const RUSTC_VERSION: &str = env!("SDK_RUSTC_VERSION");
 pub mod catalogue;
 pub mod config;
 pub mod propagation;
+pub mod rum;
 pub mod semconv;
 
 #[cfg(feature = "tracing")]

@@ -11,7 +11,8 @@
 //!   `reqwest`): a client span per outbound request, the configured propagation headers and
 //!   `http.client.request.duration`;
 //! - [`health`]: liveness and readiness endpoints with pluggable, measured async checks;
-//! - [`classify`]: which statuses (and gRPC codes) are failures.
+//! - [`classify`]: which statuses (and gRPC codes) are failures;
+//! - [`rum`]: the route that ingests browser beacons into web-vital histograms.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -36,6 +37,7 @@ mod metrics_cache;
 mod panic;
 pub mod request_id;
 mod route;
+pub mod rum;
 pub mod server;
 
 pub use client::HttpClientLayer;

@@ -19,7 +19,7 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 12] = [
+const CORE_FEATURES: [&str; 13] = [
     "tracing",
     "json-logs",
     "metrics",
@@ -32,6 +32,7 @@ const CORE_FEATURES: [&str; 12] = [
     "dogstatsd",
     "testing-otlp",
     "testing",
+    "rum",
 ];
 
 fn main() -> ExitCode {

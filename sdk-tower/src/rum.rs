@@ -1,0 +1,260 @@
+//! [`RumIngest`]: the route that receives browser beacons ([`sdk_core::rum::Beacon`]) and
+//! turns them into catalogue metrics, so Prometheus users get real-user percentiles without
+//! a SaaS, and OTLP / DogStatsD users get the same histograms.
+//!
+//! - `POST` only (`OPTIONS` answers CORS preflights); `application/json` or `text/plain`
+//!   (what `navigator.sendBeacon` sends for a string); body at most 64 KB, read with a
+//!   limit, never buffered beyond it;
+//! - strict schema, values range-checked, ratings recomputed from the thresholds, unknown
+//!   names and fields rejected: `4xx` and `sdk.rum.beacons.rejected{sdk.reason}`;
+//! - route templates outside the configured list are recorded as `other`, so series stay
+//!   bounded whatever pages send;
+//! - each vital goes to `browser.web_vital.duration` (seconds) or `browser.web_vital.cls`
+//!   by name, rating, navigation type and route; errors to `sdk.browser.errors`;
+//! - CORS: origins are allowed one by one (or all); nothing is allowed by default.
+//!
+//! ```
+//! use axum::Router;
+//! use sdk_tower::rum::RumIngest;
+//!
+//! let ingest = RumIngest::new()
+//!     .routes(["/", "/products/{id}"])
+//!     .allow_origin("https://shop.example");
+//! let app: Router = Router::new().route_service("/rum", ingest);
+//! ```
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body::Body;
+use http_body_util::{BodyExt, Full, Limited};
+use sdk_core::catalogue::{
+    BROWSER_ERRORS, BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION, RUM_BEACONS_REJECTED,
+};
+use sdk_core::rum::{Beacon, MAX_BEACON_BYTES, Rejection};
+use sdk_core::semconv::{browser, error, http as keys, sdk};
+use std::collections::HashSet;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Label for a route outside the configured templates.
+pub const OTHER_ROUTE: &str = "other";
+
+#[derive(Debug, Clone, Default)]
+struct Settings {
+    routes: HashSet<Arc<str>>,
+    any_route: bool,
+    origins: HashSet<String>,
+    any_origin: bool,
+}
+
+/// The beacon ingestion service; mount it with `Router::route_service`.
+#[derive(Debug, Clone, Default)]
+pub struct RumIngest {
+    settings: Arc<Settings>,
+}
+
+impl RumIngest {
+    /// Accepts no origin and records every route as `other` until configured.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn settings_mut(&mut self) -> &mut Settings {
+        Arc::make_mut(&mut self.settings)
+    }
+
+    /// Route templates recorded as sent; others are recorded as `other`.
+    pub fn routes<I, S>(mut self, routes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let settings = self.settings_mut();
+        settings
+            .routes
+            .extend(routes.into_iter().map(|r| Arc::from(r.as_ref())));
+        self
+    }
+
+    /// Records every route template as sent (only when pages are trusted to send
+    /// templates; the catalogue's series ceiling still applies).
+    pub fn any_route(mut self) -> Self {
+        self.settings_mut().any_route = true;
+        self
+    }
+
+    /// Allows cross-origin beacons from `origin` (`https://shop.example`).
+    pub fn allow_origin(mut self, origin: impl Into<String>) -> Self {
+        self.settings_mut().origins.insert(origin.into());
+        self
+    }
+
+    /// Allows cross-origin beacons from any origin.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.settings_mut().any_origin = true;
+        self
+    }
+
+    fn allowed_origin(&self, origin: Option<&HeaderValue>) -> Option<HeaderValue> {
+        let origin = origin?;
+        let settings = &self.settings;
+        if settings.any_origin {
+            return Some(HeaderValue::from_static("*"));
+        }
+        let text = origin.to_str().ok()?;
+        settings.origins.contains(text).then(|| origin.clone())
+    }
+
+    /// Records `beacon`'s vitals and errors.
+    fn record(&self, beacon: &Beacon) {
+        let route: Arc<str> = if self.settings.any_route {
+            Arc::from(beacon.route.as_str())
+        } else {
+            self.settings
+                .routes
+                .get(beacon.route.as_str())
+                .cloned()
+                .unwrap_or_else(|| Arc::from(OTHER_ROUTE))
+        };
+        for vital in &beacon.vitals {
+            let labels = [
+                (browser::WEB_VITAL_NAME, vital.name.as_str().into()),
+                (browser::WEB_VITAL_RATING, vital.rating.as_str().into()),
+                (
+                    browser::WEB_VITAL_NAVIGATION_TYPE,
+                    vital.navigation_type.as_str().into(),
+                ),
+                (keys::ROUTE, metrics::SharedString::from(Arc::clone(&route))),
+            ];
+            // One sample per report: the browser module sends each metric id once, with
+            // its final value (web-vitals' default reporting).
+            if vital.name.is_timing() {
+                BROWSER_WEB_VITAL_DURATION
+                    .histogram(&labels)
+                    .record(vital.value / 1000.0);
+            } else {
+                BROWSER_WEB_VITAL_CLS.histogram(&labels).record(vital.value);
+            }
+        }
+        for reported in &beacon.errors {
+            BROWSER_ERRORS
+                .counter(&[
+                    (keys::ROUTE, metrics::SharedString::from(Arc::clone(&route))),
+                    (error::TYPE, reported.kind.as_str().into()),
+                ])
+                .increment(1);
+        }
+    }
+}
+
+fn rejected(reason: Rejection) -> StatusCode {
+    RUM_BEACONS_REJECTED
+        .counter(&[(sdk::REASON, reason.as_str().into())])
+        .increment(1);
+    match reason {
+        Rejection::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn reject_other(reason: &'static str, status: StatusCode) -> StatusCode {
+    RUM_BEACONS_REJECTED
+        .counter(&[(sdk::REASON, reason.into())])
+        .increment(1);
+    status
+}
+
+impl<B> tower_service::Service<Request<B>> for RumIngest
+where
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let ingest = self.clone();
+        Box::pin(async move {
+            let allow = ingest.allowed_origin(request.headers().get(header::ORIGIN));
+            let status = ingest.handle(request).await;
+            let mut response = Response::new(Full::new(Bytes::new()));
+            *response.status_mut() = status;
+            if let Some(origin) = allow {
+                let headers = response.headers_mut();
+                headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    HeaderValue::from_static("POST, OPTIONS"),
+                );
+                headers.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("content-type"),
+                );
+                headers.insert(header::VARY, HeaderValue::from_static("origin"));
+            }
+            Ok(response)
+        })
+    }
+}
+
+impl RumIngest {
+    async fn handle<B>(&self, request: Request<B>) -> StatusCode
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        match *request.method() {
+            Method::POST => {}
+            Method::OPTIONS => return StatusCode::NO_CONTENT,
+            _ => return reject_other("method", StatusCode::METHOD_NOT_ALLOWED),
+        }
+        let content_type = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if !(content_type.starts_with("application/json") || content_type.starts_with("text/plain"))
+        {
+            return reject_other("content_type", StatusCode::UNSUPPORTED_MEDIA_TYPE);
+        }
+        let declared_too_large = request
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|len| len > MAX_BEACON_BYTES);
+        if declared_too_large {
+            return rejected(Rejection::TooLarge);
+        }
+        let body = match Limited::new(request.into_body(), MAX_BEACON_BYTES)
+            .collect()
+            .await
+        {
+            Ok(body) => body.to_bytes(),
+            Err(err) => {
+                return if err.is::<http_body_util::LengthLimitError>() {
+                    rejected(Rejection::TooLarge)
+                } else {
+                    reject_other("body", StatusCode::BAD_REQUEST)
+                };
+            }
+        };
+        match Beacon::parse(&body) {
+            Ok(beacon) => {
+                self.record(&beacon);
+                StatusCode::NO_CONTENT
+            }
+            Err(reason) => rejected(reason),
+        }
+    }
+}
