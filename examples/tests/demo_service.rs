@@ -269,14 +269,26 @@ async fn traces_reach_the_datadog_agent_and_logs_carry_the_same_trace_id() {
     demo.wait_for(|l| l["message"] == "shutting down");
     assert!(demo.child.wait().unwrap().success());
 
-    let (status, traces) = agent.get("/test/session/traces").unwrap();
-    assert_eq!(status, 200, "{traces}");
-    let spans: Vec<Value> = traces
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|t| t.as_array().unwrap().clone())
-        .collect();
+    // The agent may still be decoding the last payload when the demo has exited.
+    let mut traces = Value::Null;
+    let mut spans: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        let (status, found) = agent.get("/test/session/traces").unwrap();
+        assert_eq!(status, 200, "{found}");
+        spans = found
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|t| t.as_array().unwrap().clone())
+            .collect();
+        traces = found;
+        if spans.iter().any(|s| s["resource"] == "GET /users/{id}")
+            && spans.iter().any(|s| s["resource"] == "GET /fail")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let user = spans
         .iter()
         .find(|s| s["resource"] == "GET /users/{id}")
