@@ -294,6 +294,16 @@ fn test() -> Result {
         ]),
     )?;
     run(
+        "sdk-wasm-rum for wasm32",
+        cargo().args([
+            "build",
+            "--package",
+            "sdk-wasm-rum",
+            "--target",
+            WASM_TARGET,
+        ]),
+    )?;
+    run(
         "sdk-core, default features off",
         cargo().args(["check", "--package", "sdk-core", "--no-default-features"]),
     )?;

@@ -1,0 +1,19 @@
+//! Real-user monitoring in the browser: Core Web Vitals measured exactly as Google's
+//! web-vitals (version 6) defines them, from Rust compiled to wasm.
+//!
+//! This crate's platform-independent core is here and tested natively:
+//!
+//! - [`cls`]: layout-shift session windows (the largest window is the CLS);
+//! - [`inp`]: interactions grouped by id, the ten longest kept, the p98 estimate chosen by
+//!   the interaction count;
+//! - [`timing`]: LCP, FCP and TTFB from entry times, activation start and the first time the
+//!   page was hidden;
+//! - [`routes`]: page paths mapped to configured route templates, so beacons never carry
+//!   unbounded paths.
+//!
+//! Ratings and the beacon format come from [`sdk_core::rum`], shared with the server.
+
+pub mod cls;
+pub mod inp;
+pub mod routes;
+pub mod timing;
