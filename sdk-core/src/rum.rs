@@ -26,6 +26,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The route of a page whose path matches no configured template.
+pub const OTHER_ROUTE: &str = "other";
+
 /// Largest accepted beacon body, in bytes.
 pub const MAX_BEACON_BYTES: usize = 64 * 1024;
 /// Most web-vital reports per beacon.
@@ -229,7 +232,8 @@ pub struct Beacon {
     /// Its environment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<String>,
-    /// The page's route template (`/products/{id}`), never the raw path.
+    /// The page's route template (`/products/{id}`), never the raw path; [`OTHER_ROUTE`]
+    /// for a path that matches no template.
     pub route: String,
     /// The backend trace id (32 hex digits) from `Server-Timing: traceparent` or
     /// `<meta name="traceparent">`.
@@ -312,7 +316,7 @@ impl Beacon {
         {
             return Err(Rejection::TooMany);
         }
-        if self.service.is_empty() || !self.route.starts_with('/') {
+        if self.service.is_empty() || !(self.route.starts_with('/') || self.route == OTHER_ROUTE) {
             return Err(Rejection::Malformed);
         }
         if let Some(trace_id) = &self.trace_id
@@ -435,6 +439,9 @@ mod tests {
         let mut b = beacon();
         b.route = "no-slash".into();
         assert_eq!(reject(b), Rejection::Malformed);
+        let mut b = beacon();
+        b.route = OTHER_ROUTE.into();
+        assert_eq!(b.validate(), Ok(()), "unmatched pages are `other`");
 
         assert_eq!(Beacon::parse(b"not json"), Err(Rejection::Malformed));
         assert_eq!(

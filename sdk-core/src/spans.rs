@@ -574,12 +574,9 @@ pub fn record_user_id_on(span: &tracing::Span, name: &str, user_id: &str) -> boo
         let target = span.scope().find(|s| s.metadata().name() == name)?;
         let mut extensions = target.extensions_mut();
         if let Some(recording) = extensions.get_mut::<Recording>() {
-            recording.set(
-                crate::semconv::user::ID,
-                AttrValue::Str(Cow::Owned(user_id.to_owned())),
-            );
+            recording.set(crate::semconv::user::ID, AttrValue::Str(clip(user_id)));
         }
-        extensions.get_mut::<SpanState>()?.user_id = Some(user_id.into());
+        extensions.get_mut::<SpanState>()?.user_id = Some(clip(user_id).as_ref().into());
         Some(())
     })
     .flatten()

@@ -50,6 +50,25 @@ impl<C: Clone> Clone for Cache<C> {
     }
 }
 
+/// Removes a flight from the map when dropped, if the map still holds that flight.
+struct Landing<'a> {
+    flights: &'a Flights,
+    key: &'a str,
+    cell_addr: usize,
+}
+
+impl Drop for Landing<'_> {
+    fn drop(&mut self) {
+        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        if flights
+            .get(self.key)
+            .is_some_and(|c| Arc::as_ptr(c) as *const () as usize == self.cell_addr)
+        {
+            flights.remove(self.key);
+        }
+    }
+}
+
 /// Where a value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Lookup {
@@ -68,6 +87,14 @@ where
             timeout,
             flights: Arc::default(),
         }
+    }
+
+    /// Loads in progress (keys whose loader is running).
+    pub fn loads_in_progress(&self) -> usize {
+        self.flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 
     /// The instrumented connection the cache uses.
@@ -118,8 +145,16 @@ where
 
         let cell = self.flight::<T, E>(key);
         let led = AtomicBool::new(false);
+        let cell_addr = Arc::as_ptr(&cell) as *const () as usize;
         let result = cell
             .get_or_init(|| async {
+                // Ends the flight when the load ends, also when the leading request is
+                // dropped mid-load (then the next miss starts a new flight).
+                let _landing = Landing {
+                    flights: &self.flights,
+                    key,
+                    cell_addr,
+                };
                 led.store(true, Ordering::Relaxed);
                 let started = Instant::now();
                 let loaded = loader().await.map_err(Arc::new);
@@ -140,13 +175,11 @@ where
             })
             .await
             .clone();
-        if led.load(Ordering::Relaxed) {
-            self.land(key, &cell);
-            if lookup == Lookup::Miss
-                && let Ok(value) = &result
-            {
-                self.set(key, value, ttl).await;
-            }
+        if led.load(Ordering::Relaxed)
+            && lookup == Lookup::Miss
+            && let Ok(value) = &result
+        {
+            self.set(key, value, ttl).await;
         }
         result
     }
@@ -170,17 +203,6 @@ where
             Arc::clone(&cell) as Arc<dyn Any + Send + Sync>,
         );
         cell
-    }
-
-    /// Ends the flight of `key` once its load is done, so the next miss loads again.
-    fn land<T: Send + Sync + 'static>(&self, key: &str, cell: &Arc<T>) {
-        let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
-        if flights
-            .get(key)
-            .is_some_and(|c| std::ptr::addr_eq(Arc::as_ptr(c), Arc::as_ptr(cell)))
-        {
-            flights.remove(key);
-        }
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, ()> {

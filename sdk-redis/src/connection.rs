@@ -203,6 +203,28 @@ struct Run {
     span: tracing::Span,
     started: Instant,
     operation: Arc<str>,
+    /// Set for a command whose future was dropped before the reply (a caller's timeout).
+    cancelled: Option<Arc<RedisConfig>>,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(config) = self.cancelled.take() {
+            let run = Run {
+                span: std::mem::replace(&mut self.span, tracing::Span::none()),
+                started: self.started,
+                operation: Arc::clone(&self.operation),
+                cancelled: None,
+            };
+            run.finish(
+                &config,
+                Some((
+                    "cancelled".to_owned(),
+                    "cancelled before the reply".to_owned(),
+                )),
+            );
+        }
+    }
 }
 
 impl Run {
@@ -251,11 +273,19 @@ impl Run {
             span,
             started: Instant::now(),
             operation,
+            cancelled: None,
         }
     }
 
+    /// Records the run as cancelled if it is dropped before [`finish`](Self::finish).
+    fn cancellable(mut self, config: &Arc<RedisConfig>) -> Self {
+        self.cancelled = Some(Arc::clone(config));
+        self
+    }
+
     /// Ends the span and records the duration; `failure` is `(status code, message)`.
-    fn finish(self, config: &RedisConfig, failure: Option<(String, String)>) {
+    fn finish(mut self, config: &RedisConfig, failure: Option<(String, String)>) {
+        self.cancelled = None;
         let elapsed = self.started.elapsed();
         if failure.is_none() {
             config
@@ -369,7 +399,7 @@ impl<'a> CommandRun<'a> {
         let mut text = String::new();
         write_masked(&mut text, arguments.iter().copied());
         Self {
-            run: Run::start(config, db_index, operation, text, None),
+            run: Run::start(config, db_index, operation, text, None).cancellable(config),
             config: Arc::clone(config),
             arguments,
         }
@@ -428,7 +458,7 @@ impl<'a> PipelineRun<'a> {
             ])
             .record(size as f64);
         Self {
-            run: Run::start(config, db_index, operation, text, Some(size)),
+            run: Run::start(config, db_index, operation, text, Some(size)).cancellable(config),
             config: Arc::clone(config),
             commands,
             transaction,
@@ -442,6 +472,8 @@ impl<'a> PipelineRun<'a> {
                 // per command.
                 let per_command: &[Value] = match values {
                     [Value::Array(inner)] if self.transaction => inner,
+                    // A transaction aborted by WATCH answers nil: nothing was read.
+                    _ if self.transaction => &[],
                     other => other,
                 };
                 for (arguments, value) in self.commands.iter().zip(per_command) {

@@ -50,7 +50,13 @@ fn shape(command: &str, subcommand: Option<&str>) -> Shape {
         "SET" | "SETNX" | "GETSET" | "APPEND" | "LPUSH" | "RPUSH" | "LPUSHX" | "RPUSHX"
         | "SADD" | "SREM" | "SISMEMBER" | "SMISMEMBER" | "PUBLISH" | "SPUBLISH" | "ZREM"
         | "ZSCORE" | "ZRANK" | "ZREVRANK" | "ZMSCORE" | "PFADD" | "GEOADD" => Shape::First(1),
-        "SETEX" | "PSETEX" | "SETRANGE" | "LSET" | "LREM" | "LINSERT" | "HSETNX" => Shape::First(2),
+        "SETEX" | "PSETEX" | "SETRANGE" | "LSET" | "LREM" | "LINSERT" | "HSETNX" | "ZINCRBY" => {
+            Shape::First(2)
+        }
+        // Values, script bodies or member bounds: only the key (or subcommand) stays.
+        "ECHO" => Shape::First(0),
+        "SCRIPT" | "ZRANGE" | "ZREVRANGE" | "ZRANGEBYLEX" | "ZREVRANGEBYLEX" | "ZLEXCOUNT"
+        | "ZREMRANGEBYLEX" => Shape::First(1),
         "MSET" | "MSETNX" => Shape::Pairs { shown_first: 0 },
         "HSET" | "HMSET" => Shape::Pairs { shown_first: 1 },
         "ZADD" => Shape::Zadd,
@@ -60,12 +66,12 @@ fn shape(command: &str, subcommand: Option<&str>) -> Shape {
         | "PEXPIRE" | "EXPIREAT" | "TTL" | "PTTL" | "PERSIST" | "TYPE" | "INCR" | "DECR"
         | "INCRBY" | "DECRBY" | "INCRBYFLOAT" | "HGET" | "HMGET" | "HGETALL" | "HDEL"
         | "HEXISTS" | "HKEYS" | "HVALS" | "HLEN" | "HINCRBY" | "LRANGE" | "LLEN" | "LPOP"
-        | "RPOP" | "LINDEX" | "SMEMBERS" | "SCARD" | "ZRANGE" | "ZREVRANGE" | "ZCARD"
-        | "ZCOUNT" | "ZRANGEBYSCORE" | "ZINCRBY" | "SCAN" | "SSCAN" | "HSCAN" | "ZSCAN"
-        | "KEYS" | "PING" | "ECHO" | "SELECT" | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "INFO"
-        | "CLIENT" | "MULTI" | "EXEC" | "DISCARD" | "WATCH" | "UNWATCH" | "STRLEN" | "GETRANGE"
-        | "SUBSCRIBE" | "UNSUBSCRIBE" | "PSUBSCRIBE" | "PUNSUBSCRIBE" | "TIME" | "SCRIPT"
-        | "OBJECT" | "MEMORY" | "XLEN" | "XRANGE" | "XREVRANGE" | "XREAD" => Shape::All,
+        | "RPOP" | "LINDEX" | "SMEMBERS" | "SCARD" | "ZCARD" | "ZCOUNT" | "ZRANGEBYSCORE"
+        | "SCAN" | "SSCAN" | "HSCAN" | "ZSCAN" | "KEYS" | "PING" | "SELECT" | "DBSIZE"
+        | "FLUSHDB" | "FLUSHALL" | "INFO" | "CLIENT" | "MULTI" | "EXEC" | "DISCARD" | "WATCH"
+        | "UNWATCH" | "STRLEN" | "GETRANGE" | "SUBSCRIBE" | "UNSUBSCRIBE" | "PSUBSCRIBE"
+        | "PUNSUBSCRIBE" | "TIME" | "OBJECT" | "MEMORY" | "XLEN" | "XRANGE" | "XREVRANGE"
+        | "XREAD" => Shape::All,
         _ => Shape::First(1),
     }
 }
@@ -125,7 +131,7 @@ pub fn write_masked<'a>(out: &mut String, args: impl IntoIterator<Item = &'a [u8
                 Some(first) if i >= first => (i - first) % 2 == 0,
                 _ => true,
             },
-            Shape::Eval => i == 0 || i == 1 || i < 2 + eval_keys,
+            Shape::Eval => i == 0 || i == 1 || i < eval_keys.saturating_add(2),
             Shape::Hello => {
                 if after_auth {
                     false
@@ -238,6 +244,17 @@ mod tests {
             "EVAL <script 8 bytes> 1 k ?"
         );
         assert_eq!(m(&["FROBNICATE", "k", "secret"]), "FROBNICATE k ?");
+        assert_eq!(m(&["ZINCRBY", "board", "1", "alice"]), "ZINCRBY board 1 ?");
+        assert_eq!(m(&["ECHO", "secret"]), "ECHO ?");
+        assert_eq!(m(&["SCRIPT", "LOAD", "return 'secret'"]), "SCRIPT LOAD ?");
+        assert_eq!(
+            m(&["ZRANGE", "k", "[alice", "[bob", "BYLEX"]),
+            "ZRANGE k ? ? ?"
+        );
+        assert_eq!(
+            m(&["EVAL", "s", "18446744073709551615", "k"]),
+            "EVAL <script 1 bytes> 18446744073709551615 k"
+        );
     }
 
     #[test]

@@ -583,3 +583,92 @@ fn connection_manager_is_instrumented_too() {
     assert_eq!(captured.spans_named("SET").len(), 1);
     assert_eq!(captured.spans_named("DEL").len(), 1);
 }
+
+#[test]
+fn cancelled_commands_aborted_transactions_and_dropped_loads() {
+    let watched = key("watched");
+    let slow = key("slow");
+    let captured = capture(|| async {
+        let mut conn = connect(&url(), &[]).await;
+        let mut other = connect(&url(), &[]).await;
+        // A command whose caller gives up is recorded as cancelled.
+        let blocked = tokio::time::timeout(
+            Duration::from_millis(50),
+            redis::cmd("BLPOP")
+                .arg(key("empty-list"))
+                .arg(0.3)
+                .query_async::<Option<Vec<String>>>(&mut conn),
+        )
+        .await;
+        assert!(blocked.is_err(), "timed out");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+
+        // WATCH, a concurrent write, then the transaction: EXEC answers nil.
+        let _: () = redis::cmd("WATCH")
+            .arg(&watched)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let _: () = redis::cmd("SET")
+            .arg(&watched)
+            .arg("changed")
+            .query_async(&mut other)
+            .await
+            .unwrap();
+        let aborted: Option<(Option<String>,)> = redis::pipe()
+            .atomic()
+            .cmd("GET")
+            .arg(&watched)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert!(aborted.is_none());
+        let _: () = redis::cmd("DEL")
+            .arg(&watched)
+            .query_async(&mut other)
+            .await
+            .unwrap();
+
+        // A load whose request is dropped mid-way leaves no flight behind.
+        let cache = Cache::new(connect(&url(), &[]).await, Duration::from_millis(500));
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(20),
+            cache.get_or_load(&slow, Duration::from_secs(5), || async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Ok::<_, String>(1u8)
+            }),
+        )
+        .await;
+        assert!(dropped.is_err());
+        assert_eq!(cache.loads_in_progress(), 0);
+        let loaded = cache
+            .get_or_load(&slow, Duration::from_secs(5), || async {
+                Ok::<_, String>(2u8)
+            })
+            .await;
+        assert_eq!(loaded, Ok(2));
+        let _: () = redis::cmd("DEL")
+            .arg(&slow)
+            .query_async(&mut other)
+            .await
+            .unwrap();
+    });
+    let blpop = captured.span("BLPOP");
+    assert_eq!(str_attr(blpop, "error.type"), Some("cancelled"));
+    assert!(matches!(blpop.status, SpanStatus::Error(_)));
+    assert_eq!(
+        captured
+            .histogram_samples(
+                "db.client.operation.duration",
+                &[("db.operation.name", "BLPOP"), ("error.type", "cancelled")]
+            )
+            .len(),
+        1
+    );
+    // The aborted transaction read nothing: no lookup counted for its GET.
+    assert_eq!(
+        captured.counter("sdk.cache.requests", &[("db.operation.name", "GET")]),
+        2,
+        "only the two cache-aside GETs count"
+    );
+}

@@ -20,6 +20,8 @@ pub struct ConnectionInfo {
 pub trait InstrumentedDatabase: Database {
     /// `db.system.name`.
     const SYSTEM: &'static str;
+    /// Sanitizer rules for its SQL.
+    const DIALECT: crate::sanitize::Dialect;
 
     /// Rows a statement changed.
     fn rows_affected(result: &Self::QueryResult) -> u64;
@@ -31,6 +33,7 @@ pub trait InstrumentedDatabase: Database {
 #[cfg(feature = "postgres")]
 impl InstrumentedDatabase for sqlx::Postgres {
     const SYSTEM: &'static str = sdk_core::semconv::db::system::POSTGRESQL;
+    const DIALECT: crate::sanitize::Dialect = crate::sanitize::Dialect::Postgres;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()
@@ -50,6 +53,7 @@ impl InstrumentedDatabase for sqlx::Postgres {
 #[cfg(feature = "sqlite")]
 impl InstrumentedDatabase for sqlx::Sqlite {
     const SYSTEM: &'static str = sdk_core::semconv::db::system::SQLITE;
+    const DIALECT: crate::sanitize::Dialect = crate::sanitize::Dialect::Sqlite;
 
     fn rows_affected(result: &Self::QueryResult) -> u64 {
         result.rows_affected()

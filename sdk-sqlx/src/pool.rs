@@ -116,7 +116,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
             shared: Arc::new(Shared {
                 config,
                 info,
-                cache: QueryCache::default(),
+                cache: QueryCache::with_dialect(1024, DB::DIALECT),
                 pool_name,
             }),
             metrics,
@@ -204,6 +204,8 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
             }
             Err(err) => {
                 run.finish(Err(&err));
+                // The connection went back to the pool with the failed transaction.
+                released(&self.pool, &self.metrics, acquired);
                 Err(err)
             }
         }

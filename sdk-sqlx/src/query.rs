@@ -303,10 +303,16 @@ impl QueryRun {
                 record.push(error::TYPE, AttrValue::Str(kind.clone()));
             }
         });
-        if let Some(err) = failure {
+        if failure.is_some() {
+            // The database's message often quotes bound values ("invalid input syntax for
+            // type integer: \"…\""), so the status carries only the code or the kind.
+            let message = match (&status_code, &error_type) {
+                (Some(code), _) => format!("database error {code}"),
+                (None, Some(kind)) => kind.to_string(),
+                (None, None) => String::new(),
+            };
             self.span.record("otel.status_code", "error");
-            self.span
-                .record("otel.status_message", err.to_string().as_str());
+            self.span.record("otel.status_message", message.as_str());
         }
 
         let query = &self.statement.query;

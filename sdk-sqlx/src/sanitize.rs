@@ -29,6 +29,21 @@ pub const MAX_SUMMARY_LEN: usize = 255;
 /// Most tables named in a summary.
 const MAX_SUMMARY_TABLES: usize = 4;
 
+/// SQL dialect rules the sanitizer needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dialect {
+    /// PostgreSQL (the default): `"…"` is an identifier, block comments nest.
+    #[default]
+    Postgres,
+    /// SQLite: `"…"` may be a string (SQLite accepts it when no column has that name), so
+    /// it is masked; block comments do not nest.
+    Sqlite,
+}
+
+/// Longest statement whose sanitized form is cached, in bytes (longer ones are built with
+/// inline data and would make the cache hold their text).
+pub const MAX_CACHED_SQL_LEN: usize = 4096;
+
 /// A statement as telemetry may show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SanitizedQuery {
@@ -120,9 +135,14 @@ impl Out {
     }
 }
 
-/// Sanitizes `sql` and reads its operation, tables and summary.
+/// Sanitizes `sql` (PostgreSQL rules) and reads its operation, tables and summary.
 pub fn sanitize(sql: &str) -> SanitizedQuery {
-    let text = sanitize_text(sql);
+    sanitize_for(sql, Dialect::Postgres)
+}
+
+/// Sanitizes `sql` by the rules of `dialect` and reads its operation, tables and summary.
+pub fn sanitize_for(sql: &str, dialect: Dialect) -> SanitizedQuery {
+    let text = sanitize_text_for(sql, dialect);
     let (operation, tables) = shape(&text);
     let collection = match tables.as_slice() {
         [only] => Some(only.as_str().into()),
@@ -147,8 +167,13 @@ pub fn sanitize(sql: &str) -> SanitizedQuery {
     }
 }
 
-/// The sanitized text alone.
+/// The sanitized text alone (PostgreSQL rules).
 pub fn sanitize_text(sql: &str) -> String {
+    sanitize_text_for(sql, Dialect::Postgres)
+}
+
+/// The sanitized text alone, by the rules of `dialect`.
+pub fn sanitize_text_for(sql: &str, dialect: Dialect) -> String {
     let bytes = sql.as_bytes();
     let mut out = Out {
         text: String::with_capacity(sql.len().min(MAX_TEXT_LEN)),
@@ -169,7 +194,7 @@ pub fn sanitize_text(sql: &str) -> String {
                 out.space();
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
-                i = skip_block_comment(bytes, i);
+                i = skip_block_comment(bytes, i, dialect == Dialect::Postgres);
                 out.space();
             }
             b'\'' => {
@@ -178,7 +203,13 @@ pub fn sanitize_text(sql: &str) -> String {
             }
             b'"' | b'`' => {
                 let end = skip_quoted(bytes, i, b);
-                out.token(&sql[i..end]);
+                let terminated = end > i + 1 && bytes.get(end - 1) == Some(&b);
+                if !terminated || (b == b'"' && dialect == Dialect::Sqlite) {
+                    // An unterminated quote, or a SQLite double-quoted string.
+                    out.literal();
+                } else {
+                    out.token(&sql[i..end]);
+                }
                 i = end;
             }
             b'$' => {
@@ -303,10 +334,10 @@ fn memchr_newline(bytes: &[u8], i: usize) -> usize {
 }
 
 /// Skips `/* … */`, nested as PostgreSQL allows; an unterminated comment runs to the end.
-fn skip_block_comment(bytes: &[u8], mut i: usize) -> usize {
+fn skip_block_comment(bytes: &[u8], mut i: usize, nested: bool) -> usize {
     let mut depth = 0usize;
     while i < bytes.len() {
-        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+        if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') && (nested || depth == 0) {
             depth += 1;
             i += 2;
         } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
@@ -355,7 +386,10 @@ fn skip_quoted(bytes: &[u8], start: usize, quote: u8) -> usize {
 
 /// Skips `$tag$ … $tag$` starting at the first `$`; `None` when this is no dollar quote.
 fn skip_dollar_quoted(bytes: &[u8], start: usize) -> Option<usize> {
-    let tag_end = scan(bytes, start + 1, |c| c.is_ascii_alphanumeric() || c == b'_');
+    // Tags are identifiers without `$`: letters (any script), digits, `_`.
+    let tag_end = scan(bytes, start + 1, |c| {
+        c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80
+    });
     if bytes.get(tag_end) != Some(&b'$') || bytes.get(start + 1).is_some_and(u8::is_ascii_digit) {
         return None;
     }
@@ -582,6 +616,7 @@ impl<'a> Iterator for Tokens<'a> {
 pub struct QueryCache<T = SanitizedQuery> {
     entries: RwLock<HashMap<Box<str>, Arc<T>, RandomState>>,
     capacity: usize,
+    dialect: Dialect,
 }
 
 impl<T> Default for QueryCache<T> {
@@ -600,9 +635,15 @@ impl QueryCache<SanitizedQuery> {
 impl<T> QueryCache<T> {
     /// A cache of at most `capacity` statements.
     pub fn new(capacity: usize) -> Self {
+        Self::with_dialect(capacity, Dialect::Postgres)
+    }
+
+    /// A cache of at most `capacity` statements sanitized by the rules of `dialect`.
+    pub fn with_dialect(capacity: usize, dialect: Dialect) -> Self {
         Self {
             entries: RwLock::new(HashMap::with_hasher(RandomState::default())),
             capacity,
+            dialect,
         }
     }
 
@@ -611,8 +652,9 @@ impl<T> QueryCache<T> {
         if let Some(found) = self.entries.read().ok().and_then(|m| m.get(sql).cloned()) {
             return found;
         }
-        let entry = Arc::new(make(sanitize(sql)));
-        if let Ok(mut entries) = self.entries.write()
+        let entry = Arc::new(make(sanitize_for(sql, self.dialect)));
+        if sql.len() <= MAX_CACHED_SQL_LEN
+            && let Ok(mut entries) = self.entries.write()
             && entries.len() < self.capacity
         {
             entries.insert(sql.into(), Arc::clone(&entry));

@@ -254,3 +254,36 @@ fn hostile_input_never_panics() {
         assert!(!q.text.contains('☃'));
     }
 }
+
+#[test]
+fn review_counterexamples_stay_masked() {
+    use sdk_sqlx::sanitize::{Dialect, sanitize_text_for};
+    // Dollar-quote tags with non-ASCII letters.
+    assert_eq!(sanitize_text("SELECT $é$hunter2$é$"), "SELECT ?");
+    // SQLite accepts "…" as a string; its comments do not nest.
+    assert_eq!(
+        sanitize_text_for(
+            r#"SELECT * FROM users WHERE email = "alice@x.com""#,
+            Dialect::Sqlite
+        ),
+        "SELECT * FROM users WHERE email = ?"
+    );
+    assert_eq!(
+        sanitize_text_for("SELECT /* /* */ 'a */ b', 'secret'", Dialect::Sqlite),
+        "SELECT ?, ?"
+    );
+    // PostgreSQL keeps quoted identifiers; an unterminated quote is masked.
+    assert_eq!(
+        sanitize_text(r#"SELECT "Col" FROM t"#),
+        r#"SELECT "Col" FROM t"#
+    );
+    assert_eq!(sanitize_text(r#"SELECT "unterminated secret"#), "SELECT ?");
+}
+
+#[test]
+fn long_statements_are_not_cached() {
+    let cache = QueryCache::new(10);
+    let long = format!("INSERT INTO t VALUES {}", "(1, 'x'), ".repeat(1000));
+    let _ = cache.get(&long);
+    assert_eq!(cache.len(), 0);
+}

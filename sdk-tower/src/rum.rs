@@ -11,7 +11,9 @@
 //!   bounded whatever pages send;
 //! - each vital goes to `browser.web_vital.duration` (seconds) or `browser.web_vital.cls`
 //!   by name, rating, navigation type and route; errors to `sdk.browser.errors`;
-//! - CORS: origins are allowed one by one (or all); nothing is allowed by default.
+//! - CORS: origins are allowed one by one (or all); a request carrying an `Origin` that is
+//!   not allowed gets 403 and is counted (same-origin beacons carry none or the page's own
+//!   origin, which must then be listed).
 //!
 //! ```
 //! use axum::Router;
@@ -40,7 +42,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 /// Label for a route outside the configured templates.
-pub const OTHER_ROUTE: &str = "other";
+pub const OTHER_ROUTE: &str = sdk_core::rum::OTHER_ROUTE;
 
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -212,6 +214,12 @@ impl RumIngest {
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
+        // A beacon from a page of another origin is a CORS "simple request" (no
+        // preflight), so the origin is checked here, not only in the answer's headers.
+        let origin = request.headers().get(header::ORIGIN);
+        if origin.is_some() && self.allowed_origin(origin).is_none() {
+            return reject_other("origin", StatusCode::FORBIDDEN);
+        }
         match *request.method() {
             Method::POST => {}
             Method::OPTIONS => return StatusCode::NO_CONTENT,

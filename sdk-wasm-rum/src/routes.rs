@@ -3,8 +3,8 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
-/// Route of a path that matches no template.
-pub const OTHER: &str = "other";
+/// Route of a path that matches no template (what the ingestion route accepts as such).
+pub const OTHER: &str = sdk_core::rum::OTHER_ROUTE;
 
 /// Configured route templates, matched in order.
 #[derive(Debug, Clone, Default)]
