@@ -74,6 +74,16 @@ impl Finish {
     }
 }
 
+impl Drop for Finish {
+    /// A request dropped before its response (the client went away, an outer timeout)
+    /// is no longer active; having no response, it records no duration.
+    fn drop(&mut self) {
+        if let Some(active) = self.active.take() {
+            active.decrement(1.0);
+        }
+    }
+}
+
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 static TRACEPARENT: HeaderName = HeaderName::from_static(sdk_core::propagation::w3c::TRACEPARENT);
 
