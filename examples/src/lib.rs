@@ -9,6 +9,7 @@
 //! default, PostgreSQL with `DATABASE_URL`); `/slow` runs a deliberately slow query.
 //! `/cached/users/{id}` answers through [`sdk_redis::Cache`] when Redis is reachable
 //! (`REDIS_URL`, else the default port), straight from the database otherwise.
+//! `POST /rum` ingests browser beacons into web-vital histograms on `/metrics`.
 
 pub mod db;
 
@@ -80,6 +81,12 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         .route("/work", get(work))
         .route("/slow", get(slow))
         .route("/cached/users/{id}", get(cached_user))
+        .route_service(
+            "/rum",
+            sdk_tower::rum::RumIngest::new()
+                .routes(["/", "/users/{id}", "/cached/users/{id}"])
+                .allow_any_origin(),
+        )
         .route("/fail", get(fail))
         .route("/chain", get(chain))
         .route_service("/health/live", health.liveness())

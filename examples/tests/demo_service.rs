@@ -688,3 +688,48 @@ async fn without_redis_the_cache_is_off_and_the_route_still_answers() {
         "off"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rum_beacons_reach_metrics() {
+    let (_demo, addr) = Demo::start(&[]);
+    let beacon = r#"{"service":"demo-web","route":"/users/{id}","traceId":"4bf92f3577b34da6a3ce929d0e0e4736",
+        "vitals":[{"name":"LCP","value":2100,"delta":2100,"id":"v6-1-1","rating":"good","navigationType":"navigate"},
+                  {"name":"CLS","value":0.12,"delta":0.12,"id":"v6-1-2","rating":"needs-improvement","navigationType":"navigate"}]}"#;
+    let client = Client::builder(TokioExecutor::new()).build_http::<http_body_util::Full<Bytes>>();
+    let post = |body: &'static str| {
+        let request = http::Request::post(format!("http://{addr}/rum"))
+            .header("content-type", "text/plain;charset=UTF-8")
+            .body(http_body_util::Full::new(Bytes::from_static(
+                body.as_bytes(),
+            )))
+            .unwrap();
+        client.request(request)
+    };
+    assert_eq!(post(beacon).await.unwrap().status(), 204);
+    assert_eq!(post("{\"service\":\"x\"}").await.unwrap().status(), 400);
+    let (_, _, metrics) = get(&addr, "/metrics", &[]).await;
+    if let Err(findings) = sdk_core::testing::promtool_check(&metrics) {
+        panic!("{findings}\n--- /metrics ---\n{metrics}");
+    }
+    assert_eq!(
+        counter_value(
+            &metrics,
+            r#"browser_web_vital_duration_seconds_count{browser_web_vital_name="LCP",browser_web_vital_rating="good",browser_web_vital_navigation_type="navigate",http_route="/users/{id}"}"#
+        ),
+        1
+    );
+    assert_eq!(
+        counter_value(
+            &metrics,
+            r#"browser_web_vital_cls_bucket{browser_web_vital_name="CLS",browser_web_vital_rating="needs-improvement",browser_web_vital_navigation_type="navigate",http_route="/users/{id}",le="0.15"}"#
+        ),
+        1
+    );
+    assert_eq!(
+        counter_value(
+            &metrics,
+            r#"sdk_rum_beacons_rejected_total{sdk_reason="malformed"}"#
+        ),
+        1
+    );
+}
