@@ -9,11 +9,14 @@
 //! - [`timing`]: LCP, FCP and TTFB from entry times, activation start and the first time the
 //!   page was hidden;
 //! - [`routes`]: page paths mapped to configured route templates, so beacons never carry
-//!   unbounded paths.
+//!   unbounded paths;
+//! - [`report`]: the latest value per metric id, truncated and counted errors, the backend
+//!   trace id from `Server-Timing` or `<meta name="traceparent">`, sampling, the beacon.
 //!
 //! Ratings and the beacon format come from [`sdk_core::rum`], shared with the server.
 
 pub mod cls;
 pub mod inp;
+pub mod report;
 pub mod routes;
 pub mod timing;
