@@ -582,18 +582,3 @@ pub fn record_user_id_on(span: &tracing::Span, name: &str, user_id: &str) -> boo
     .flatten()
     .is_some()
 }
-
-/// Sets an attribute whose key is only known at run time (allow-listed headers) on a
-/// sampled span being recorded. Returns `false` when the span is not recorded.
-pub fn set_attribute(span: &tracing::Span, key: &'static str, value: AttrValue) -> bool {
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = registry.span(id)?;
-        let mut extensions = span.extensions_mut();
-        let recording = extensions.get_mut::<Recording>()?;
-        recording.set(key, value);
-        Some(())
-    })
-    .flatten()
-    .is_some()
-}
