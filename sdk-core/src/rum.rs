@@ -155,6 +155,9 @@ pub enum NavigationType {
     Prerender,
     /// Restored after being discarded.
     Restore,
+    /// A single-page-app route change (`routeChanged()` in the browser module) after which
+    /// new values were measured.
+    SoftNavigation,
 }
 
 impl NavigationType {
@@ -167,6 +170,7 @@ impl NavigationType {
             Self::BackForwardCache => "back-forward-cache",
             Self::Prerender => "prerender",
             Self::Restore => "restore",
+            Self::SoftNavigation => "soft-navigation",
         }
     }
 }

@@ -36,6 +36,8 @@ pub mod url {
     pub const SCHEME: &str = "url.scheme";
     /// The absolute URL of a client request, query removed unless enabled.
     pub const FULL: &str = "url.full";
+    /// The URL's template (a browser page's route template).
+    pub const TEMPLATE: &str = "url.template";
 }
 
 /// Server attributes: for a server span they come from configuration, never from `Host`.

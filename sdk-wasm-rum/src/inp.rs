@@ -25,24 +25,25 @@ impl Interactions {
         if interaction_id == 0 || !duration.is_finite() || duration < 0.0 {
             return;
         }
-        if let Some(existing) = self
-            .longest
-            .iter_mut()
-            .find(|(id, _)| *id == interaction_id)
-        {
-            existing.1 = existing.1.max(duration);
-        } else if self.longest.len() < MAX_INTERACTIONS
-            || self
-                .longest
-                .last()
-                .is_some_and(|(_, shortest)| duration > *shortest)
-        {
-            self.longest.push((interaction_id, duration));
-        } else {
-            return;
+        let longest = &mut self.longest;
+        let at = match longest.iter().position(|(id, _)| *id == interaction_id) {
+            Some(at) if longest[at].1 >= duration => return,
+            Some(at) => {
+                longest.remove(at);
+                at
+            }
+            None => longest.len(),
+        };
+        // Kept sorted longest first by insertion (at most ten entries; a general sort
+        // would cost the browser bundle kilobytes).
+        let mut to = at.min(longest.len());
+        while to > 0 && longest[to - 1].1 < duration {
+            to -= 1;
         }
-        self.longest.sort_by(|a, b| b.1.total_cmp(&a.1));
-        self.longest.truncate(MAX_INTERACTIONS);
+        if to < MAX_INTERACTIONS {
+            longest.insert(to, (interaction_id, duration));
+            longest.truncate(MAX_INTERACTIONS);
+        }
     }
 
     /// The INP for `interaction_count` interactions on the page (the browser's

@@ -15,8 +15,18 @@
 //!
 //! Ratings and the beacon format come from [`sdk_core::rum`], shared with the server.
 
+#[cfg(target_arch = "wasm32")]
+mod browser;
 pub mod cls;
 pub mod inp;
 pub mod report;
 pub mod routes;
 pub mod timing;
+
+#[cfg(target_arch = "wasm32")]
+pub use browser::js;
+#[cfg(target_arch = "wasm32")]
+pub use browser::{
+    ReportOptions, RumConfig, Subscription, disconnect, on_cls, on_fcp, on_fid, on_inp, on_lcp,
+    on_ttfb, route_changed, start_rum,
+};

@@ -111,8 +111,43 @@ impl Collector {
         }
         self.errors.push(BrowserError {
             kind,
-            message: message[..end].to_owned(),
+            message: message.get(..end).unwrap_or_default().to_owned(),
         });
+    }
+
+    /// Vitals waiting (one per metric id).
+    pub fn vital_count(&self) -> usize {
+        self.vitals.len()
+    }
+
+    /// Errors waiting (dropped ones not included).
+    pub fn error_count(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// The `service` of the beacons.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The `version` of the beacons.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The `env` of the beacons.
+    pub fn env(&self) -> Option<&str> {
+        self.env.as_deref()
+    }
+
+    /// The route template values are collected under.
+    pub fn route(&self) -> &str {
+        &self.route
+    }
+
+    /// The backend trace id, when the page carried one.
+    pub fn trace_id(&self) -> Option<&str> {
+        self.trace_id.as_deref()
     }
 
     /// The beacon of everything recorded since the last one, or `None` when there is

@@ -2,9 +2,14 @@
 //!
 //! - `demo [ARGS]`: runs the demo service (`--addr HOST:PORT`, default `127.0.0.1:3000`);
 //! - `test`: everything CI runs: installs the real peers the tests need (`promtool`, the
-//!   Datadog test agent in a virtualenv, the wasm32 target), then format check, clippy with `-D warnings`, the
-//!   wasm32 build of sdk-core, feature-combination checks, every test and doctest, and a
-//!   one-iteration run of every benchmark;
+//!   Datadog test agent in a virtualenv, the wasm32 target, the wasm-bindgen CLI, binaryen,
+//!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
+//!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget, the
+//!   wasm-bindgen tests in headless Chromium, feature-combination checks, every test
+//!   (the demo's end-to-end browser scenarios included) and doctest, and a one-iteration
+//!   run of every benchmark;
+//! - `wasm`: builds the optimized browser bundle into `sdk-wasm-rum/pkg/`, prints its raw,
+//!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
 //! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
@@ -12,6 +17,8 @@
 //!   `pg_stat_statements`, Redis, promtool, the Datadog test agent) without running tests;
 //! - `profile`: instructions per request of each server-layer variant under callgrind
 //!   (independent of the machine's load), with the ratios the benchmark reports.
+
+mod wasm;
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -46,13 +53,16 @@ fn main() -> ExitCode {
         "docs" => docs(),
         "load" => load(&rest),
         "profile" => profile(),
+        "wasm" => wasm::bundle(),
         "peers" => ensure_postgres()
             .and_then(|()| ensure_redis())
             .and_then(|()| ensure_promtool())
+            .and_then(|()| wasm::ensure_browser())
+            .and_then(|()| wasm::ensure_wasm_tools())
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile | wasm | peers>"
             );
             return ExitCode::from(2);
         }
@@ -262,9 +272,13 @@ fn test() -> Result {
     ensure_promtool()?;
     ensure_postgres()?;
     ensure_redis()?;
-    ensure_wasm_target()?;
+    wasm::ensure_wasm_tools()?;
+    wasm::ensure_browser()?;
     let test_agent = ensure_test_agent()?;
-    let peers = [("DDAPM_TEST_AGENT", test_agent.as_str())];
+    let peers = [
+        ("DDAPM_TEST_AGENT", test_agent.as_str()),
+        ("CHROMEDRIVER", wasm::CHROMEDRIVER),
+    ];
 
     run(
         "format check",
@@ -294,15 +308,22 @@ fn test() -> Result {
         ]),
     )?;
     run(
-        "sdk-wasm-rum for wasm32",
+        "clippy, sdk-wasm-rum for wasm32",
         cargo().args([
-            "build",
+            "clippy",
             "--package",
             "sdk-wasm-rum",
+            "--all-targets",
             "--target",
             WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
         ]),
     )?;
+    // The demo's browser tests load this bundle.
+    wasm::bundle()?;
+    wasm::browser_tests()?;
     run(
         "sdk-core, default features off",
         cargo().args(["check", "--package", "sdk-core", "--no-default-features"]),

@@ -1,0 +1,232 @@
+//! The browser module: tools (wasm-bindgen CLI matching the crate, Debian's binaryen for
+//! `wasm-opt`, Debian's Chromium and ChromeDriver), the optimized bundle in
+//! `sdk-wasm-rum/pkg/` with its size budget, and the `wasm-bindgen-test` run in Chromium.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{Result, WASM_TARGET, cargo, ensure_wasm_target, is_root, run, succeeds};
+
+/// The bundle (wasm + JS glue, brotli quality 11) may not grow past this; the test
+/// command fails when it does. The issue's goal is 8 KiB (see the README's figures).
+pub(crate) const BUNDLE_BUDGET_BROTLI: usize = 34 * 1024;
+/// The size the bundle should reach.
+pub(crate) const BUNDLE_GOAL_BROTLI: usize = 8 * 1024;
+
+pub(crate) const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Installs Debian packages (after one `apt-get update`).
+pub(crate) fn apt_install(what: &str, packages: &[&str]) -> Result {
+    if !is_root() || !succeeds("apt-get", &["--version"]) {
+        return Err(format!(
+            "{what} is missing: apt-get install -y {}",
+            packages.join(" ")
+        ));
+    }
+    run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )?;
+    run(
+        &format!("install {what} (Debian {})", packages.join(", ")),
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+/// Headless Chromium and ChromeDriver from Debian.
+pub(crate) fn ensure_browser() -> Result {
+    if succeeds(CHROMEDRIVER, &["--version"]) && Path::new("/usr/bin/chromium").exists() {
+        return Ok(());
+    }
+    apt_install(
+        "Chromium and ChromeDriver",
+        &["chromium", "chromium-driver"],
+    )?;
+    if succeeds(CHROMEDRIVER, &["--version"]) {
+        Ok(())
+    } else {
+        Err(format!("{CHROMEDRIVER} does not run after installing it"))
+    }
+}
+
+/// The `wasm-bindgen` version in Cargo.lock (the CLI must match it exactly).
+fn locked_wasm_bindgen() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("Cargo.lock"))
+        .map_err(|e| format!("Cargo.lock: {e}"))?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == "name = \"wasm-bindgen\"" {
+            let version = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|l| l.strip_suffix('"'));
+            if let Some(version) = version {
+                return Ok(version.to_owned());
+            }
+        }
+    }
+    Err("wasm-bindgen is not in Cargo.lock".into())
+}
+
+/// The wasm32 target, the wasm-bindgen CLI of the locked version, and `wasm-opt`.
+pub(crate) fn ensure_wasm_tools() -> Result {
+    ensure_wasm_target()?;
+    let version = locked_wasm_bindgen()?;
+    let current = Command::new("wasm-bindgen")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    if current.split_whitespace().nth(1) != Some(version.as_str()) {
+        run(
+            &format!("install wasm-bindgen-cli {version}"),
+            cargo().args(["install", "wasm-bindgen-cli", "--version", &version]),
+        )?;
+    }
+    if !succeeds("wasm-opt", &["--version"]) {
+        apt_install("wasm-opt", &["binaryen"])?;
+    }
+    Ok(())
+}
+
+/// Sizes of one file or of the bundle.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Sizes {
+    raw: usize,
+    gzip: usize,
+    brotli: usize,
+}
+
+impl std::ops::Add for Sizes {
+    type Output = Self;
+    fn add(self, other: Self) -> Self {
+        Self {
+            raw: self.raw + other.raw,
+            gzip: self.gzip + other.gzip,
+            brotli: self.brotli + other.brotli,
+        }
+    }
+}
+
+fn sizes(path: &Path) -> Result<Sizes> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gzip.write_all(&bytes).map_err(|e| format!("gzip: {e}"))?;
+    let gzip = gzip.finish().map_err(|e| format!("gzip: {e}"))?.len();
+    let mut brotli = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 11,
+        lgwin: 22,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut bytes.as_slice(), &mut brotli, &params)
+        .map_err(|e| format!("brotli: {e}"))?;
+    Ok(Sizes {
+        raw: bytes.len(),
+        gzip,
+        brotli: brotli.len(),
+    })
+}
+
+/// Builds `sdk-wasm-rum/pkg/` (release profile for size, wasm-bindgen `--target web`,
+/// `wasm-opt -Oz`), prints its sizes and fails over the budget.
+pub(crate) fn bundle() -> Result {
+    ensure_wasm_tools()?;
+    let root = root();
+    run(
+        "sdk-wasm-rum for wasm32 (profile wasm-release)",
+        cargo().args([
+            "build",
+            "--package",
+            "sdk-wasm-rum",
+            "--target",
+            WASM_TARGET,
+            "--profile",
+            "wasm-release",
+        ]),
+    )?;
+    let built = root.join("target/wasm32-unknown-unknown/wasm-release/sdk_wasm_rum.wasm");
+    let pkg = root.join("sdk-wasm-rum/pkg");
+    let _ = std::fs::remove_dir_all(&pkg);
+    run(
+        "wasm-bindgen --target web",
+        Command::new("wasm-bindgen")
+            .args(["--target", "web", "--out-dir"])
+            .arg(&pkg)
+            .arg(&built),
+    )?;
+    let wasm = pkg.join("sdk_wasm_rum_bg.wasm");
+    run(
+        "wasm-opt -Oz",
+        Command::new("wasm-opt")
+            .args([
+                "-Oz",
+                "--enable-bulk-memory",
+                "--enable-nontrapping-float-to-int",
+                "--enable-sign-ext",
+                "--enable-mutable-globals",
+                "--strip-debug",
+                "--strip-producers",
+                "-o",
+            ])
+            .arg(&wasm)
+            .arg(&wasm),
+    )?;
+    let wasm_size = sizes(&wasm)?;
+    let js_size = sizes(&pkg.join("sdk_wasm_rum.js"))?;
+    let total = wasm_size + js_size;
+    for (name, size) in [
+        ("sdk_wasm_rum_bg.wasm", wasm_size),
+        ("sdk_wasm_rum.js", js_size),
+        ("bundle", total),
+    ] {
+        eprintln!(
+            "size {name:<21} raw {:>7} B  gzip {:>6} B  brotli {:>6} B",
+            size.raw, size.gzip, size.brotli
+        );
+    }
+    eprintln!(
+        "bundle brotli {} B: budget {} B, goal {} B ({})",
+        total.brotli,
+        BUNDLE_BUDGET_BROTLI,
+        BUNDLE_GOAL_BROTLI,
+        if total.brotli <= BUNDLE_GOAL_BROTLI {
+            "goal met"
+        } else {
+            "goal not met"
+        }
+    );
+    if total.brotli > BUNDLE_BUDGET_BROTLI {
+        return Err(format!(
+            "the browser bundle is {} B brotli, over its budget of {} B",
+            total.brotli, BUNDLE_BUDGET_BROTLI
+        ));
+    }
+    Ok(())
+}
+
+/// `wasm-bindgen-test` in headless Chromium through ChromeDriver.
+pub(crate) fn browser_tests() -> Result {
+    ensure_wasm_tools()?;
+    ensure_browser()?;
+    run(
+        "sdk-wasm-rum browser tests (wasm-bindgen-test in headless Chromium)",
+        cargo()
+            .args(["test", "--package", "sdk-wasm-rum", "--target", WASM_TARGET])
+            .current_dir(root().join("sdk-wasm-rum"))
+            .env(
+                "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER",
+                "wasm-bindgen-test-runner",
+            )
+            .env("CHROMEDRIVER", CHROMEDRIVER)
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "60"),
+    )
+}
