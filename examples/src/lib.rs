@@ -9,9 +9,11 @@
 //! default, PostgreSQL with `DATABASE_URL`); `/slow` runs a deliberately slow query.
 //! `/cached/users/{id}` answers through [`sdk_redis::Cache`] when Redis is reachable
 //! (`REDIS_URL`, else the default port), straight from the database otherwise.
-//! `POST /rum` ingests browser beacons into web-vital histograms on `/metrics`.
+//! `POST /rum` ingests browser beacons into web-vital histograms on `/metrics`; `/app` is
+//! a page that measures itself with the browser module and sends them there.
 
 pub mod db;
+pub mod page;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -81,10 +83,14 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         .route("/work", get(work))
         .route("/slow", get(slow))
         .route("/cached/users/{id}", get(cached_user))
+        .route("/app", get(page::app_page))
+        .route("/app/next", get(page::next_page))
+        .route("/app/hero.bmp", get(page::hero_image))
+        .route("/pkg/{file}", get(page::pkg_file))
         .route_service(
             "/rum",
             sdk_tower::rum::RumIngest::new()
-                .routes(["/", "/users/{id}", "/cached/users/{id}"])
+                .routes(page::RUM_ROUTES)
                 .allow_any_origin(),
         )
         .route("/fail", get(fail))
@@ -134,7 +140,7 @@ pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionMa
 }
 
 async fn index() -> &'static str {
-    "demo service: try /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
+    "demo service: try /app (in a browser), /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
 #[derive(Serialize)]

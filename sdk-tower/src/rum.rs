@@ -260,6 +260,15 @@ impl RumIngest {
         match Beacon::parse(&body) {
             Ok(beacon) => {
                 self.record(&beacon);
+                // Links the page view to the backend trace that served the page.
+                tracing::debug!(
+                    target: "sdk_tower::rum",
+                    route = beacon.route.as_str(),
+                    vitals = beacon.vitals.len(),
+                    errors = beacon.errors.len(),
+                    page_trace_id = beacon.trace_id.as_deref().unwrap_or_default(),
+                    "beacon accepted"
+                );
                 StatusCode::NO_CONTENT
             }
             Err(reason) => rejected(reason),

@@ -60,7 +60,12 @@ pub struct Collector {
     vitals: Vec<VitalReport>,
     errors: Vec<BrowserError>,
     dropped_errors: u32,
+    /// Ids already sent, newest last (bounded by [`MAX_SENT_IDS`]).
+    sent: Vec<String>,
 }
+
+/// Sent metric ids remembered, so that no metric is recorded twice by the server.
+pub const MAX_SENT_IDS: usize = 256;
 
 impl Collector {
     /// Reports for `service` on the page whose route template is `route`.
@@ -89,8 +94,12 @@ impl Collector {
         self.route = route.into();
     }
 
-    /// Keeps `report`, replacing an earlier report of the same metric id.
+    /// Keeps `report`, replacing an earlier report of the same metric id; reports of an id
+    /// already sent are dropped (the first send of a metric is its recorded value).
     pub fn record_vital(&mut self, report: VitalReport) {
+        if self.sent.contains(&report.id) {
+            return;
+        }
         if let Some(existing) = self.vitals.iter_mut().find(|v| v.id == report.id) {
             *existing = report;
         } else if self.vitals.len() < MAX_VITALS {
@@ -162,7 +171,13 @@ impl Collector {
             env: self.env.clone(),
             route: self.route.clone(),
             trace_id: self.trace_id.clone(),
-            vitals: std::mem::take(&mut self.vitals),
+            vitals: {
+                let vitals = std::mem::take(&mut self.vitals);
+                let overflow = (self.sent.len() + vitals.len()).saturating_sub(MAX_SENT_IDS);
+                self.sent.drain(..overflow.min(self.sent.len()));
+                self.sent.extend(vitals.iter().map(|v| v.id.clone()));
+                vitals
+            },
             errors: std::mem::take(&mut self.errors),
             dropped_errors: std::mem::take(&mut self.dropped_errors),
         })
@@ -246,5 +261,12 @@ mod tests {
             collector.take_beacon().is_none(),
             "taken reports are cleared"
         );
+        collector.record_vital(report("v6-1", VitalName::Cls, 0.4));
+        assert!(
+            collector.take_beacon().is_none(),
+            "a metric id is sent once: the server records each metric once"
+        );
+        collector.record_vital(report("v6-3", VitalName::Cls, 0.0));
+        assert_eq!(collector.take_beacon().unwrap().vitals[0].id, "v6-3");
     }
 }

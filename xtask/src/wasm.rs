@@ -1,5 +1,5 @@
-//! The browser module: tools (wasm-bindgen CLI matching the crate, Debian's binaryen for
-//! `wasm-opt`, Debian's Chromium and ChromeDriver), the optimized bundle in
+//! The browser module: tools (wasm-bindgen CLI matching the crate, binaryen's `wasm-opt`
+//! from npm, Debian's Chromium and ChromeDriver), the optimized bundle in
 //! `sdk-wasm-rum/pkg/` with its size budget, and the `wasm-bindgen-test` run in Chromium.
 
 use std::io::Write;
@@ -91,10 +91,50 @@ pub(crate) fn ensure_wasm_tools() -> Result {
             cargo().args(["install", "wasm-bindgen-cli", "--version", &version]),
         )?;
     }
-    if !succeeds("wasm-opt", &["--version"]) {
-        apt_install("wasm-opt", &["binaryen"])?;
+    ensure_wasm_opt().map(drop)
+}
+
+/// binaryen's version from npm. Debian's binaryen 108 breaks wasm-bindgen's externref
+/// table (the module then fails to instantiate), so the npm build is used.
+const BINARYEN_VERSION: &str = "132.0.0";
+
+/// `wasm-opt` of [`BINARYEN_VERSION`] under `target/peers/binaryen`; returns its path.
+fn ensure_wasm_opt() -> Result<PathBuf> {
+    let prefix = root().join("target/peers/binaryen");
+    let program = prefix.join("node_modules/.bin/wasm-opt");
+    let version = |program: &Path| {
+        Command::new(program)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| {
+                String::from_utf8_lossy(&o.stdout).contains(&format!(
+                    "version_{}",
+                    BINARYEN_VERSION.split('.').next().unwrap_or_default()
+                ))
+            })
+    };
+    if version(&program) {
+        return Ok(program);
     }
-    Ok(())
+    if !succeeds("npm", &["--version"]) {
+        apt_install("npm", &["nodejs", "npm"])?;
+    }
+    std::fs::create_dir_all(&prefix).map_err(|e| format!("{}: {e}", prefix.display()))?;
+    run(
+        &format!("install wasm-opt (npm binaryen {BINARYEN_VERSION})"),
+        Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&prefix)
+            .arg(format!("binaryen@{BINARYEN_VERSION}")),
+    )?;
+    if version(&program) {
+        Ok(program)
+    } else {
+        Err(format!(
+            "{} does not run after installing it",
+            program.display()
+        ))
+    }
 }
 
 /// Sizes of one file or of the bundle.
@@ -140,6 +180,7 @@ fn sizes(path: &Path) -> Result<Sizes> {
 /// `wasm-opt -Oz`), prints its sizes and fails over the budget.
 pub(crate) fn bundle() -> Result {
     ensure_wasm_tools()?;
+    let wasm_opt = ensure_wasm_opt()?;
     let root = root();
     run(
         "sdk-wasm-rum for wasm32 (profile wasm-release)",
@@ -166,13 +207,15 @@ pub(crate) fn bundle() -> Result {
     let wasm = pkg.join("sdk_wasm_rum_bg.wasm");
     run(
         "wasm-opt -Oz",
-        Command::new("wasm-opt")
+        Command::new(&wasm_opt)
             .args([
                 "-Oz",
                 "--enable-bulk-memory",
                 "--enable-nontrapping-float-to-int",
                 "--enable-sign-ext",
                 "--enable-mutable-globals",
+                "--enable-reference-types",
+                "--enable-multivalue",
                 "--strip-debug",
                 "--strip-producers",
                 "-o",

@@ -1,0 +1,171 @@
+//! The demo's browser page: `/app` loads the RUM module from `/pkg/` (built by
+//! `cargo xtask wasm`) with `startRum`, so its Core Web Vitals reach `POST /rum` and show
+//! on `/metrics` beside the server's own metrics; the backend trace that served the page
+//! travels in `Server-Timing` to the beacon.
+//!
+//! The page is also the end-to-end scenario: a hero image answered after `image_ms`
+//! (default 1200 ms) is the Largest Contentful Paint; three layout shifts are scripted
+//! (at 300 ms and 700 ms — one session window — and a smaller one at 2500 ms); the "Buy"
+//! button's click handler blocks the main thread for `block_ms` (default 0). The page
+//! keeps every report of its own `onX` subscriptions in `window.__vitals` (all changes)
+//! and `window.__final` (final values only), and the browser's raw layout-shift entries in
+//! `window.__shifts`.
+
+use axum::extract::{Path, Query};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// Route templates the page reports under (also accepted by the ingestion route).
+pub const RUM_ROUTES: [&str; 5] = [
+    "/",
+    "/app",
+    "/app/next",
+    "/users/{id}",
+    "/cached/users/{id}",
+];
+
+const PAGE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>SDK demo shop</title>
+<style>
+  body { font: 16px/1.4 sans-serif; margin: 0; padding: 8px; }
+  #hero { display: block; width: 400px; height: 300px; }
+  .shift { background: #fd8; }
+</style>
+</head>
+<body>
+<h1>Demo shop</h1>
+<button id="buy">Buy</button> <a id="next" href="/app/next">Next page</a>
+<div id="shifts"></div>
+<p>Browser vitals of this page reach <code>POST /rum</code> and appear on <a href="/metrics">/metrics</a>.</p>
+<img id="hero" width="400" height="300" alt="hero">
+<script type="module">
+  const params = new URLSearchParams(location.search);
+  const imageMs = Number(params.get('image_ms') ?? 1200);
+  const blockMs = Number(params.get('block_ms') ?? 0);
+  window.__vitals = [];
+  window.__final = [];
+  window.__shifts = [];
+  document.getElementById('hero').src = '/app/hero.bmp?delay_ms=' + imageMs;
+  document.getElementById('buy').addEventListener('click', () => {
+    const end = performance.now() + blockMs;
+    while (performance.now() < end) {}
+  });
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      window.__shifts.push({ value: e.value, startTime: e.startTime, hadRecentInput: e.hadRecentInput });
+    }
+  }).observe({ type: 'layout-shift', buffered: true });
+  const shift = (px) => {
+    const block = document.createElement('div');
+    block.className = 'shift';
+    block.style.height = px + 'px';
+    document.getElementById('shifts').append(block);
+  };
+  setTimeout(() => shift(60), 300);
+  setTimeout(() => shift(30), 700);
+  setTimeout(() => shift(10), 2500);
+  try {
+    const rum = await import('/pkg/sdk_wasm_rum.js');
+    await rum.default({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' });
+    rum.startRum({ endpoint: '/rum', service: 'demo-web', env: 'demo', version: '0.1.0',
+                   routes: ROUTES });
+    for (const on of [rum.onLCP, rum.onCLS, rum.onINP, rum.onFCP, rum.onTTFB, rum.onFID]) {
+      on((report) => window.__vitals.push(report), { reportAllChanges: true });
+      on((report) => window.__final.push(report));
+    }
+    window.__rumReady = true;
+  } catch (error) {
+    window.__rumError = String(error);
+  }
+</script>
+</body>
+</html>
+"#;
+
+const NEXT_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>SDK demo: next</title></head>
+<body><h1>Second page</h1><p><a href="/app">Back to the shop</a></p></body></html>
+"#;
+
+/// `GET /app`.
+pub async fn app_page() -> Html<String> {
+    let routes = serde_json::to_string(&RUM_ROUTES).unwrap_or_else(|_| "[]".into());
+    Html(PAGE.replace("ROUTES", &routes))
+}
+
+/// `GET /app/next`: a page without the module, to navigate away and back.
+pub async fn next_page() -> Html<&'static str> {
+    Html(NEXT_PAGE)
+}
+
+/// `?delay_ms=N` of the hero image.
+#[derive(Deserialize)]
+pub struct HeroQuery {
+    delay_ms: Option<u64>,
+}
+
+/// `GET /app/hero.bmp?delay_ms=N`: a 400×300 picture answered after `N` ms (at most 10 s).
+/// Uncompressed, so Chromium does not discard it as a low-entropy LCP candidate.
+pub async fn hero_image(Query(query): Query<HeroQuery>) -> Response {
+    let delay = query.delay_ms.unwrap_or(0).min(10_000);
+    tokio::time::sleep(Duration::from_millis(delay)).await;
+    static HERO: OnceLock<Vec<u8>> = OnceLock::new();
+    let body = HERO.get_or_init(|| bitmap(400, 300)).clone();
+    ([(header::CONTENT_TYPE, "image/bmp")], body).into_response()
+}
+
+/// A 24-bit BMP with a colour gradient.
+fn bitmap(width: u32, height: u32) -> Vec<u8> {
+    let row = (width * 3).next_multiple_of(4);
+    let pixels = row * height;
+    let mut out = Vec::with_capacity(54 + pixels as usize);
+    out.extend_from_slice(b"BM");
+    out.extend_from_slice(&(54 + pixels).to_le_bytes());
+    out.extend_from_slice(&0u32.to_le_bytes());
+    out.extend_from_slice(&54u32.to_le_bytes());
+    out.extend_from_slice(&40u32.to_le_bytes());
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&height.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&24u16.to_le_bytes());
+    out.extend_from_slice(&[0; 24]);
+    for y in 0..height {
+        for x in 0..width {
+            let (r, g, b) = ((x * 255 / width) as u8, (y * 255 / height) as u8, 160u8);
+            out.extend_from_slice(&[b, g, r]);
+        }
+        out.resize(out.len() + (row - width * 3) as usize, 0);
+    }
+    out
+}
+
+/// Where the module is served from: `SDK_RUM_PKG`, else the crate's `pkg/` directory.
+fn pkg_dir() -> std::path::PathBuf {
+    std::env::var_os("SDK_RUM_PKG").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk-wasm-rum/pkg"),
+        Into::into,
+    )
+}
+
+/// `GET /pkg/{file}`: the module's JS glue and wasm, nothing else.
+pub async fn pkg_file(Path(file): Path<String>) -> Response {
+    let content_type = match file.as_str() {
+        "sdk_wasm_rum.js" => "text/javascript",
+        "sdk_wasm_rum_bg.wasm" => "application/wasm",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    match tokio::fs::read(pkg_dir().join(&file)).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, content_type)], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "the browser module is not built: run `cargo xtask wasm`\n",
+        )
+            .into_response(),
+    }
+}

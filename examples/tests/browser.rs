@@ -1,0 +1,428 @@
+//! The browser module end to end: the demo's `/app` page in headless Chromium driven
+//! through ChromeDriver (WebDriver element clicks are trusted input), the beacon it sends
+//! when hidden reaching the demo's `POST /rum`, and the values on `/metrics`.
+//!
+//! Needs the bundle in `sdk-wasm-rum/pkg/` and ChromeDriver (`$CHROMEDRIVER`, else
+//! `/usr/bin/chromedriver`); `cargo xtask test` builds and installs both first.
+
+mod common;
+
+use common::{Demo, get};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// ChromeDriver and one headless Chromium session; both are killed on drop.
+struct Browser {
+    driver: Child,
+    client: Client,
+}
+
+impl Browser {
+    async fn start() -> Self {
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("{chromedriver} does not start ({e}); `cargo xtask test` installs it")
+            });
+        let mut capabilities = serde_json::Map::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--disable-background-networking",
+                         "--disable-component-update", "--no-first-run"],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+                .capabilities(capabilities.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(client) => break client,
+                Err(err) if Instant::now() > deadline => panic!("no WebDriver session: {err}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        };
+        Self { driver, client }
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.expect("navigation");
+    }
+
+    async fn eval(&self, expression: &str) -> Value {
+        self.client
+            .execute(&format!("return ({expression});"), Vec::new())
+            .await
+            .unwrap_or_else(|e| panic!("{expression}: {e}"))
+    }
+
+    /// Polls `expression` until it is truthy (bounded).
+    async fn wait_for(&self, expression: &str, what: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let value = self.eval(expression).await;
+            if !matches!(value, Value::Null | Value::Bool(false)) {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let state = self
+                    .eval("{ready: window.__rumReady, error: window.__rumError, visibility: document.visibilityState, vitals: window.__vitals, shifts: window.__shifts}")
+                    .await;
+                panic!("timed out waiting for {what}; page state: {state}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The page's own `onX` reports: `(all changes, final values)`.
+    async fn reports(&self) -> (Vec<Value>, Vec<Value>) {
+        let both = self.eval("[window.__vitals, window.__final]").await;
+        let list = |i: usize| both[i].as_array().cloned().unwrap_or_default();
+        (list(0), list(1))
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // ChromeDriver and the Chromium it started share a process group.
+        let _ = Command::new("pkill")
+            .args(["-KILL", "-g", &self.driver.id().to_string()])
+            .status();
+        let _ = self.driver.wait();
+    }
+}
+
+/// The last report named `name`.
+fn last<'a>(reports: &'a [Value], name: &str) -> Option<&'a Value> {
+    reports.iter().rev().find(|r| r["name"] == name)
+}
+
+fn value_of(report: Option<&Value>) -> f64 {
+    report.and_then(|r| r["value"].as_f64()).unwrap_or(f64::NAN)
+}
+
+/// Sum of the samples of every series of `metric` whose labels contain all `labels`.
+fn sum_series(metrics: &str, metric: &str, labels: &[&str]) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{metric}{{")))
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// `(count, sum)` of a web vital on `/metrics` for `route` and `navigation_type`.
+fn vital_on_metrics(metrics: &str, name: &str, route: &str, navigation: &str) -> (f64, f64) {
+    let family = if name == "CLS" {
+        "browser_web_vital_cls"
+    } else {
+        "browser_web_vital_duration_seconds"
+    };
+    let labels = [
+        format!("browser_web_vital_name=\"{name}\""),
+        format!("http_route=\"{route}\""),
+        format!("browser_web_vital_navigation_type=\"{navigation}\""),
+    ];
+    let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+    (
+        sum_series(metrics, &format!("{family}_count"), &labels),
+        sum_series(metrics, &format!("{family}_sum"), &labels),
+    )
+}
+
+/// Polls `/metrics` until `ready` holds (bounded).
+async fn metrics_when(addr: &str, ready: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, _, metrics) = get(addr, "/metrics", &[]).await;
+        if ready(&metrics) {
+            return metrics;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the beacon's values never reached /metrics:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// CLS from the browser's own layout-shift entries: shifts without recent input grouped
+/// into session windows (next shift < 1 s after the previous and < 5 s after the window's
+/// first), the largest window's sum.
+fn largest_window(shifts: &[Value]) -> f64 {
+    let mut largest = 0.0_f64;
+    let (mut sum, mut first, mut previous) = (0.0, f64::NEG_INFINITY, f64::NEG_INFINITY);
+    for shift in shifts.iter().filter(|s| s["hadRecentInput"] == false) {
+        let (value, at) = (
+            shift["value"].as_f64().unwrap(),
+            shift["startTime"].as_f64().unwrap(),
+        );
+        if at - previous < 1000.0 && at - first < 5000.0 {
+            sum += value;
+        } else {
+            (sum, first) = (value, at);
+        }
+        previous = at;
+        largest = largest.max(sum);
+    }
+    largest
+}
+
+const IMAGE_MS: f64 = 1500.0;
+const BLOCK_MS: f64 = 300.0;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
+    let (mut demo, addr) = Demo::start(&[("RUST_LOG", "info,sdk_tower::rum=debug")]);
+    let browser = Browser::start().await;
+    browser
+        .goto(&format!(
+            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}"
+        ))
+        .await;
+    browser
+        .wait_for(
+            &format!(
+                "window.__rumReady && window.__shifts.length >= 3 && \
+                 window.__vitals.some(r => r.name === 'LCP' && r.value >= {IMAGE_MS})"
+            ),
+            "the image's LCP candidate and the three scripted shifts",
+        )
+        .await;
+    let (_, finals) = browser.reports().await;
+    assert!(
+        last(&finals, "LCP").is_none(),
+        "LCP is not final before any input: {finals:?}"
+    );
+
+    browser
+        .client
+        .find(Locator::Css("#buy"))
+        .await
+        .expect("the Buy button")
+        .click()
+        .await
+        .expect("a trusted click");
+    browser
+        .wait_for(
+            &format!(
+                "window.__final.some(r => r.name === 'LCP') && \
+                 window.__vitals.some(r => r.name === 'INP' && r.value >= {BLOCK_MS})"
+            ),
+            "LCP finalized by the click, and an INP of at least the click handler's time \
+             (the first-input entry's shorter duration may come first)",
+        )
+        .await;
+    let (vitals, finals) = browser.reports().await;
+    let shifts = browser.eval("window.__shifts").await;
+    let server_timing = browser
+        .eval("performance.getEntriesByType('navigation')[0].serverTiming.find(t => t.name === 'traceparent').description")
+        .await;
+
+    let lcp = value_of(last(&finals, "LCP"));
+    assert!(lcp >= IMAGE_MS, "LCP {lcp} ms ≥ the image delay");
+    assert_eq!(
+        value_of(last(&vitals, "LCP")),
+        lcp,
+        "the final LCP is the last candidate"
+    );
+    let cls = value_of(last(&vitals, "CLS"));
+    let expected_cls = largest_window(shifts.as_array().unwrap());
+    assert!(
+        expected_cls > 0.0,
+        "the scripted shifts moved the page: {shifts}"
+    );
+    assert!(
+        (cls - expected_cls).abs() < 1e-9,
+        "CLS {cls} = the largest window of the scripted shifts {expected_cls} ({shifts})"
+    );
+    let inp = value_of(last(&vitals, "INP"));
+    assert!(
+        inp >= BLOCK_MS,
+        "INP {inp} ms ≥ the click handler's {BLOCK_MS} ms"
+    );
+    let fid = value_of(last(&finals, "FID"));
+    assert!(
+        (0.0..BLOCK_MS).contains(&fid),
+        "FID {fid} ms: the delay before the handler ran"
+    );
+    let fcp = value_of(last(&finals, "FCP"));
+    let ttfb = value_of(last(&finals, "TTFB"));
+    assert!(
+        0.0 < ttfb && ttfb <= fcp && fcp < lcp,
+        "TTFB {ttfb} ≤ FCP {fcp} < LCP {lcp}"
+    );
+    eprintln!(
+        "measured: LCP {lcp} ms (image after {IMAGE_MS} ms), CLS {cls} (shifts {shifts}), \
+         INP {inp} ms (handler blocks {BLOCK_MS} ms), FID {fid} ms, FCP {fcp} ms, TTFB {ttfb} ms"
+    );
+    for report in &vitals {
+        assert_eq!(report["navigationType"], "navigate", "{report}");
+        assert!(
+            report["id"].as_str().unwrap().starts_with("v6-"),
+            "{report}"
+        );
+    }
+
+    // Navigating away hides the page: the beacon leaves with `sendBeacon`.
+    browser.goto(&format!("http://{addr}/app/next")).await;
+    let metrics = metrics_when(&addr, |m| {
+        vital_on_metrics(m, "CLS", "/app", "navigate").0 >= 1.0
+            && vital_on_metrics(m, "INP", "/app", "navigate").0 >= 1.0
+    })
+    .await;
+    if let Err(findings) = sdk_core::testing::promtool_check(&metrics) {
+        panic!("{findings}\n--- /metrics ---\n{metrics}");
+    }
+    for (name, expected) in [
+        ("LCP", lcp / 1000.0),
+        ("INP", inp / 1000.0),
+        ("FCP", fcp / 1000.0),
+        ("TTFB", ttfb / 1000.0),
+        ("FID", fid / 1000.0),
+        ("CLS", cls),
+    ] {
+        let (count, sum) = vital_on_metrics(&metrics, name, "/app", "navigate");
+        assert_eq!(count, 1.0, "{name}: one sample\n{metrics}");
+        assert!(
+            (sum - expected).abs() < 1e-9,
+            "{name}: /metrics has {sum}, the page measured {expected}"
+        );
+    }
+
+    let trace_id = server_timing
+        .as_str()
+        .unwrap()
+        .split('-')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    let accepted = demo.wait_for(|l| l["message"] == "beacon accepted");
+    assert_eq!(accepted["fields"]["page_trace_id"], trace_id.as_str());
+    assert_eq!(accepted["fields"]["route"], "/app");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_forward_cache_restore_starts_new_metrics() {
+    let (_demo, addr) = Demo::start(&[]);
+    let browser = Browser::start().await;
+    browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
+    browser
+        .wait_for(
+            "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n))",
+            "TTFB and FCP of the first load",
+        )
+        .await;
+    browser.goto(&format!("http://{addr}/app/next")).await;
+    browser.client.back().await.expect("back");
+    browser
+        .wait_for(
+            "['TTFB', 'FCP', 'LCP'].every(n => window.__final.some(r => r.name === n && r.navigationType === 'back-forward-cache'))",
+            "new TTFB, FCP and LCP after the restore",
+        )
+        .await;
+    let (_, finals) = browser.reports().await;
+    eprintln!("reports before and after the restore: {finals:?}");
+    let (restored, loaded): (Vec<&Value>, Vec<&Value>) = finals
+        .iter()
+        .partition(|r| r["navigationType"] == "back-forward-cache");
+    for report in &restored {
+        assert!(
+            loaded.iter().all(|l| l["id"] != report["id"]),
+            "a restore gets new ids: {report} vs {loaded:?}"
+        );
+    }
+    assert_eq!(
+        value_of(last(&finals, "TTFB")),
+        0.0,
+        "TTFB of a restore is 0"
+    );
+    let lcp = value_of(last(&finals, "LCP"));
+    assert!(
+        lcp > 0.0 && lcp < 5000.0,
+        "LCP of the restore: two frames after pageshow, {lcp}"
+    );
+
+    browser.goto(&format!("http://{addr}/app/next")).await;
+    let metrics = metrics_when(&addr, |m| {
+        vital_on_metrics(m, "LCP", "/app", "back-forward-cache").0 >= 1.0
+    })
+    .await;
+    let (count, sum) = vital_on_metrics(&metrics, "LCP", "/app", "back-forward-cache");
+    assert_eq!(count, 1.0);
+    // Each subscription reads the clock in its own animation-frame callback.
+    assert!(
+        (sum - lcp / 1000.0).abs() < 0.002,
+        "the beacon's restore LCP {sum} s, the page's {lcp} ms"
+    );
+    assert_eq!(
+        vital_on_metrics(&metrics, "TTFB", "/app", "back-forward-cache").0,
+        1.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_hidden_from_the_start_reports_no_lcp() {
+    let (_demo, addr) = Demo::start(&[]);
+    let browser = Browser::start().await;
+    browser.client.minimize_window().await.expect("minimize");
+    browser
+        .goto(&format!("http://{addr}/app?image_ms=100"))
+        .await;
+    browser
+        .wait_for(
+            "window.__rumReady && document.visibilityState === 'hidden' && window.__final.some(r => r.name === 'TTFB')",
+            "the hidden page's TTFB",
+        )
+        .await;
+    // Shown again: Chromium paints now and reports paint and LCP entries with this time.
+    browser
+        .client
+        .set_window_rect(0, 0, 780, 580)
+        .await
+        .expect("restore the window");
+    browser
+        .wait_for("document.visibilityState === 'visible'", "the page shown")
+        .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let painted = browser
+        .eval("performance.getEntriesByType('paint').length")
+        .await;
+    assert!(
+        painted.as_u64() > Some(0),
+        "the browser did paint once shown"
+    );
+    let (vitals, finals) = browser.reports().await;
+    for name in ["LCP", "FCP", "CLS"] {
+        assert!(
+            last(&vitals, name).is_none() && last(&finals, name).is_none(),
+            "no {name} for a page hidden from the start: {vitals:?}"
+        );
+    }
+
+    browser.goto(&format!("http://{addr}/app/next")).await;
+    let metrics = metrics_when(&addr, |m| {
+        vital_on_metrics(m, "TTFB", "/app", "navigate").0 >= 1.0
+    })
+    .await;
+    assert_eq!(vital_on_metrics(&metrics, "LCP", "/app", "navigate").0, 0.0);
+    assert_eq!(vital_on_metrics(&metrics, "FCP", "/app", "navigate").0, 0.0);
+}
