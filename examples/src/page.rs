@@ -74,7 +74,7 @@ const PAGE: &str = r#"<!doctype html>
     const rum = await import('/pkg/sdk_wasm_rum.js');
     await rum.default({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' });
     rum.startRum({ endpoint: '/rum', service: 'demo-web', env: 'demo', version: '0.1.0',
-                   routes: ROUTES });
+                   routes: ROUTES, otlpEndpoint: OTLP_ENDPOINT });
     for (const on of [rum.onLCP, rum.onCLS, rum.onINP, rum.onFCP, rum.onTTFB, rum.onFID]) {
       on((report) => window.__vitals.push(report), { reportAllChanges: true });
       on((report) => window.__final.push(report));
@@ -93,10 +93,19 @@ const NEXT_PAGE: &str = r#"<!doctype html>
 <body><h1>Second page</h1><p><a href="/app">Back to the shop</a></p></body></html>
 "#;
 
-/// `GET /app`.
+/// `GET /app`. With `SDK_RUM_OTLP_ENDPOINT` set (an OTLP/HTTP collector's base URL that
+/// allows the page's origin), the page also sends its values there as log events.
 pub async fn app_page() -> Html<String> {
     let routes = serde_json::to_string(&RUM_ROUTES).unwrap_or_else(|_| "[]".into());
-    Html(PAGE.replace("ROUTES", &routes))
+    let otlp = std::env::var("SDK_RUM_OTLP_ENDPOINT")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .and_then(|url| serde_json::to_string(&url).ok())
+        .unwrap_or_else(|| "undefined".into());
+    Html(
+        PAGE.replace("ROUTES", &routes)
+            .replace("OTLP_ENDPOINT", &otlp),
+    )
 }
 
 /// `GET /app/next`: a page without the module, to navigate away and back.

@@ -426,3 +426,116 @@ async fn a_page_hidden_from_the_start_reports_no_lcp() {
     assert_eq!(vital_on_metrics(&metrics, "LCP", "/app", "navigate").0, 0.0);
     assert_eq!(vital_on_metrics(&metrics, "FCP", "/app", "navigate").0, 0.0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
+    let receiver = sdk_core::testing::otlp::OtlpReceiver::start().expect("OTLP receiver");
+    let endpoint = receiver.http_url("");
+    let (_demo, addr) = Demo::start(&[("SDK_RUM_OTLP_ENDPOINT", endpoint.as_str())]);
+    let browser = Browser::start().await;
+    browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
+    browser
+        .wait_for(
+            "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n))",
+            "TTFB and FCP",
+        )
+        .await;
+    browser
+        .client
+        .find(Locator::Css("#buy"))
+        .await
+        .expect("the Buy button")
+        .click()
+        .await
+        .expect("a trusted click");
+    browser
+        .wait_for(
+            "window.__final.some(r => r.name === 'LCP')",
+            "LCP finalized by the click",
+        )
+        .await;
+    let (_, finals) = browser.reports().await;
+    let server_timing = browser
+        .eval("performance.getEntriesByType('navigation')[0].serverTiming.find(t => t.name === 'traceparent').description")
+        .await;
+    browser.goto(&format!("http://{addr}/app/next")).await;
+
+    let received = receiver.wait_for(Duration::from_secs(20), |r| {
+        r.logs.iter().any(|request| {
+            request
+                .resource_logs
+                .iter()
+                .flat_map(|rl| &rl.scope_logs)
+                .any(|sl| {
+                    sl.log_records.iter().any(|record| {
+                        record.attributes.iter().any(|kv| {
+                            kv.key == "browser.web_vital.name"
+                                && format!("{:?}", kv.value).contains("\"LCP\"")
+                        })
+                    })
+                })
+        })
+    });
+    let seen = receiver.received();
+    assert!(
+        received,
+        "no LCP event reached the collector: {:?}",
+        seen.http_requests
+    );
+    let records: Vec<_> = seen
+        .logs
+        .iter()
+        .flat_map(|request| &request.resource_logs)
+        .flat_map(|rl| {
+            let service = rl
+                .resource
+                .as_ref()
+                .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
+                .map(|kv| format!("{:?}", kv.value));
+            rl.scope_logs
+                .iter()
+                .flat_map(|sl| sl.log_records.iter().cloned())
+                .map(move |record| (service.clone(), record))
+        })
+        .collect();
+    let trace_id = server_timing.as_str().unwrap().split('-').nth(1).unwrap();
+    let attribute = |record: &opentelemetry_proto::tonic::logs::v1::LogRecord, key: &str| {
+        record
+            .attributes
+            .iter()
+            .find(|kv| kv.key == key)
+            .and_then(|kv| kv.value.clone()?.value)
+    };
+    use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+    for name in ["TTFB", "FCP", "LCP"] {
+        let (service, record) = records
+            .iter()
+            .find(|(_, r)| {
+                attribute(r, "browser.web_vital.name") == Some(Any::StringValue(name.into()))
+            })
+            .unwrap_or_else(|| panic!("no {name} event: {records:?}"));
+        assert!(service.as_deref().unwrap_or_default().contains("demo-web"));
+        assert_eq!(record.event_name, "browser.web_vital");
+        assert_eq!(
+            hex(&record.trace_id),
+            trace_id,
+            "the backend trace of the page"
+        );
+        assert_eq!(
+            attribute(record, "url.template"),
+            Some(Any::StringValue("/app".into()))
+        );
+        let Some(Any::DoubleValue(value)) = attribute(record, "browser.web_vital.value") else {
+            panic!("{name}: no value: {record:?}");
+        };
+        let page = value_of(last(&finals, name));
+        assert!(
+            (value - page).abs() < 1e-9,
+            "{name}: the collector got {value}, the page measured {page}"
+        );
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

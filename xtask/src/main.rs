@@ -1,6 +1,7 @@
 //! Workspace automation, run as `cargo xtask <command>`:
 //!
-//! - `demo [ARGS]`: runs the demo service (`--addr HOST:PORT`, default `127.0.0.1:3000`);
+//! - `demo [ARGS]`: builds the browser module, then runs the demo service (`--addr
+//!   HOST:PORT`, default `127.0.0.1:3000`; open `/app` in a browser);
 //! - `test`: everything CI runs: installs the real peers the tests need (`promtool`, the
 //!   Datadog test agent in a virtualenv, the wasm32 target, the wasm-bindgen CLI, binaryen,
 //!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
@@ -109,6 +110,10 @@ fn succeeds(program: &str, args: &[&str]) -> bool {
 }
 
 fn demo(args: &[String]) -> Result {
+    // The page at /app loads the browser module; the service runs without it too.
+    if let Err(err) = wasm::bundle() {
+        eprintln!("the browser module is not built ({err}); /app will not measure itself");
+    }
     run(
         "demo",
         cargo()

@@ -1,6 +1,7 @@
 //! An OTLP receiver built from the official protobufs (`opentelemetry-proto`), for tests:
 //! gRPC (tonic) and HTTP (`/v1/traces`, `/v1/metrics`, `/v1/logs`; protobuf or JSON,
-//! optionally gzip) on free loopback ports, with scripted HTTP failures.
+//! optionally gzip) on free loopback ports, with scripted HTTP failures. The HTTP side
+//! answers CORS preflights, as a collector configured for browsers does.
 
 use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
     LogsService, LogsServiceServer,
@@ -276,13 +277,37 @@ impl OtlpReceiver {
                         .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(grpc));
                     let http_state = Arc::clone(&served);
                     let app = axum::Router::new().fallback(
-                        move |uri: http::Uri, headers: http::HeaderMap, body: bytes::Bytes| {
-                            http_export(
-                                Arc::clone(&http_state),
-                                uri.path().to_owned(),
-                                headers,
-                                body,
-                            )
+                        move |method: http::Method,
+                              uri: http::Uri,
+                              headers: http::HeaderMap,
+                              body: bytes::Bytes| {
+                            let state = Arc::clone(&http_state);
+                            async move {
+                                // CORS as a collector configured with
+                                // `cors: {allowed_origins: ["*"]}` answers browsers.
+                                let mut response = if method == http::Method::OPTIONS {
+                                    let mut preflight =
+                                        axum::response::Response::new(axum::body::Body::empty());
+                                    *preflight.status_mut() = http::StatusCode::NO_CONTENT;
+                                    let headers = preflight.headers_mut();
+                                    headers.insert(
+                                        "access-control-allow-methods",
+                                        http::HeaderValue::from_static("POST"),
+                                    );
+                                    headers.insert(
+                                        "access-control-allow-headers",
+                                        http::HeaderValue::from_static("content-type"),
+                                    );
+                                    preflight
+                                } else {
+                                    http_export(state, uri.path().to_owned(), headers, body).await
+                                };
+                                response.headers_mut().insert(
+                                    "access-control-allow-origin",
+                                    http::HeaderValue::from_static("*"),
+                                );
+                                response
+                            }
                         },
                     );
                     let http_server = axum::serve(http, app);
