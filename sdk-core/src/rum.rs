@@ -193,6 +193,24 @@ pub struct VitalReport {
     pub navigation_type: NavigationType,
 }
 
+impl VitalReport {
+    /// Value and delta finite and within the metric's range (timings up to
+    /// [`MAX_TIMING_MS`], CLS up to [`MAX_CLS`]), rating matching the value; the server
+    /// rejects beacons with any report that is not.
+    pub fn in_range(&self) -> bool {
+        let max = if self.name.is_timing() {
+            MAX_TIMING_MS
+        } else {
+            MAX_CLS
+        };
+        self.value.is_finite()
+            && (0.0..=max).contains(&self.value)
+            && self.delta.is_finite()
+            && self.delta.abs() <= max
+            && self.rating == self.name.rate(self.value)
+    }
+}
+
 /// What kind of uncaught problem a page reported.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -332,20 +350,8 @@ impl Beacon {
         {
             return Err(Rejection::BadTraceId);
         }
-        for vital in &self.vitals {
-            let max = if vital.name.is_timing() {
-                MAX_TIMING_MS
-            } else {
-                MAX_CLS
-            };
-            let in_range = |x: f64| x.is_finite() && (0.0..=max).contains(&x);
-            if !in_range(vital.value)
-                || !vital.delta.is_finite()
-                || vital.delta.abs() > max
-                || vital.rating != vital.name.rate(vital.value)
-            {
-                return Err(Rejection::OutOfRange);
-            }
+        if self.vitals.iter().any(|vital| !vital.in_range()) {
+            return Err(Rejection::OutOfRange);
         }
         Ok(())
     }

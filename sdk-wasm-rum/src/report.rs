@@ -97,7 +97,9 @@ impl Collector {
     /// Keeps `report`, replacing an earlier report of the same metric id; reports of an id
     /// already sent are dropped (the first send of a metric is its recorded value).
     pub fn record_vital(&mut self, report: VitalReport) {
-        if self.sent.contains(&report.id) {
+        // A value the server would reject (a restore measured hours later in a background
+        // tab, say) would cost the whole beacon: it is left out.
+        if self.sent.contains(&report.id) || !report.in_range() {
             return;
         }
         if let Some(existing) = self.vitals.iter_mut().find(|v| v.id == report.id) {
@@ -122,6 +124,14 @@ impl Collector {
             kind,
             message: message.get(..end).unwrap_or_default().to_owned(),
         });
+    }
+
+    /// A beacon of the errors only (vitals stay for the page's final beacon), or `None`.
+    pub fn take_errors(&mut self) -> Option<Beacon> {
+        let vitals = std::mem::take(&mut self.vitals);
+        let beacon = self.take_beacon();
+        self.vitals = vitals;
+        beacon
     }
 
     /// Vitals waiting (one per metric id).
@@ -267,6 +277,17 @@ mod tests {
             "a metric id is sent once: the server records each metric once"
         );
         collector.record_vital(report("v6-3", VitalName::Cls, 0.0));
-        assert_eq!(collector.take_beacon().unwrap().vitals[0].id, "v6-3");
+        collector.record_vital(report("v6-4", VitalName::Lcp, 7_200_000.0));
+        collector.record_error(BrowserErrorKind::Error, "boom");
+        let errors = collector.take_errors().unwrap();
+        assert!(errors.vitals.is_empty() && errors.errors.len() == 1);
+        let beacon = collector.take_beacon().unwrap();
+        assert_eq!(
+            beacon.vitals.len(),
+            1,
+            "out-of-range LCP left out: {beacon:?}"
+        );
+        assert_eq!(beacon.vitals[0].id, "v6-3");
+        assert_eq!(beacon.validate(), Ok(()));
     }
 }

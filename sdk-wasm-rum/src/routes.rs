@@ -3,6 +3,8 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
+use sdk_core::rum::MAX_FIELD_LEN;
+
 /// Route of a path that matches no template (what the ingestion route accepts as such).
 pub const OTHER: &str = sdk_core::rum::OTHER_ROUTE;
 
@@ -13,14 +15,19 @@ pub struct RouteMap {
 }
 
 impl RouteMap {
-    /// Templates such as `/`, `/products/{id}`, `/docs/*`.
+    /// Templates such as `/`, `/products/{id}`, `/docs/*`; templates the server would
+    /// reject (not starting with `/`, longer than 128 bytes) are ignored.
     pub fn new<I, S>(templates: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         Self {
-            templates: templates.into_iter().map(Into::into).collect(),
+            templates: templates
+                .into_iter()
+                .map(Into::into)
+                .filter(|t: &String| t.starts_with('/') && t.len() <= MAX_FIELD_LEN)
+                .collect(),
         }
     }
 
@@ -59,6 +66,14 @@ fn matches(template: &str, path: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn templates_the_server_would_reject_are_ignored() {
+        let routes = RouteMap::new(["products/{id}", "/products/{id}"]);
+        assert_eq!(routes.route_of("/products/1"), "/products/{id}");
+        let long = format!("/{}", "a".repeat(200));
+        assert_eq!(RouteMap::new([long.clone()]).route_of(&long), OTHER);
+    }
 
     #[test]
     fn paths_map_to_templates() {

@@ -10,7 +10,7 @@ use crate::{Result, WASM_TARGET, cargo, ensure_wasm_target, is_root, run, succee
 
 /// The bundle (wasm + JS glue, brotli quality 11) may not grow past this; the test
 /// command fails when it does. The goal is 8 KiB (see the README's figures).
-pub(crate) const BUNDLE_BUDGET_BROTLI: usize = 34 * 1024;
+pub(crate) const BUNDLE_BUDGET_BROTLI: usize = 35 * 1024;
 /// The size the bundle should reach.
 pub(crate) const BUNDLE_GOAL_BROTLI: usize = 8 * 1024;
 

@@ -48,7 +48,13 @@ struct Rum {
     /// Reports not yet sent to the collector sink (latest per id).
     otlp_pending: Vec<VitalReport>,
     flush_scheduled: bool,
+    /// Error-only beacons sent so far (at most [`MAX_ERROR_BEACONS`] per page view).
+    error_beacons: u32,
 }
+
+/// Error-only beacons per page view; later errors are only counted (`droppedErrors` of
+/// the final beacon), so an error thrown every frame cannot flood the endpoint.
+const MAX_ERROR_BEACONS: u32 = 8;
 
 thread_local! {
     static RUM: RefCell<Option<Rum>> = const { RefCell::new(None) };
@@ -79,10 +85,13 @@ pub(crate) fn start(config: RumConfig) -> bool {
             collector,
             otlp_pending: Vec::new(),
             flush_scheduled: false,
+            error_beacons: 0,
         });
     });
+    // Final values only (web-vitals' default reporting): a candidate such as an early LCP
+    // never reaches a beacon.
     for name in VitalName::ALL {
-        vitals::subscribe(name, true, Rc::new(RefCell::new(record)));
+        vitals::subscribe(name, false, Rc::new(RefCell::new(record)));
     }
     vitals::listen("error");
     vitals::listen("unhandledrejection");
@@ -110,7 +119,7 @@ fn backend_trace_id() -> Option<String> {
 }
 
 fn record(report: &VitalReport) {
-    let full = with_rum(|rum| {
+    with_rum(|rum| {
         rum.collector.record_vital(report.clone());
         if rum.otlp_endpoint.is_some() {
             let pending = &mut rum.otlp_pending;
@@ -120,11 +129,7 @@ fn record(report: &VitalReport) {
                 pending.push(report.clone());
             }
         }
-        rum.collector.vital_count() >= MAX_VITALS
     });
-    if full == Some(true) {
-        flush_soon();
-    }
 }
 
 /// An uncaught error or unhandled rejection (resource load failures, which reach the
@@ -143,20 +148,35 @@ pub(crate) fn on_error(event: &Event) {
             None => return,
         }
     };
-    let full = with_rum(|rum| {
+    let send_errors = with_rum(|rum| {
         rum.collector.record_error(kind, &message);
-        rum.collector.error_count() >= MAX_ERRORS
+        let send = rum.collector.error_count() >= MAX_ERRORS
+            && rum.error_beacons < MAX_ERROR_BEACONS
+            && !rum.flush_scheduled;
+        rum.flush_scheduled |= send;
+        send
     });
-    if full == Some(true) {
-        flush_soon();
+    if send_errors == Some(true) {
+        // From a timer, never from the handler that filled the batch.
+        vitals::schedule(0, send_errors_only);
     }
 }
 
-/// A full batch is sent from a timer, never from the handler that filled it.
-fn flush_soon() {
-    let schedule = with_rum(|rum| !std::mem::replace(&mut rum.flush_scheduled, true));
-    if schedule == Some(true) {
-        vitals::schedule(0, || flush(false));
+/// A full batch of errors goes out on its own; the vitals wait for the page's end.
+fn send_errors_only() {
+    let Some((endpoint, beacon)) = with_rum(|rum| {
+        rum.flush_scheduled = false;
+        rum.error_beacons += 1;
+        let beacon = rum
+            .collector
+            .take_errors()
+            .and_then(|beacon| to_json(&beacon));
+        (rum.endpoint.clone(), beacon)
+    }) else {
+        return;
+    };
+    if let Some(body) = beacon {
+        post(&endpoint, &body, "text/plain;charset=UTF-8");
     }
 }
 
@@ -164,7 +184,6 @@ fn flush_soon() {
 /// `fetch` with `keepalive` otherwise or when the beacon is refused.
 pub(crate) fn flush(unloading: bool) {
     let Some((endpoint, beacon, otlp)) = with_rum(|rum| {
-        rum.flush_scheduled = false;
         let beacon = rum
             .collector
             .take_beacon()

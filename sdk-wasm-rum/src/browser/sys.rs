@@ -128,6 +128,8 @@ extern "C" {
     pub(crate) fn kind(this: &Event) -> String;
     #[wasm_bindgen(method, getter, js_name = timeStamp)]
     pub(crate) fn time_stamp(this: &Event) -> f64;
+    #[wasm_bindgen(method, getter)]
+    pub(crate) fn target(this: &Event) -> JsValue;
     #[wasm_bindgen(method, getter, js_name = isTrusted)]
     pub(crate) fn is_trusted(this: &Event) -> bool;
     /// `PageTransitionEvent.persisted`.

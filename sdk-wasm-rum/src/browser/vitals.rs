@@ -110,6 +110,9 @@ struct Subscription {
     metric: Option<Metric>,
     observers: Vec<Observer>,
     progress: Progress,
+    /// The browser supports the entry type this metric is measured from (web-vitals
+    /// reports nothing, not even after a restore, where it does not).
+    supported: bool,
 }
 
 impl Subscription {
@@ -119,7 +122,19 @@ impl Subscription {
         let Some(metric) = &mut self.metric else {
             return;
         };
-        if metric.value < 0.0 || !(force || self.report_all_changes) {
+        // CLS exists only once the page had its first contentful paint.
+        let before_fcp = matches!(
+            self.progress,
+            Progress::Cls {
+                after_fcp: false,
+                ..
+            }
+        );
+        if !self.supported
+            || before_fcp
+            || metric.value < 0.0
+            || !(force || self.report_all_changes)
+        {
             return;
         }
         let delta = metric.value - metric.reported.unwrap_or(0.0);
@@ -180,7 +195,7 @@ struct Page {
 thread_local! {
     static PAGE: RefCell<Page> = RefCell::new(Page {
         subscriptions: Vec::new(),
-        first_hidden: initial_hidden_time(),
+        first_hidden: first_hidden_time(),
         restore_time: -1.0,
         listener: None,
         extra_events: Vec::new(),
@@ -202,12 +217,30 @@ fn with_page(f: impl FnOnce(&mut Page, &mut Vec<Delivery>)) {
     deliver(out);
 }
 
+thread_local! {
+    /// Reports waiting for their callbacks; a callback that causes reports (by calling
+    /// `routeChanged()`, say) has them delivered after it returns, not dropped.
+    static QUEUE: RefCell<std::collections::VecDeque<Delivery>> = RefCell::default();
+    static DELIVERING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 fn deliver(out: Vec<Delivery>) {
-    for (callback, report) in out {
+    QUEUE.with(|queue| {
+        if let Ok(mut queue) = queue.try_borrow_mut() {
+            queue.extend(out);
+        }
+    });
+    if DELIVERING.with(|d| d.replace(true)) {
+        return;
+    }
+    while let Some((callback, report)) =
+        QUEUE.with(|queue| queue.try_borrow_mut().ok()?.pop_front())
+    {
         if let Ok(mut callback) = callback.try_borrow_mut() {
             callback(&report);
         }
     }
+    DELIVERING.with(|d| d.set(false));
 }
 
 fn now() -> f64 {
@@ -230,6 +263,23 @@ fn initial_hidden_time() -> f64 {
     } else {
         f64::INFINITY
     }
+}
+
+/// When the page was first hidden before measuring started: the first `visibility-state`
+/// entry named `hidden` after activation (web-vitals 5), else [`initial_hidden_time`].
+fn first_hidden_time() -> f64 {
+    if !prerendering() {
+        let activation = activation_start();
+        let hidden_entry = PERFORMANCE
+            .with(|p| p.entries_by_type("visibility-state"))
+            .into_iter()
+            .map(JsCast::unchecked_into::<PerformanceEntry>)
+            .find(|entry| entry.name() == "hidden" && entry.start_time() > activation);
+        if let Some(entry) = hidden_entry {
+            return entry.start_time();
+        }
+    }
+    initial_hidden_time()
 }
 
 pub(crate) fn navigation_entry() -> Option<NavigationTiming> {
@@ -342,30 +392,31 @@ impl Page {
         let name = sub.name;
         sub.metric = Some(metric);
         let observe_for = |sub: &mut Subscription, kind: &str, threshold: Option<f64>| {
-            if let Some(observer) = observe(kind, threshold, move |list| {
+            let observer = observe(kind, threshold, move |list| {
                 on_entries(index, list.entries());
-            }) {
-                sub.observers.push(observer);
-            }
+            });
+            let observing = observer.is_some();
+            sub.observers.extend(observer);
+            observing
         };
-        match name {
+        sub.supported = match name {
             VitalName::Lcp => observe_for(sub, "largest-contentful-paint", None),
             VitalName::Fcp => observe_for(sub, "paint", None),
             VitalName::Cls => {
-                observe_for(sub, "paint", None);
-                observe_for(sub, "layout-shift", None);
+                observe_for(sub, "paint", None) & observe_for(sub, "layout-shift", None)
             }
             VitalName::Inp => {
-                observe_for(sub, "event", Some(INP_DURATION_THRESHOLD));
-                observe_for(sub, "first-input", None);
+                let events = observe_for(sub, "event", Some(INP_DURATION_THRESHOLD));
+                events & observe_for(sub, "first-input", None)
             }
             VitalName::Fid => observe_for(sub, "first-input", None),
             VitalName::Ttfb => {
                 if DOCUMENT.with(|d| d.ready_state()) == "complete" {
                     schedule(0, move || with_page(|page, out| page.measure_ttfb(out)));
                 }
+                true
             }
-        }
+        };
         if name == VitalName::Inp && needs_count_estimate && self.interaction_observer.is_none() {
             self.interaction_observer = observe("event", Some(0.0), |list: EntryList| {
                 with_page(|page, _| page.estimate_interactions(list.entries()));
@@ -521,11 +572,15 @@ impl Page {
     }
 
     /// The page was hidden (or a route ends): every value that can be final is reported.
-    fn finalize(&mut self, out: &mut Vec<Delivery>) {
+    fn finalize(&mut self, hidden: bool, out: &mut Vec<Delivery>) {
         for index in 0..self.subscriptions.len() {
             let Some(Some(sub)) = self.subscriptions.get(index) else {
                 continue;
             };
+            if sub.metric.is_none() {
+                // Not activated yet (prerendering): nothing to finalize.
+                continue;
+            }
             match sub.progress {
                 Progress::Lcp { .. } => self.finalize_lcp(index, out),
                 Progress::Cls { .. } | Progress::Inp { .. } => {
@@ -535,21 +590,21 @@ impl Page {
                         sub.report(true, out);
                     }
                 }
-                Progress::Fid { .. } => {
+                Progress::Fid { .. } if hidden => {
                     let records = sub.take_records();
                     self.process(index, records, out);
                     if let Some(Some(sub)) = self.subscriptions.get_mut(index) {
                         sub.disconnect();
                     }
                 }
-                Progress::Fcp | Progress::Ttfb => {}
+                Progress::Fid { .. } | Progress::Fcp | Progress::Ttfb => {}
             }
         }
     }
 
     fn on_hidden(&mut self, time_stamp: f64, out: &mut Vec<Delivery>) {
         self.first_hidden = self.first_hidden.min(time_stamp);
-        self.finalize(out);
+        self.finalize(true, out);
     }
 
     fn on_input(&mut self, event: &Event, out: &mut Vec<Delivery>) {
@@ -592,6 +647,17 @@ impl Page {
             let Some(Some(sub)) = self.subscriptions.get_mut(index) else {
                 continue;
             };
+            let had_fcp = matches!(
+                sub.progress,
+                Progress::Cls {
+                    after_fcp: true,
+                    ..
+                }
+            );
+            let had_ttfb = sub.metric.as_ref().is_some_and(|m| m.reported.is_some());
+            if !sub.supported || (sub.name == VitalName::Ttfb && !had_ttfb) {
+                continue;
+            }
             let id = metric.id.clone();
             sub.metric = Some(metric);
             sub.progress = Progress::new(sub.name);
@@ -602,7 +668,7 @@ impl Page {
                 }
                 Progress::Fcp => after_two_frames(index, id, time_stamp, true),
                 Progress::Cls { after_fcp, .. } => {
-                    *after_fcp = true;
+                    *after_fcp = had_fcp;
                     after_two_frames(index, id, time_stamp, false);
                 }
                 Progress::Inp { count_base, .. } => *count_base = count,
@@ -639,10 +705,7 @@ impl Page {
                 continue;
             };
             match &mut sub.progress {
-                Progress::Cls { shifts, after_fcp } => {
-                    *shifts = LayoutShifts::new();
-                    *after_fcp = true;
-                }
+                Progress::Cls { shifts, .. } => *shifts = LayoutShifts::new(),
                 Progress::Inp {
                     interactions,
                     count_base,
@@ -672,7 +735,11 @@ fn on_page_event(event: Event) {
         }
         "pageshow" if event.persisted().unwrap_or(false) => page.on_restore(time_stamp, out),
         "prerenderingchange" => page.on_activation(),
-        "load" => schedule(0, || with_page(|page, out| page.measure_ttfb(out))),
+        // The window's `load` has the document as its target; images and scripts have
+        // themselves.
+        "load" if DOCUMENT.with(|d| js_sys::Object::is(&event.target(), d)) => {
+            schedule(0, || with_page(|page, out| page.measure_ttfb(out)));
+        }
         "keydown" | "click" | "pointerdown" if event.is_trusted() => page.on_input(&event, out),
         _ => {}
     });
@@ -752,6 +819,7 @@ pub(crate) fn subscribe(name: VitalName, report_all_changes: bool, callback: Cal
             metric: None,
             observers: Vec::new(),
             progress: Progress::new(name),
+            supported: false,
         }));
         if !prerendering() {
             page.start(index);
@@ -774,8 +842,11 @@ pub(crate) fn unsubscribe(index: usize) {
 /// Ends every subscription and removes every listener.
 pub(crate) fn disconnect_all() {
     with_page(|page, _| {
-        for mut sub in page.subscriptions.drain(..).flatten() {
-            sub.disconnect();
+        // Slots stay (emptied), so that old handles never reach a later subscription.
+        for slot in &mut page.subscriptions {
+            if let Some(mut sub) = slot.take() {
+                sub.disconnect();
+            }
         }
         if let Some((observer, _)) = page.interaction_observer.take() {
             observer.disconnect();
@@ -811,7 +882,7 @@ pub(crate) fn on_hidden(hook: HiddenHook) {
 
 /// Finalizes the current values (delivered before this returns).
 pub(crate) fn finalize() {
-    with_page(|page, out| page.finalize(out));
+    with_page(|page, out| page.finalize(false, out));
 }
 
 /// Starts CLS and INP over for a new single-page-app route.
