@@ -6,7 +6,8 @@
 //! The page is also the end-to-end scenario: a hero image answered after `image_ms`
 //! (default 1200 ms) is the Largest Contentful Paint; three layout shifts are scripted
 //! (at 300 ms and 700 ms — one session window — and a smaller one at 2500 ms); the "Buy"
-//! button's click handler blocks the main thread for `block_ms` (default 0). The page
+//! button's click handler blocks the main thread for `block_ms` (default 0); `errors=1`
+//! throws an uncaught error and leaves a promise rejection unhandled. The page
 //! keeps every report of its own `onX` subscriptions in `window.__vitals` (all changes)
 //! and `window.__final` (final values only), and the browser's raw layout-shift entries in
 //! `window.__shifts`.
@@ -80,6 +81,10 @@ const PAGE: &str = r#"<!doctype html>
       on((report) => window.__final.push(report));
     }
     window.__rumReady = true;
+    if (params.get('errors') === '1') {
+      setTimeout(() => { throw new Error('demo failure: card declined'); }, 0);
+      Promise.reject(new Error('demo rejection: stock service'));
+    }
   } catch (error) {
     window.__rumError = String(error);
   }

@@ -195,7 +195,7 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     let browser = Browser::start().await;
     browser
         .goto(&format!(
-            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}"
+            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&errors=1"
         ))
         .await;
     browser
@@ -305,6 +305,18 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
         assert!(
             (sum - expected).abs() < 1e-9,
             "{name}: /metrics has {sum}, the page measured {expected}"
+        );
+    }
+
+    for kind in ["error", "unhandled-rejection"] {
+        assert_eq!(
+            sum_series(
+                &metrics,
+                "sdk_browser_errors_total",
+                &["http_route=\"/app\"", &format!("error_type=\"{kind}\"")]
+            ),
+            1.0,
+            "the page's {kind} counted\n{metrics}"
         );
     }
 

@@ -41,14 +41,19 @@ fn collector() -> (Reports, impl FnMut(&VitalReport) + 'static) {
     })
 }
 
-/// Shifts visible text down by inserting a 200 px block above it.
+/// Moves the visible text by toggling the height (0 or 150 px) of a block above it, so
+/// that the text stays in the viewport however often it shifts.
 fn shift_text() {
     run_js(
-        "const block = document.createElement('div');
-         block.style.height = '200px';
-         block.textContent = 'inserted';
-         const text = document.getElementById('rum-text');
-         text.parentNode.insertBefore(block, text);",
+        "const text = document.getElementById('rum-text');
+         let block = document.getElementById('rum-shift');
+         if (!block) {
+           block = document.createElement('div');
+           block.id = 'rum-shift';
+           block.style.height = '0px';
+           text.parentNode.insertBefore(block, text);
+         }
+         block.style.height = block.style.height === '0px' ? '150px' : '0px';",
     );
 }
 
@@ -145,4 +150,90 @@ async fn the_javascript_api_gives_web_vitals_report_objects() {
     Reflect::set(&options, &"service".into(), &"web".into()).unwrap();
     let error = js::start_rum_js(options.unchecked_into()).unwrap_err();
     assert!(error.as_string().unwrap().contains("endpoint"));
+}
+
+#[wasm_bindgen_test]
+async fn a_route_change_finalizes_cls_and_starts_a_new_one() {
+    run_js(
+        "if (!document.getElementById('rum-text')) {
+           const text = document.createElement('p');
+           text.id = 'rum-text';
+           text.style.fontSize = '48px';
+           text.textContent = 'Layout shifts move this text.';
+           document.body.prepend(text);
+         }",
+    );
+    sleep(200).await;
+    let (reports, callback) = collector();
+    let subscription = on_cls(callback, ReportOptions::default());
+    shift_text();
+    sleep(300).await;
+    assert!(
+        reports.borrow().is_empty(),
+        "without reportAllChanges CLS waits for the page's end"
+    );
+    sdk_wasm_rum::route_changed();
+    let first = reports
+        .borrow()
+        .last()
+        .cloned()
+        .expect("CLS finalized by the route change");
+    assert!(first.value > 0.0);
+    assert_eq!(first.navigation_type, NavigationType::Navigate);
+
+    shift_text();
+    sleep(300).await;
+    sdk_wasm_rum::route_changed();
+    let second = reports.borrow().last().cloned().unwrap();
+    assert_ne!(second.id, first.id, "the new route's CLS is a new metric");
+    assert_eq!(second.navigation_type, NavigationType::SoftNavigation);
+    assert!(
+        second.value > 0.0,
+        "the shift after the route change: {second:?}"
+    );
+    subscription.disconnect();
+}
+
+#[wasm_bindgen_test]
+async fn disconnect_stops_every_subscription_and_old_handles_stay_inert() {
+    run_js(
+        "if (!document.getElementById('rum-text')) {
+           const text = document.createElement('p');
+           text.id = 'rum-text';
+           text.style.fontSize = '48px';
+           text.textContent = 'Layout shifts move this text.';
+           document.body.prepend(text);
+         }",
+    );
+    sleep(200).await;
+    let (before, callback) = collector();
+    let old = on_cls(
+        callback,
+        ReportOptions {
+            report_all_changes: true,
+        },
+    );
+    sleep(100).await;
+    sdk_wasm_rum::disconnect();
+    let (after, after_callback) = collector();
+    let new = on_cls(
+        after_callback,
+        ReportOptions {
+            report_all_changes: true,
+        },
+    );
+    old.disconnect();
+    let seen_before = before.borrow().len();
+    shift_text();
+    sleep(500).await;
+    assert_eq!(
+        before.borrow().len(),
+        seen_before,
+        "no report after disconnect()"
+    );
+    assert!(
+        after.borrow().iter().any(|r| r.value > 0.0),
+        "a subscription made after disconnect() works, and an old handle cannot stop it"
+    );
+    new.disconnect();
 }
