@@ -94,8 +94,13 @@ const PAGE: &str = r#"<!doctype html>
 "#;
 
 const NEXT_PAGE: &str = r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>SDK demo: next</title></head>
-<body><h1>Second page</h1><p><a href="/app">Back to the shop</a></p></body></html>
+<html lang="en"><head><meta charset="utf-8"><title>SDK demo: next</title>
+<script type="speculationrules">
+{"prerender": [{"source": "list", "urls": ["/app?image_ms=0"]}]}
+</script>
+</head>
+<body><h1>Second page</h1><p><a id="shop" href="/app?image_ms=0">Back to the shop</a>
+(prerendered: its vitals count from activation)</p></body></html>
 "#;
 
 /// `GET /app`. With `SDK_RUM_OTLP_ENDPOINT` set (an OTLP/HTTP collector's base URL that
@@ -113,7 +118,9 @@ pub async fn app_page() -> Html<String> {
     )
 }
 
-/// `GET /app/next`: a page without the module, to navigate away and back.
+/// `GET /app/next`: a page without the module, to navigate away and back; it prerenders
+/// `/app?image_ms=0` (speculation rules), so following its link activates a prerendered
+/// page.
 pub async fn next_page() -> Html<&'static str> {
     Html(NEXT_PAGE)
 }

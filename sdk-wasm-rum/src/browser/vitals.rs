@@ -637,6 +637,7 @@ impl Page {
         self.restore_time = time_stamp;
         self.first_hidden = initial_hidden_time();
         let count = interaction_count(self);
+        let mut after_frames = Vec::new();
         for index in 0..self.subscriptions.len() {
             let metric = match self.subscriptions.get(index) {
                 Some(Some(sub)) if sub.metric.is_some() => {
@@ -664,12 +665,12 @@ impl Page {
             match &mut sub.progress {
                 Progress::Lcp { finalized } => {
                     *finalized = true;
-                    after_two_frames(index, id, time_stamp, true);
+                    after_frames.push((index, id, true));
                 }
-                Progress::Fcp => after_two_frames(index, id, time_stamp, true),
+                Progress::Fcp => after_frames.push((index, id, true)),
                 Progress::Cls { after_fcp, .. } => {
                     *after_fcp = had_fcp;
-                    after_two_frames(index, id, time_stamp, false);
+                    after_frames.push((index, id, false));
                 }
                 Progress::Inp { count_base, .. } => *count_base = count,
                 Progress::Fid { awaiting_input } => *awaiting_input = true,
@@ -678,6 +679,9 @@ impl Page {
                     sub.report(true, out);
                 }
             }
+        }
+        if !after_frames.is_empty() {
+            after_two_frames(after_frames, time_stamp);
         }
     }
 
@@ -785,19 +789,24 @@ pub(crate) fn schedule(ms: i32, f: impl FnOnce() + 'static) {
 
 /// web-vitals' `doubleRAF` after a restore: LCP and FCP become the time from `pageshow`
 /// to the second frame (`force`); CLS reports its fresh 0 when every change is wanted.
-fn after_two_frames(index: usize, id: String, restored_at: f64, force: bool) {
+/// One pair of frames for every subscription of a restore, so that they all get the same
+/// value: `(index, metric id, force)`.
+fn after_two_frames(restored: Vec<(usize, String, bool)>, restored_at: f64) {
     let second = move || {
+        let value = (now() - restored_at).max(0.0);
         with_page(|page, out| {
-            let Some(Some(sub)) = page.subscriptions.get_mut(index) else {
-                return;
-            };
-            if sub.metric.as_ref().is_none_or(|m| m.id != id) {
-                return;
+            for (index, id, force) in restored {
+                let Some(Some(sub)) = page.subscriptions.get_mut(index) else {
+                    continue;
+                };
+                if sub.metric.as_ref().is_none_or(|m| m.id != id) {
+                    continue;
+                }
+                if force {
+                    sub.set_value(value);
+                }
+                sub.report(force, out);
             }
-            if force {
-                sub.set_value((now() - restored_at).max(0.0));
-            }
-            sub.report(force, out);
         });
     };
     let first = move || {
