@@ -92,6 +92,29 @@ impl Browser {
         }
     }
 
+    /// A WebDriver element click: trusted input, as a user's.
+    async fn click(&self, selector: &str) {
+        self.client
+            .find(Locator::Css(selector))
+            .await
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
+            .click()
+            .await
+            .expect("a trusted click");
+    }
+
+    /// The trace id of the page's document response, from its `Server-Timing`.
+    async fn backend_trace_id(&self) -> String {
+        let description = self
+            .eval("performance.getEntriesByType('navigation')[0].serverTiming.find(t => t.name === 'traceparent').description")
+            .await;
+        description
+            .as_str()
+            .and_then(|traceparent| traceparent.split('-').nth(1))
+            .expect("a traceparent in Server-Timing")
+            .to_owned()
+    }
+
     /// The page's own `onX` reports: `(all changes, final values)`.
     async fn reports(&self) -> (Vec<Value>, Vec<Value>) {
         let both = self.eval("[window.__vitals, window.__final]").await;
@@ -213,14 +236,7 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
         "LCP is not final before any input: {finals:?}"
     );
 
-    browser
-        .client
-        .find(Locator::Css("#buy"))
-        .await
-        .expect("the Buy button")
-        .click()
-        .await
-        .expect("a trusted click");
+    browser.click("#buy").await;
     browser
         .wait_for(
             &format!(
@@ -233,9 +249,7 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
         .await;
     let (vitals, finals) = browser.reports().await;
     let shifts = browser.eval("window.__shifts").await;
-    let server_timing = browser
-        .eval("performance.getEntriesByType('navigation')[0].serverTiming.find(t => t.name === 'traceparent').description")
-        .await;
+    let trace_id = browser.backend_trace_id().await;
 
     let lcp = value_of(last(&finals, "LCP"));
     assert!(lcp >= IMAGE_MS, "LCP {lcp} ms ≥ the image delay");
@@ -320,13 +334,6 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
         );
     }
 
-    let trace_id = server_timing
-        .as_str()
-        .unwrap()
-        .split('-')
-        .nth(1)
-        .unwrap()
-        .to_owned();
     let accepted = demo.wait_for(|l| l["message"] == "beacon accepted");
     assert_eq!(accepted["fields"]["page_trace_id"], trace_id.as_str());
     assert_eq!(accepted["fields"]["route"], "/app");
@@ -451,14 +458,7 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
             "TTFB and FCP",
         )
         .await;
-    browser
-        .client
-        .find(Locator::Css("#buy"))
-        .await
-        .expect("the Buy button")
-        .click()
-        .await
-        .expect("a trusted click");
+    browser.click("#buy").await;
     browser
         .wait_for(
             "window.__final.some(r => r.name === 'LCP')",
@@ -466,9 +466,7 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
         )
         .await;
     let (_, finals) = browser.reports().await;
-    let server_timing = browser
-        .eval("performance.getEntriesByType('navigation')[0].serverTiming.find(t => t.name === 'traceparent').description")
-        .await;
+    let trace_id = browser.backend_trace_id().await;
     browser.goto(&format!("http://{addr}/app/next")).await;
 
     let received = receiver.wait_for(Duration::from_secs(20), |r| {
@@ -509,7 +507,6 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
                 .map(move |record| (service.clone(), record))
         })
         .collect();
-    let trace_id = server_timing.as_str().unwrap().split('-').nth(1).unwrap();
     let attribute = |record: &opentelemetry_proto::tonic::logs::v1::LogRecord, key: &str| {
         record
             .attributes
@@ -554,14 +551,7 @@ async fn a_prerendered_page_measures_from_its_activation() {
     browser.goto(&format!("http://{addr}/app/next")).await;
     // Chromium prerenders the link's target (speculation rules) in the background.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    browser
-        .client
-        .find(Locator::Css("#shop"))
-        .await
-        .expect("the link")
-        .click()
-        .await
-        .expect("a trusted click");
+    browser.click("#shop").await;
     browser
         .wait_for(
             "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n))",

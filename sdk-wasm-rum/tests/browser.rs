@@ -41,6 +41,20 @@ fn collector() -> (Reports, impl FnMut(&VitalReport) + 'static) {
     })
 }
 
+/// Large text at the top of the page (painted before the test goes on).
+async fn ensure_text() {
+    run_js(
+        "if (!document.getElementById('rum-text')) {
+           const text = document.createElement('p');
+           text.id = 'rum-text';
+           text.style.fontSize = '48px';
+           text.textContent = 'Layout shifts move this text.';
+           document.body.prepend(text);
+         }",
+    );
+    sleep(200).await;
+}
+
 /// Moves the visible text by toggling the height (0 or 150 px) of a block above it, so
 /// that the text stays in the viewport however often it shifts.
 fn shift_text() {
@@ -59,14 +73,7 @@ fn shift_text() {
 
 #[wasm_bindgen_test]
 async fn layout_shifts_reach_on_cls_until_disconnected() {
-    run_js(
-        "const text = document.createElement('p');
-         text.id = 'rum-text';
-         text.style.fontSize = '48px';
-         text.textContent = 'Layout shifts move this text.';
-         document.body.prepend(text);",
-    );
-    sleep(200).await;
+    ensure_text().await;
     let (reports, callback) = collector();
     let subscription = on_cls(
         callback,
@@ -154,16 +161,7 @@ async fn the_javascript_api_gives_web_vitals_report_objects() {
 
 #[wasm_bindgen_test]
 async fn a_route_change_finalizes_cls_and_starts_a_new_one() {
-    run_js(
-        "if (!document.getElementById('rum-text')) {
-           const text = document.createElement('p');
-           text.id = 'rum-text';
-           text.style.fontSize = '48px';
-           text.textContent = 'Layout shifts move this text.';
-           document.body.prepend(text);
-         }",
-    );
-    sleep(200).await;
+    ensure_text().await;
     let (reports, callback) = collector();
     let subscription = on_cls(callback, ReportOptions::default());
     shift_text();
@@ -196,16 +194,7 @@ async fn a_route_change_finalizes_cls_and_starts_a_new_one() {
 
 #[wasm_bindgen_test]
 async fn disconnect_stops_every_subscription_and_old_handles_stay_inert() {
-    run_js(
-        "if (!document.getElementById('rum-text')) {
-           const text = document.createElement('p');
-           text.id = 'rum-text';
-           text.style.fontSize = '48px';
-           text.textContent = 'Layout shifts move this text.';
-           document.body.prepend(text);
-         }",
-    );
-    sleep(200).await;
+    ensure_text().await;
     let (before, callback) = collector();
     let old = on_cls(
         callback,
