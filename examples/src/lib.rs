@@ -85,7 +85,7 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         .route("/cached/users/{id}", get(cached_user))
         .route("/app", get(page::app_page))
         .route("/app/next", get(page::next_page))
-        .route("/app/hero.bmp", get(page::hero_image))
+        .route("/app/hero.png", get(page::hero_image))
         .route("/pkg/{file}", get(page::pkg_file))
         .route_service(
             "/rum",

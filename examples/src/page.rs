@@ -52,7 +52,7 @@ const PAGE: &str = r#"<!doctype html>
   window.__vitals = [];
   window.__final = [];
   window.__shifts = [];
-  document.getElementById('hero').src = '/app/hero.bmp?delay_ms=' + imageMs;
+  document.getElementById('hero').src = '/app/hero.png?delay_ms=' + imageMs;
   document.getElementById('buy').addEventListener('click', () => {
     const end = performance.now() + blockMs;
     while (performance.now() < end) {}
@@ -131,37 +131,34 @@ pub struct HeroQuery {
     delay_ms: Option<u64>,
 }
 
-/// `GET /app/hero.bmp?delay_ms=N`: a 400×300 picture answered after `N` ms (at most 10 s).
-/// Uncompressed, so Chromium does not discard it as a low-entropy LCP candidate.
+/// `GET /app/hero.png?delay_ms=N`: a 400×300 picture answered after `N` ms (at most 10 s).
+/// Stored uncompressed, so Chromium does not discard it as a low-entropy LCP candidate.
 pub async fn hero_image(Query(query): Query<HeroQuery>) -> Response {
     let delay = query.delay_ms.unwrap_or(0).min(10_000);
     tokio::time::sleep(Duration::from_millis(delay)).await;
     static HERO: OnceLock<Vec<u8>> = OnceLock::new();
-    let body = HERO.get_or_init(|| bitmap(400, 300)).clone();
-    ([(header::CONTENT_TYPE, "image/bmp")], body).into_response()
+    let body = HERO.get_or_init(|| hero_png(400, 300)).clone();
+    ([(header::CONTENT_TYPE, "image/png")], body).into_response()
 }
 
-/// A 24-bit BMP with a colour gradient.
-fn bitmap(width: u32, height: u32) -> Vec<u8> {
-    let row = (width * 3).next_multiple_of(4);
-    let pixels = row * height;
-    let mut out = Vec::with_capacity(54 + pixels as usize);
-    out.extend_from_slice(b"BM");
-    out.extend_from_slice(&(54 + pixels).to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes());
-    out.extend_from_slice(&54u32.to_le_bytes());
-    out.extend_from_slice(&40u32.to_le_bytes());
-    out.extend_from_slice(&width.to_le_bytes());
-    out.extend_from_slice(&height.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes());
-    out.extend_from_slice(&24u16.to_le_bytes());
-    out.extend_from_slice(&[0; 24]);
-    for y in 0..height {
-        for x in 0..width {
-            let (r, g, b) = ((x * 255 / width) as u8, (y * 255 / height) as u8, 160u8);
-            out.extend_from_slice(&[b, g, r]);
-        }
-        out.resize(out.len() + (row - width * 3) as usize, 0);
+/// An RGB colour gradient as an uncompressed PNG (empty if encoding fails).
+fn hero_png(width: u32, height: u32) -> Vec<u8> {
+    let pixels: Vec<u8> = (0..height)
+        .flat_map(|y| {
+            (0..width).flat_map(move |x| [(x * 255 / width) as u8, (y * 255 / height) as u8, 160])
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut encoder = png::Encoder::new(&mut out, width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::NoCompression);
+    let written = encoder.write_header().and_then(|mut writer| {
+        writer.write_image_data(&pixels)?;
+        writer.finish()
+    });
+    if written.is_err() {
+        out.clear();
     }
     out
 }
