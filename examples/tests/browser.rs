@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{Demo, get};
+use common::{Demo, get, hex};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -592,8 +592,4 @@ async fn a_prerendered_page_measures_from_its_activation() {
         (ttfb - expected_ttfb).abs() < 1e-6,
         "TTFB {ttfb} counts from activation: {expected_ttfb}"
     );
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

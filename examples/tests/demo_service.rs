@@ -4,7 +4,7 @@
 mod common;
 
 use bytes::Bytes;
-use common::{Demo, get};
+use common::{Demo, get, hex};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
@@ -256,10 +256,6 @@ async fn otlp_backend_chosen_by_environment_with_headers_and_gzip() {
     assert_eq!(header("content-encoding"), Some("gzip"));
     let loaded = demo.wait_for(|l| l["message"] == "inventory loaded");
     assert_eq!(loaded["span_id"].as_str().unwrap(), hex(&child.span_id));
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]

@@ -134,11 +134,6 @@ impl Collector {
         beacon
     }
 
-    /// Vitals waiting (one per metric id).
-    pub fn vital_count(&self) -> usize {
-        self.vitals.len()
-    }
-
     /// Errors waiting (dropped ones not included).
     pub fn error_count(&self) -> usize {
         self.errors.len()

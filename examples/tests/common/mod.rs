@@ -98,6 +98,11 @@ impl Drop for Demo {
     }
 }
 
+/// Lower-case hex of trace and span id bytes.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `GET http://{addr}{path}` with `headers`: status, headers and body text.
 pub(crate) async fn get(
     addr: &str,
