@@ -63,19 +63,27 @@ fn layers(c: &mut Criterion) {
                 c,
                 GROUP,
                 "sdk-tower metrics only",
-                hello().layer(HttpServerLayer::new(propagator.clone()).traces(false)),
+                hello().layer(
+                    HttpServerLayer::new()
+                        .propagator(propagator.clone())
+                        .traces(false),
+                ),
             );
             run(
                 c,
                 GROUP,
                 "sdk-tower traces only",
-                hello().layer(HttpServerLayer::new(propagator.clone()).metrics(false)),
+                hello().layer(
+                    HttpServerLayer::new()
+                        .propagator(propagator.clone())
+                        .metrics(false),
+                ),
             );
             run(
                 c,
                 GROUP,
                 "sdk-tower full",
-                hello().layer(HttpServerLayer::new(propagator.clone())),
+                hello().layer(HttpServerLayer::new().propagator(propagator.clone())),
             );
         });
     });
@@ -89,7 +97,7 @@ fn layers(c: &mut Criterion) {
                 c,
                 GROUP,
                 "sdk-tower full, no trace exporter",
-                hello().layer(HttpServerLayer::new(propagator.clone())),
+                hello().layer(HttpServerLayer::new().propagator(propagator.clone())),
             );
         });
     });

@@ -59,15 +59,21 @@ fn main() {
     let (app, collect) = match variant.as_str() {
         "bare" => (router, false),
         "metrics" => (
-            router.layer(HttpServerLayer::new(propagator).traces(false)),
+            router.layer(HttpServerLayer::new().propagator(propagator).traces(false)),
             true,
         ),
         "traces" => (
-            router.layer(HttpServerLayer::new(propagator).metrics(false)),
+            router.layer(HttpServerLayer::new().propagator(propagator).metrics(false)),
             true,
         ),
-        "ids" => (router.layer(HttpServerLayer::new(propagator)), false),
-        _ => (router.layer(HttpServerLayer::new(propagator)), true),
+        "ids" => (
+            router.layer(HttpServerLayer::new().propagator(propagator)),
+            false,
+        ),
+        _ => (
+            router.layer(HttpServerLayer::new().propagator(propagator)),
+            true,
+        ),
     };
     let subscriber = tracing_subscriber::registry()
         .with(TraceContextLayer::new(Sampler::default()))

@@ -20,16 +20,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use sdk_core::propagation::Propagator;
 use sdk_tower::health::{Health, check};
-use sdk_tower::{HttpServerLayer, RequestSpan, ReqwestMiddleware};
+use sdk_tower::{CatchPanicLayer, HttpServerLayer, RequestSpan, ReqwestMiddleware};
 use serde::Serialize;
 use std::sync::{Arc, OnceLock};
 
 /// What the routes share.
 #[derive(Clone)]
 pub struct AppState {
-    propagator: Propagator,
     client: reqwest_middleware::ClientWithMiddleware,
     /// `http://host:port` of this service, known once it listens.
     base_url: Arc<OnceLock<String>>,
@@ -38,18 +36,16 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// State using `propagator` for incoming and outgoing trace context, `db` for data and
-    /// `cache` (when Redis is reachable) in front of it.
+    /// State using `db` for data and `cache` (when Redis is reachable) in front of it; the
+    /// outbound client propagates in the formats `sdk_core::init` configured.
     pub fn new(
-        propagator: Propagator,
         db: db::Database,
         cache: Option<sdk_redis::Cache<redis::aio::ConnectionManager>>,
     ) -> Self {
         let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-            .with(ReqwestMiddleware::new(propagator.clone()))
+            .with(ReqwestMiddleware::new())
             .build();
         Self {
-            propagator,
             client,
             base_url: Arc::new(OnceLock::new()),
             db,
@@ -101,7 +97,8 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         router = router.route_service("/metrics", metrics);
     }
     router
-        .layer(HttpServerLayer::new(state.propagator.clone()))
+        .layer(CatchPanicLayer::new())
+        .layer(HttpServerLayer::new())
         .with_state(state)
 }
 

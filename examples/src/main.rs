@@ -5,6 +5,10 @@
 //! serves Prometheus metrics at `/metrics`. The database is a SQLite file in the temporary
 //! directory unless `DATABASE_URL=postgres://…` is set; the cache is Redis at `REDIS_URL`,
 //! else `redis://127.0.0.1:6379` when it answers, else off.
+//!
+//! On SIGTERM (Kubernetes, systemd, `docker stop`) or SIGINT (Ctrl-C) it stops accepting
+//! connections, lets the requests in flight finish, delivers the telemetry they recorded
+//! and exits 0.
 
 use sdk_core::config::Config;
 use std::net::SocketAddr;
@@ -70,12 +74,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // From here on SIGTERM and SIGINT start a graceful shutdown instead of killing us.
+    let shutdown = sdk_core::shutdown::shutdown_signal();
 
-    let metrics = telemetry
-        .prometheus()
-        .map(|p| sdk_core::prometheus::MetricsService::new(p.handle()));
+    let metrics = telemetry.metrics_service();
     // The demo reports queries from 250 ms as slow unless SDK_DB_SLOW_QUERY_MS says otherwise.
-    let mut db_config = match sdk_sqlx::SqlxConfig::from_env(&telemetry.config().service) {
+    let mut db_config = match sdk_sqlx::SqlxConfig::from_installed() {
         Ok(config) => config,
         Err(err) => {
             eprintln!("demo: {err}");
@@ -97,7 +101,7 @@ async fn main() -> ExitCode {
     };
     tracing::info!(target: "demo::startup", database = db.system(), "database ready");
     let cache = demo::connect_cache().await;
-    let state = demo::AppState::new(telemetry.propagator().clone(), db, cache);
+    let state = demo::AppState::new(db.clone(), cache);
     let app = demo::app(state.clone(), metrics);
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -114,9 +118,6 @@ async fn main() -> ExitCode {
     state.set_base_url(format!("http://{local}"));
     tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
 
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
@@ -124,6 +125,26 @@ async fn main() -> ExitCode {
         tracing::error!(error = %err, "server stopped");
     }
     tracing::info!("shutting down");
+    close_database(&db).await;
     telemetry.shutdown();
     ExitCode::SUCCESS
+}
+
+/// Closes the pool, waiting (up to 5 s) until every connection is back and closed. A query's
+/// span can outlive its request: SQLite's worker thread holds it until it takes its next
+/// command, and the request's span ends only after it. Once the connections are closed
+/// those spans have ended, so `telemetry.shutdown()` finds them queued.
+async fn close_database(db: &demo::db::Database) {
+    let closed = async {
+        match db {
+            demo::db::Database::Sqlite(pool) => pool.inner().close().await,
+            demo::db::Database::Postgres(pool) => pool.inner().close().await,
+        }
+    };
+    if tokio::time::timeout(std::time::Duration::from_secs(5), closed)
+        .await
+        .is_err()
+    {
+        tracing::warn!("database connections still busy after 5 s; shutting down anyway");
+    }
 }

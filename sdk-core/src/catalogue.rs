@@ -375,6 +375,9 @@ catalogue! {
     /// Recordings folded into the overflow series by the cardinality guard.
     METRIC_OVERFLOW = { "sdk.metric.overflow", Counter, Unit::Count("{recording}"),
         "Recordings folded into a metric's overflow series by the cardinality guard.", &[sdk::METRIC], NO_BUCKETS, 100 }
+    /// Operations dropped before they finished (client gone, timeout, `select!`).
+    OPERATION_CANCELLED = { "sdk.operation.cancelled", Counter, Unit::Count("{operation}"),
+        "Operations (requests, outbound calls, queries, commands) dropped before they finished.", &[sdk::OPERATION], NO_BUCKETS, 20 }
 }
 
 /// The catalogue as a Markdown table (the source of `docs/metrics.md`).

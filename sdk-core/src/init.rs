@@ -2,18 +2,13 @@
 
 use crate::catalogue;
 use crate::config::{Config, ConfigError, LogsExporter, MetricsExporter, TracesExporter};
-use crate::logs::{JsonLogLayer, LogFilter};
 use crate::prometheus::{CatalogueRecorder, PrometheusError, PrometheusExporter};
 use crate::propagation::Propagator;
 use crate::semconv::sdk;
-use crate::trace::TraceContextLayer;
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, NonBlockingBuilder, WorkerGuard};
-use tracing_subscriber::filter::{EnvFilter, LevelFilter};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlocking, WorkerGuard};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{Layer, Registry};
 
 /// Log lines buffered between the application and the stdout writer thread; beyond this,
 /// lines are dropped (and counted) rather than blocking a request.
@@ -21,6 +16,7 @@ pub const LOG_QUEUE_LINES: usize = 16_384;
 
 /// Why [`init`] could not install the SDK.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InitError {
     /// A configuration value was invalid.
     #[error(transparent)]
@@ -42,24 +38,44 @@ pub enum InitError {
     /// A trace exporter could not be started.
     #[error("trace exporter: {0}")]
     Exporter(String),
+    /// Layers were added with `with_layer` to a setup that returns its layers for the
+    /// user's own subscriber (add them to that subscriber instead).
+    #[error(
+        "layers added with `with_layer` are installed by `init`; with `into_layers`, add them to your own registry"
+    )]
+    LayersNeedInit,
 }
 
 /// Keeps the SDK running; [`TelemetryGuard::shutdown`] (or drop) flushes everything.
 #[derive(Debug)]
 #[must_use = "dropping the guard shuts telemetry down"]
 pub struct TelemetryGuard {
-    config: Config,
-    prometheus: Option<PrometheusExporter>,
+    pub(crate) config: Config,
+    pub(crate) prometheus: Option<PrometheusExporter>,
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-    otlp_metrics: OtlpMetrics,
+    pub(crate) otlp_metrics: OtlpMetrics,
     #[cfg(feature = "otlp")]
-    otlp_logs: Option<crate::export::otlp_logs::OtlpLogsPipeline>,
-    log_worker: Option<WorkerGuard>,
+    pub(crate) otlp_logs: Option<crate::export::otlp_logs::OtlpLogsPipeline>,
+    pub(crate) log_worker: Option<WorkerGuard>,
     #[cfg(feature = "export")]
-    span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
+    pub(crate) span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
 }
 
 impl TelemetryGuard {
+    /// A guard that owns nothing (the SDK is disabled).
+    pub(crate) fn inert(config: Config) -> Self {
+        Self {
+            config,
+            prometheus: None,
+            otlp_metrics: None,
+            #[cfg(feature = "otlp")]
+            otlp_logs: None,
+            log_worker: None,
+            #[cfg(feature = "export")]
+            span_processors: Vec::new(),
+        }
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -70,61 +86,116 @@ impl TelemetryGuard {
         &self.config.propagator
     }
 
+    /// A `tower::Service` answering with the Prometheus text (mount it at `/metrics`), when
+    /// metrics go to Prometheus.
+    #[cfg(feature = "http")]
+    pub fn metrics_service(&self) -> Option<crate::prometheus::MetricsService> {
+        self.prometheus
+            .as_ref()
+            .map(|p| crate::prometheus::MetricsService::new(p.handle()))
+    }
+
     /// The Prometheus exporter, when metrics go to Prometheus.
     pub fn prometheus(&self) -> Option<&PrometheusExporter> {
         self.prometheus.as_ref()
     }
 
-    /// Exports every span finished so far; `false` if that took longer than `timeout`.
+    /// Exports every span finished so far, and the OTLP metrics and logs recorded so far;
+    /// `false` if an export failed or `timeout` passed first. Every exporter is asked at
+    /// once and all share the one deadline.
     pub fn force_flush(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
         #[cfg(feature = "export")]
-        let spans = self.span_processors.iter().all(|p| p.force_flush(timeout));
+        let spans: Vec<_> = self
+            .span_processors
+            .iter()
+            .map(|p| p.request_flush(deadline))
+            .collect();
         #[cfg(feature = "otlp")]
         let metrics = self
             .otlp_metrics
             .as_ref()
-            .is_none_or(|p| p.force_flush(timeout));
-        #[cfg(not(feature = "otlp"))]
-        let metrics = true;
+            .map(|p| p.request_flush(deadline));
+        #[cfg(feature = "otlp")]
+        let logs = self.otlp_logs.as_ref().map(|p| p.request_flush(deadline));
+        let _ = deadline;
+        let mut ok = true;
         #[cfg(feature = "export")]
-        {
-            spans && metrics
+        for pending in spans {
+            ok &= pending.wait();
         }
-        #[cfg(not(feature = "export"))]
+        #[cfg(feature = "otlp")]
         {
-            let _ = timeout;
-            metrics
+            ok &= metrics.is_none_or(|p| p.wait());
+            ok &= logs.is_none_or(|p| p.wait());
         }
+        ok
     }
 
-    /// Exports queued spans (within `OTEL_BSP_EXPORT_TIMEOUT`), flushes queued log lines and
-    /// stops background threads.
+    /// Delivers what was recorded before the call and stops background threads: queued
+    /// spans, a last OTLP metrics collection and queued OTLP log records are exported
+    /// within `OTEL_BSP_EXPORT_TIMEOUT` (every exporter at once, one shared deadline; a
+    /// backend that is down costs at most that long), DogStatsD gets its last flush, and
+    /// queued JSON log lines are written out.
     pub fn shutdown(mut self) {
         self.stop();
     }
 
     fn stop(&mut self) {
+        if self.config.disabled {
+            return;
+        }
+        let asked = std::time::Instant::now();
+        let deadline = asked + self.config.batch.export_timeout;
+        // Ask every export worker first, then wait for all of them against one deadline,
+        // so that one slow backend does not use up the others' time.
         #[cfg(feature = "export")]
-        for processor in self.span_processors.drain(..) {
-            processor.shutdown(self.config.batch.export_timeout);
+        let processors = std::mem::take(&mut self.span_processors);
+        #[cfg(feature = "export")]
+        let spans: Vec<_> = processors
+            .iter()
+            .map(|p| p.request_shutdown(deadline))
+            .collect();
+        #[cfg(feature = "otlp")]
+        let metrics = self.otlp_metrics.take();
+        #[cfg(feature = "otlp")]
+        let metrics_stopping = metrics.as_ref().map(|p| p.request_shutdown(deadline));
+        #[cfg(feature = "otlp")]
+        let logs = self.otlp_logs.take();
+        #[cfg(feature = "otlp")]
+        let logs_stopping = logs.as_ref().map(|p| p.request_shutdown(deadline));
+        let mut delivered = true;
+        #[cfg(feature = "export")]
+        for pending in spans {
+            delivered &= pending.wait();
         }
         #[cfg(feature = "otlp")]
-        if let Some(pipeline) = self.otlp_metrics.take() {
-            pipeline.shutdown(
-                self.config
-                    .metric_export_interval
-                    .min(std::time::Duration::from_secs(10))
-                    .max(std::time::Duration::from_secs(5)),
-            );
+        {
+            delivered &= metrics_stopping.is_none_or(|p| p.wait());
+            if let Some(pipeline) = &metrics {
+                pipeline.stop_provider();
+            }
+            delivered &= logs_stopping.is_none_or(|p| p.wait());
+        }
+        #[cfg(feature = "dogstatsd")]
+        if self
+            .config
+            .metrics_exporters
+            .contains(&MetricsExporter::DogStatsD)
+        {
+            let sent = crate::export::dogstatsd::sent_by(asked).min(deadline);
+            std::thread::sleep(sent.saturating_duration_since(std::time::Instant::now()));
+        }
+        if !delivered {
+            tracing::warn!(target: "sdk_core::shutdown", timeout_ms = self.config.batch.export_timeout.as_millis() as u64, "telemetry shutdown: some exports failed or timed out; the data is counted in sdk.exporter.dropped");
         }
         if let Some(prometheus) = self.prometheus.take() {
             prometheus.shutdown();
         }
-        #[cfg(feature = "otlp")]
-        if let Some(pipeline) = self.otlp_logs.take() {
-            pipeline.shutdown(self.config.batch.export_timeout);
-        }
         drop(self.log_worker.take());
+        // Stopped: the guard is now as inert as a disabled one (drop after `shutdown`
+        // has nothing left to do).
+        self.config.disabled = true;
     }
 }
 
@@ -140,103 +211,13 @@ pub fn init_from_env() -> Result<TelemetryGuard, InitError> {
 }
 
 /// Installs the `tracing` subscriber (span ids, sampler, JSON logs filtered by the log
-/// filter), the metrics recorder and the exporters of `config`.
+/// filter), the metrics recorder and the exporters of `config`, and publishes `config` for
+/// the layers and wrappers built afterwards ([`crate::global`]). For your own layers or span
+/// exporters, or your own subscriber, see [`crate::builder`].
 ///
 /// With `OTEL_SDK_DISABLED=true` nothing is installed and the guard is inert.
 pub fn init(config: Config) -> Result<TelemetryGuard, InitError> {
-    if config.disabled {
-        return Ok(TelemetryGuard {
-            config,
-            prometheus: None,
-            otlp_metrics: None,
-            #[cfg(feature = "otlp")]
-            otlp_logs: None,
-            log_worker: None,
-            #[cfg(feature = "export")]
-            span_processors: Vec::new(),
-        });
-    }
-    check_available(&config)?;
-
-    let filter = parse_filter(&config)?;
-
-    let (prometheus, otlp_metrics) = install_metrics(&config)?;
-
-    let (log_layer, log_worker) = if config.logs_exporters.contains(&LogsExporter::Console) {
-        let (writer, guard) = NonBlockingBuilder::default()
-            .lossy(true)
-            .buffered_lines_limit(LOG_QUEUE_LINES)
-            .thread_name("sdk-log-writer")
-            .finish(std::io::stdout());
-        let writer = CountingWriter::new(writer);
-        let layer = JsonLogLayer::new(writer, &config.service).with_filter(LogFilter::new(filter));
-        (Some(layer), Some(guard))
-    } else {
-        (None, None)
-    };
-
-    #[cfg(feature = "export")]
-    let span_processors = crate::export::processors(&config).map_err(InitError::Exporter)?;
-    #[cfg(feature = "export")]
-    let span_layer = (!span_processors.is_empty()).then(|| {
-        let sinks: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>> = span_processors.clone();
-        crate::spans::SpanCollectorLayer::new(std::sync::Arc::new(crate::export::FanOut(sinks)))
-            .with_filter(LevelFilter::INFO)
-    });
-    #[cfg(not(feature = "export"))]
-    let span_layer: Option<tracing_subscriber::layer::Identity> = None;
-
-    let mut sampler = config.sampler;
-    if config.traces_exporters.contains(&TracesExporter::Datadog)
-        && sampler == crate::config::Sampler::default()
-    {
-        sampler.root = crate::config::RootSampler::AgentRate;
-    }
-    #[cfg(feature = "otlp")]
-    let otlp_logs = if config.logs_exporters.contains(&LogsExporter::Otlp) {
-        Some(
-            crate::export::otlp_logs::OtlpLogsPipeline::start(
-                &config,
-                config.otlp.logs_protocol,
-                None,
-            )
-            .map_err(InitError::Exporter)?,
-        )
-    } else {
-        None
-    };
-    #[cfg(feature = "otlp")]
-    let otlp_log_layer = match &otlp_logs {
-        Some(pipeline) => Some(
-            pipeline
-                .layer()
-                .with_filter(LogFilter::new(parse_filter(&config)?)),
-        ),
-        None => None,
-    };
-    #[cfg(not(feature = "otlp"))]
-    let otlp_log_layer: Option<tracing_subscriber::layer::Identity> = None;
-
-    let trace_layer = TraceContextLayer::new(sampler).with_filter(LevelFilter::INFO);
-    let subscriber = Registry::default()
-        .with(trace_layer)
-        .with(span_layer)
-        .with(log_layer)
-        .with(otlp_log_layer);
-    tracing::subscriber::set_global_default(subscriber)
-        .map_err(|_| InitError::SubscriberAlreadySet)?;
-    let _ = tracing_log::LogTracer::init();
-
-    Ok(TelemetryGuard {
-        config,
-        prometheus,
-        otlp_metrics,
-        #[cfg(feature = "otlp")]
-        otlp_logs,
-        log_worker,
-        #[cfg(feature = "export")]
-        span_processors,
-    })
+    crate::setup::builder(config).init()
 }
 
 #[cfg(feature = "prometheus-listener")]
@@ -262,20 +243,9 @@ fn build_prometheus(
 }
 
 #[cfg(feature = "otlp")]
-type OtlpMetrics = Option<crate::export::otlp_metrics::OtlpMetricsPipeline>;
+pub(crate) type OtlpMetrics = Option<crate::export::otlp_metrics::OtlpMetricsPipeline>;
 #[cfg(not(feature = "otlp"))]
-type OtlpMetrics = Option<std::convert::Infallible>;
-
-fn parse_filter(config: &Config) -> Result<EnvFilter, ConfigError> {
-    EnvFilter::builder()
-        .with_default_directive(LevelFilter::INFO.into())
-        .parse(&config.log_filter)
-        .map_err(|_| ConfigError::InvalidValue {
-            var: "RUST_LOG",
-            value: config.log_filter.clone(),
-            expected: "tracing filter directives such as `info` or `my_crate=debug,hyper=warn`",
-        })
-}
+pub(crate) type OtlpMetrics = Option<std::convert::Infallible>;
 
 fn recorder_taken<E>(_: E) -> InitError {
     InitError::Prometheus(PrometheusError::RecorderAlreadySet)
@@ -335,7 +305,7 @@ impl metrics::Recorder for Backend {
 /// Builds the configured metric backends and installs one global recorder: the backend
 /// itself when there is one (handles record straight into it), a fan-out when there are
 /// several.
-fn install_metrics(
+pub(crate) fn install_metrics(
     config: &Config,
 ) -> Result<(Option<PrometheusExporter>, OtlpMetrics), InitError> {
     let mut backends: Vec<Backend> = Vec::new();
@@ -398,7 +368,7 @@ fn install_metrics(
 }
 
 /// Refuses exporters this build cannot serve, rather than silently dropping data.
-fn check_available(config: &Config) -> Result<(), InitError> {
+pub(crate) fn check_available(config: &Config) -> Result<(), InitError> {
     let unavailable = |signal, exporter| Err(InitError::ExporterUnavailable { signal, exporter });
     if let Some(exporter) = config.traces_exporters.first() {
         match exporter {
@@ -432,7 +402,7 @@ fn check_available(config: &Config) -> Result<(), InitError> {
 
 /// The non-blocking stdout writer, counting lines it had to drop in
 /// `sdk.exporter.dropped{sdk.signal="logs"}`.
-struct CountingWriter {
+pub(crate) struct CountingWriter {
     inner: NonBlocking,
     errors: ErrorCounter,
     counted: AtomicUsize,
@@ -440,7 +410,7 @@ struct CountingWriter {
 }
 
 impl CountingWriter {
-    fn new(inner: NonBlocking) -> Self {
+    pub(crate) fn new(inner: NonBlocking) -> Self {
         let errors = inner.error_counter();
         let dropped = catalogue::EXPORTER_DROPPED.counter(&[
             (sdk::SIGNAL, "logs".into()),
@@ -457,7 +427,7 @@ impl CountingWriter {
 }
 
 /// One log line's writer.
-struct LineWriter<'a> {
+pub(crate) struct LineWriter<'a> {
     owner: &'a CountingWriter,
     inner: NonBlocking,
 }

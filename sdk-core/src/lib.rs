@@ -44,6 +44,7 @@
 //! | `otlp` | no | OTLP traces, metrics and logs (gRPC, HTTP/protobuf, HTTP/JSON) via `opentelemetry-otlp` |
 //! | `datadog` | no | traces to the Datadog agent (v0.4/v0.5 msgpack) |
 //! | `dogstatsd` | no | metrics to DogStatsD (UDP, Unix socket) |
+//! | `signal` | no | `shutdown::shutdown_signal`: SIGTERM or SIGINT (Ctrl-C) for graceful shutdown (tokio) |
 //! | `testing` | no | capture helpers for logs, metrics and spans; the Datadog test agent; `promtool` |
 //! | `testing-otlp` | no | an OTLP receiver (gRPC and HTTP) built from the official protobufs |
 //!
@@ -70,6 +71,15 @@ pub mod trace;
 #[cfg(feature = "tracing")]
 pub mod spans;
 
+#[cfg(feature = "tracing")]
+pub mod record;
+
+#[cfg(all(feature = "tracing", feature = "metrics"))]
+pub mod operation;
+
+#[cfg(feature = "metrics")]
+pub mod handles;
+
 #[cfg(feature = "json-logs")]
 pub mod logs;
 
@@ -83,6 +93,15 @@ pub mod prometheus;
 mod init;
 #[cfg(all(feature = "json-logs", feature = "prometheus"))]
 pub use init::{InitError, LOG_QUEUE_LINES, TelemetryGuard, init, init_from_env};
+#[cfg(all(feature = "json-logs", feature = "prometheus"))]
+pub mod setup;
+#[cfg(all(feature = "json-logs", feature = "prometheus"))]
+pub use setup::{SdkLayers, TelemetryBuilder, builder};
+
+pub mod global;
+
+#[cfg(feature = "signal")]
+pub mod shutdown;
 
 #[cfg(feature = "testing")]
 pub mod testing;

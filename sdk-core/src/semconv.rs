@@ -76,6 +76,8 @@ pub mod error {
     pub const STACK: &str = "error.stack";
     /// Fallback value of [`TYPE`] when no better class is known.
     pub const OTHER: &str = "_OTHER";
+    /// Value of [`TYPE`] for an operation dropped before it finished.
+    pub const CANCELLED: &str = "cancelled";
 }
 
 /// Identity attributes set by the application through the SDK's hooks.
@@ -182,6 +184,14 @@ pub mod sdk {
     pub const CHECK: &str = "sdk.health.check";
     /// Outcome of a health check (`ok`, `fail`, `timeout`).
     pub const CHECK_STATUS: &str = "sdk.health.status";
+    /// What kind of operation (`http.server`, `http.client`, `db.sql`, `db.redis`).
+    pub const OPERATION: &str = "sdk.operation";
+}
+
+/// RPC attributes.
+pub mod rpc {
+    /// Numeric gRPC status code of the call.
+    pub const GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
 }
 
 /// Resource attributes.

@@ -19,13 +19,15 @@
 //! become span events (at most [`MAX_EVENTS`]); an `ERROR` event marks the span as failed.
 
 use crate::propagation::{SpanContext, SpanId, TraceId};
+use crate::record::RecordHook;
 use crate::trace::SpanState;
+use std::any::TypeId;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -55,6 +57,17 @@ pub enum SpanKind {
 }
 
 impl SpanKind {
+    /// The name `otel.kind` takes (`server`, `client`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Internal => "internal",
+            Self::Server => "server",
+            Self::Client => "client",
+            Self::Producer => "producer",
+            Self::Consumer => "consumer",
+        }
+    }
+
     fn parse(value: &str) -> Option<Self> {
         Some(match value.to_ascii_lowercase().as_str() {
             "server" => Self::Server,
@@ -158,6 +171,7 @@ impl From<&SpanName> for Cow<'static, str> {
 
 /// Outcome of a span.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SpanStatus {
     /// Not set.
     #[default]
@@ -170,6 +184,7 @@ pub enum SpanStatus {
 
 /// An event recorded inside a span.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct SpanEvent {
     /// The event's message, else its `tracing` name.
     pub name: Cow<'static, str>,
@@ -183,6 +198,7 @@ pub struct SpanEvent {
 
 /// A span that has ended, ready for export.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FinishedSpan {
     /// Trace id.
     pub trace_id: TraceId,
@@ -254,18 +270,18 @@ impl<F: Fn(FinishedSpan) + Send + Sync + 'static> SpanSink for F {
 }
 
 /// Recording state of an open sampled span, kept in its extensions.
-struct Recording {
-    name: SpanName,
-    kind: SpanKind,
+pub(crate) struct Recording {
+    pub(crate) name: SpanName,
+    pub(crate) kind: SpanKind,
     start: SystemTime,
-    attributes: Vec<(&'static str, AttrValue)>,
-    dropped_attributes: u32,
+    pub(crate) attributes: Vec<(&'static str, AttrValue)>,
+    pub(crate) dropped_attributes: u32,
     events: Vec<SpanEvent>,
     dropped_events: u32,
-    status: SpanStatus,
+    pub(crate) status: SpanStatus,
 }
 
-fn clip(value: &str) -> Cow<'static, str> {
+pub(crate) fn clip(value: &str) -> Cow<'static, str> {
     if value.len() <= MAX_VALUE_LEN {
         return Cow::Owned(value.to_owned());
     }
@@ -277,7 +293,7 @@ fn clip(value: &str) -> Cow<'static, str> {
 }
 
 impl Recording {
-    fn set(&mut self, key: &'static str, value: AttrValue) {
+    pub(crate) fn set(&mut self, key: &'static str, value: AttrValue) {
         match key {
             "otel.name" => match value {
                 AttrValue::Str(name) => self.name = name.into(),
@@ -386,8 +402,13 @@ impl Visit for EventFields {
 }
 
 /// A layer that turns closed sampled spans into [`FinishedSpan`]s for a [`SpanSink`].
+///
+/// It publishes the [record hook](crate::record) through `downcast_raw`, so that
+/// instrumentation writes attributes straight into the span's record under any subscriber
+/// built on a [`LookupSpan`] (a `Registry` with any other layers).
 pub struct SpanCollectorLayer {
     sink: Arc<dyn SpanSink>,
+    hook: Option<RecordHook>,
 }
 
 impl std::fmt::Debug for SpanCollectorLayer {
@@ -399,7 +420,29 @@ impl std::fmt::Debug for SpanCollectorLayer {
 impl SpanCollectorLayer {
     /// A layer sending finished spans to `sink`.
     pub fn new(sink: Arc<dyn SpanSink>) -> Self {
-        Self { sink }
+        Self { sink, hook: None }
+    }
+}
+
+/// Runs `f` on the record of span `id`, found through the subscriber type `S` the layer
+/// was added to.
+fn record_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut Recording)) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(subscriber) = dispatch.downcast_ref::<S>() else {
+        return false;
+    };
+    let Some(span) = subscriber.span(id) else {
+        return false;
+    };
+    let mut extensions = span.extensions_mut();
+    match extensions.get_mut::<Recording>() {
+        Some(recording) => {
+            f(recording);
+            true
+        }
+        None => false,
     }
 }
 
@@ -407,6 +450,26 @@ impl<S> Layer<S> for SpanCollectorLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.hook = Some(RecordHook(record_in::<S>));
+    }
+
+    // SAFETY: each arm returns a pointer to a value of exactly the type `id` names (the
+    // layer itself, or its `RecordHook` field), borrowed from `self` — the contract
+    // `tracing` relies on to cast it back (the pattern of tracing-error's `WithContext`).
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else if id == TypeId::of::<RecordHook>() {
+            self.hook
+                .as_ref()
+                .map(|hook| std::ptr::from_ref(hook).cast())
+        } else {
+            None
+        }
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
@@ -505,80 +568,4 @@ where
         drop(extensions);
         self.sink.submit(finished);
     }
-}
-
-/// Direct access to a recorded span's data, for instrumentation that knows its attributes
-/// without going through `tracing` fields (no visitor, no copies of static values).
-pub struct SpanRecord<'a>(&'a mut Recording);
-
-impl std::fmt::Debug for SpanRecord<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SpanRecord")
-            .field("name", &self.0.name)
-            .finish_non_exhaustive()
-    }
-}
-
-impl SpanRecord<'_> {
-    /// Sets the span name.
-    pub fn name(&mut self, name: &str) {
-        self.0.name = SpanName::Shared(name.into());
-    }
-
-    /// Sets the span name to a shared string (no copy).
-    pub fn name_shared(&mut self, name: Arc<str>) {
-        self.0.name = SpanName::Shared(name);
-    }
-
-    /// Sets the span kind.
-    pub fn kind(&mut self, kind: SpanKind) {
-        self.0.kind = kind;
-    }
-
-    /// Adds an attribute the span does not have yet (no duplicate check).
-    pub fn push(&mut self, key: &'static str, value: AttrValue) {
-        if self.0.attributes.len() < MAX_ATTRIBUTES {
-            self.0.attributes.push((key, value));
-        } else {
-            self.0.dropped_attributes = self.0.dropped_attributes.saturating_add(1);
-        }
-    }
-
-    /// Sets an attribute, replacing an earlier value of the same key.
-    pub fn set(&mut self, key: &'static str, value: AttrValue) {
-        self.0.set(key, value);
-    }
-}
-
-/// Runs `f` on the data of `span` when it is sampled and recorded; returns whether it ran.
-pub fn with_record(span: &tracing::Span, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = registry.span(id)?;
-        let mut extensions = span.extensions_mut();
-        let recording = extensions.get_mut::<Recording>()?;
-        f(&mut SpanRecord(recording));
-        Some(())
-    })
-    .flatten()
-    .is_some()
-}
-
-/// Records `user_id` on the nearest span named `name` among `span` and its ancestors: as
-/// the `user.id` attribute when the span is recorded, and for the log lines of that span and
-/// its children. Returns `false` when no such span is found.
-pub fn record_user_id_on(span: &tracing::Span, name: &str, user_id: &str) -> bool {
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = registry.span(id)?;
-        let target = span.scope().find(|s| s.metadata().name() == name)?;
-        let mut extensions = target.extensions_mut();
-        if let Some(recording) = extensions.get_mut::<Recording>() {
-            recording.set(crate::semconv::user::ID, AttrValue::Str(clip(user_id)));
-        }
-        extensions.get_mut::<SpanState>()?.user_id = Some(clip(user_id).as_ref().into());
-        Some(())
-    })
-    .flatten()
-    .is_some()
 }

@@ -7,8 +7,9 @@
 //! span is entered; [`current_span_context`] gives the context to inject into outgoing
 //! requests. The JSON log layer reads the same state for correlation.
 //!
-//! The helpers find the state through the [`Registry`], so the subscriber must be built on
-//! `tracing_subscriber::Registry` (as `tracing_subscriber::registry()` and [`crate::init`] do).
+//! The layer publishes a hook through `downcast_raw` (the pattern of tracing-error's
+//! `WithContext`), by which the helpers find the state under any subscriber that contains
+//! the layer; under a subscriber without it they find nothing and return `None`/`false`.
 //!
 //! ```
 //! use sdk_core::propagation::{SpanContext, SpanId, TraceId};
@@ -28,14 +29,14 @@
 //! ```
 
 use crate::config::{RootSampler, Sampler};
-use crate::propagation::{SpanContext, SpanId, TraceId};
+use crate::propagation::{Baggage, SpanContext, SpanId, TraceId};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
+use std::any::TypeId;
 use std::cell::RefCell;
 use std::sync::Arc;
-use tracing::Subscriber;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
-use tracing_subscriber::Registry;
+use tracing::{Dispatch, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -57,6 +58,9 @@ pub struct SpanState {
     pub sampled: bool,
     /// The remote context this trace continues (tracestate, Datadog tags and origin).
     pub remote: Option<Arc<SpanContext>>,
+    /// The baggage this span carries (received with the request, inherited by children,
+    /// sent on with outgoing requests).
+    pub baggage: Option<Arc<Baggage>>,
     /// `request_id` recorded on this span.
     pub request_id: Option<Arc<str>>,
     /// `user.id` (or `user_id`) recorded on this span.
@@ -75,7 +79,11 @@ impl SpanState {
                 is_remote: false,
                 ..SpanContext::clone(remote)
             },
-            None => SpanContext::new(self.trace_id, self.span_id, self.sampled),
+            // A trace started here has a random id (W3C Trace Context level 2's flag).
+            None => SpanContext {
+                random_trace_id: true,
+                ..SpanContext::new(self.trace_id, self.span_id, self.sampled)
+            },
         };
         if context
             .sampling_priority
@@ -91,13 +99,63 @@ impl SpanState {
 #[derive(Debug, Clone, Default)]
 pub struct TraceContextLayer {
     sampler: Sampler,
+    hook: Option<StateHook>,
 }
 
 impl TraceContextLayer {
     /// A layer sampling root spans with `sampler`.
     pub fn new(sampler: Sampler) -> Self {
-        Self { sampler }
+        Self {
+            sampler,
+            hook: None,
+        }
     }
+}
+
+/// Runs a closure on the state of span `id`; `false` when it has none.
+pub(crate) type WithState = fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState)) -> bool;
+
+/// How the helpers of this module reach the [`SpanState`] of a span under any subscriber:
+/// published by [`TraceContextLayer`] through `downcast_raw`, with the concrete subscriber
+/// type it was added to baked into the function pointers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StateHook {
+    /// Runs the closure on the state of span `id`; `false` when it has none.
+    pub(crate) with_state: WithState,
+    /// The id of the nearest span named `name` among `id` and its ancestors.
+    pub(crate) find_named: fn(&Dispatch, &Id, &str) -> Option<Id>,
+}
+
+fn state_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState)) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return false;
+    };
+    let mut extensions = span.extensions_mut();
+    match extensions.get_mut::<SpanState>() {
+        Some(state) => {
+            f(state);
+            true
+        }
+        None => false,
+    }
+}
+
+fn find_named_in<S>(dispatch: &Dispatch, id: &Id, name: &str) -> Option<Id>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = dispatch.downcast_ref::<S>()?.span(id)?;
+    span.scope()
+        .find(|s| s.metadata().name() == name)
+        .map(|s| s.id())
+}
+
+/// The SDK's state hook of `dispatch`, when its subscriber contains a [`TraceContextLayer`].
+pub(crate) fn state_hook(dispatch: &Dispatch) -> Option<StateHook> {
+    dispatch.downcast_ref::<StateHook>().copied()
 }
 
 thread_local! {
@@ -213,6 +271,29 @@ impl<S> Layer<S> for TraceContextLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    fn on_layer(&mut self, _subscriber: &mut S) {
+        self.hook = Some(StateHook {
+            with_state: state_in::<S>,
+            find_named: find_named_in::<S>,
+        });
+    }
+
+    // SAFETY: each arm returns a pointer to a value of exactly the type `id` names (the
+    // layer itself, or its `StateHook` field), borrowed from `self` — the contract `tracing`
+    // relies on to cast it back (the pattern of tracing-error's `WithContext`).
+    #[allow(unsafe_code)]
+    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
+        if id == TypeId::of::<Self>() {
+            Some(std::ptr::from_ref(self).cast())
+        } else if id == TypeId::of::<StateHook>() {
+            self.hook
+                .as_ref()
+                .map(|hook| std::ptr::from_ref(hook).cast())
+        } else {
+            None
+        }
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         // Only the trace identity is inherited; request and user ids are found by walking
@@ -224,6 +305,7 @@ where
                 parent_span_id: Some(p.span_id),
                 sampled: p.sampled,
                 remote: p.remote.clone(),
+                baggage: p.baggage.clone(),
                 request_id: None,
                 user_id: None,
                 sampler: p.sampler,
@@ -239,6 +321,7 @@ where
                     parent_span_id: None,
                     sampled: sample_root(&self.sampler, trace_id),
                     remote: None,
+                    baggage: None,
                     request_id: None,
                     user_id: None,
                     sampler: self.sampler,
@@ -271,13 +354,25 @@ where
 
 /// Runs `f` on the state of `span`, if the span is enabled and the subscriber has the layer.
 pub fn with_span_state<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanState) -> R) -> Option<R> {
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<Registry>()?;
-        let span = registry.span(id)?;
-        let mut extensions = span.extensions_mut();
-        extensions.get_mut::<SpanState>().map(f)
-    })
-    .flatten()
+    span.with_subscriber(|(id, dispatch)| with_state_of(dispatch, id, f))
+        .flatten()
+}
+
+/// Runs `f` on the state of span `id` of `dispatch`.
+pub(crate) fn with_state_of<R>(
+    dispatch: &Dispatch,
+    id: &Id,
+    f: impl FnOnce(&mut SpanState) -> R,
+) -> Option<R> {
+    let hook = state_hook(dispatch)?;
+    let mut f = Some(f);
+    let mut out = None;
+    (hook.with_state)(dispatch, id, &mut |state| {
+        if let Some(f) = f.take() {
+            out = Some(f(state));
+        }
+    });
+    out
 }
 
 /// Continues the remote trace `parent` in `span`: the span takes the parent's trace id and
@@ -295,6 +390,20 @@ pub fn set_parent(span: &tracing::Span, parent: &SpanContext) -> bool {
         state.remote = Some(Arc::new(parent.clone()));
     })
     .is_some()
+}
+
+/// Attaches `baggage` to `span` (and the children it creates afterwards); an empty
+/// baggage removes it. Returns `false` when the span is disabled.
+pub fn set_baggage(span: &tracing::Span, baggage: Baggage) -> bool {
+    with_span_state(span, |state| {
+        state.baggage = (!baggage.is_empty()).then(|| Arc::new(baggage));
+    })
+    .is_some()
+}
+
+/// The baggage of the current span.
+pub fn current_baggage() -> Option<Arc<Baggage>> {
+    with_span_state(&tracing::Span::current(), |state| state.baggage.clone()).flatten()
 }
 
 /// The context of `span`, to inject into outgoing requests.

@@ -7,12 +7,13 @@ use redis::{Arg, Cmd, Pipeline, RedisError, RedisFuture, Value};
 use sdk_core::catalogue::{
     CACHE_REQUESTS, DB_CLIENT_OPERATION_BATCH_SIZE, DB_CLIENT_OPERATION_DURATION,
 };
+use sdk_core::operation::{OnFinish, Operation, Outcome};
 use sdk_core::semconv::{cache, db, error, server};
 use sdk_core::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
+use std::time::Duration;
 use tracing::field::Empty;
 
 /// Where the connection goes and how keys are grouped in cache metrics.
@@ -198,51 +199,91 @@ fn args(cmd: &Cmd) -> Vec<&[u8]> {
         .collect()
 }
 
-/// One command or pipeline being measured.
+/// One command or pipeline being measured, in sdk-core's operation lifecycle: finished
+/// with its reply, or cancelled when its future is dropped first (a caller's timeout).
 struct Run {
-    span: tracing::Span,
-    started: Instant,
+    op: Operation<RedisFinish>,
     operation: Arc<str>,
-    /// Set for a command whose future was dropped before the reply (a caller's timeout).
-    cancelled: Option<Arc<RedisConfig>>,
 }
 
-impl Drop for Run {
-    fn drop(&mut self) {
-        if let Some(config) = self.cancelled.take() {
-            let run = Run {
-                span: std::mem::replace(&mut self.span, tracing::Span::none()),
-                started: self.started,
-                operation: Arc::clone(&self.operation),
-                cancelled: None,
-            };
-            run.finish(
-                &config,
-                Some((
-                    "cancelled".to_owned(),
-                    "cancelled before the reply".to_owned(),
-                )),
-            );
+/// The `sdk.operation` label of Redis commands and pipelines.
+const OPERATION: &str = "db.redis";
+
+/// What a command or pipeline records when it ends.
+struct RedisFinish {
+    config: Arc<RedisConfig>,
+    operation: Arc<str>,
+    /// The error prefix (`WRONGTYPE`) or client-side kind of a failure.
+    status_code: Option<String>,
+}
+
+impl OnFinish for RedisFinish {
+    fn on_finish(self, span: &tracing::Span, outcome: &Outcome, elapsed: Duration) {
+        let Some(error_type) = outcome.error_type() else {
+            self.config
+                .handles
+                .duration(&self.operation)
+                .record(elapsed.as_secs_f64());
+            return;
+        };
+        let mut labels = vec![
+            (
+                db::SYSTEM_NAME,
+                metrics::SharedString::const_str(db::system::REDIS),
+            ),
+            (
+                db::OPERATION_NAME,
+                metrics::SharedString::from(Arc::clone(&self.operation)),
+            ),
+        ];
+        if let Some(code) = self.status_code {
+            sdk_core::record::with_record(span, |record| {
+                record.push(
+                    db::RESPONSE_STATUS_CODE,
+                    AttrValue::Str(Cow::Owned(code.clone())),
+                );
+            });
+            labels.push((db::RESPONSE_STATUS_CODE, code.into()));
         }
+        labels.push((error::TYPE, error_type.to_owned().into()));
+        DB_CLIENT_OPERATION_DURATION
+            .histogram(&labels)
+            .record(elapsed.as_secs_f64());
     }
 }
 
 impl Run {
     fn start(
-        config: &RedisConfig,
+        config: &Arc<RedisConfig>,
         db_index: i64,
         operation: Arc<str>,
         text: String,
         batch: Option<usize>,
     ) -> Self {
+        // Declared for subscribers without the SDK's collector (see `sdk_core::record`).
         let span = tracing::info_span!(
             "db.query",
+            otel.name = Empty,
+            otel.kind = Empty,
             otel.status_code = Empty,
             otel.status_message = Empty,
+            db.system.name = Empty,
+            db.namespace = Empty,
+            db.operation.name = Empty,
+            db.query.text = Empty,
+            db.operation.batch.size = Empty,
+            db.response.status_code = Empty,
+            server.address = Empty,
+            server.port = Empty,
+            error.type = Empty,
         );
-        sdk_core::spans::with_record(&span, |record| {
+        let finish = RedisFinish {
+            config: Arc::clone(config),
+            operation: Arc::clone(&operation),
+            status_code: None,
+        };
+        let op = Operation::start(span, OPERATION, SpanKind::Client, finish, |record| {
             record.name_shared(Arc::clone(&operation));
-            record.kind(SpanKind::Client);
             record.push(
                 db::SYSTEM_NAME,
                 AttrValue::Str(Cow::Borrowed(db::system::REDIS)),
@@ -269,57 +310,22 @@ impl Run {
                 record.push(server::PORT, AttrValue::I64(i64::from(port)));
             }
         });
-        Self {
-            span,
-            started: Instant::now(),
-            operation,
-            cancelled: None,
-        }
-    }
-
-    /// Records the run as cancelled if it is dropped before [`finish`](Self::finish).
-    fn cancellable(mut self, config: &Arc<RedisConfig>) -> Self {
-        self.cancelled = Some(Arc::clone(config));
-        self
+        Self { op, operation }
     }
 
     /// Ends the span and records the duration; `failure` is `(status code, message)`.
-    fn finish(mut self, config: &RedisConfig, failure: Option<(String, String)>) {
-        self.cancelled = None;
-        let elapsed = self.started.elapsed();
-        if failure.is_none() {
-            config
-                .handles
-                .duration(&self.operation)
-                .record(elapsed.as_secs_f64());
-            return;
-        }
-        let mut labels = vec![
-            (
-                db::SYSTEM_NAME,
-                metrics::SharedString::const_str(db::system::REDIS),
-            ),
-            (
-                db::OPERATION_NAME,
-                metrics::SharedString::from(Arc::clone(&self.operation)),
-            ),
-        ];
-        if let Some((code, message)) = failure {
-            sdk_core::spans::with_record(&self.span, |record| {
-                record.push(
-                    db::RESPONSE_STATUS_CODE,
-                    AttrValue::Str(Cow::Owned(code.clone())),
-                );
-                record.push(error::TYPE, AttrValue::Str(Cow::Owned(code.clone())));
-            });
-            self.span.record("otel.status_code", "error");
-            self.span.record("otel.status_message", message.as_str());
-            labels.push((db::RESPONSE_STATUS_CODE, code.clone().into()));
-            labels.push((error::TYPE, code.into()));
-        }
-        DB_CLIENT_OPERATION_DURATION
-            .histogram(&labels)
-            .record(elapsed.as_secs_f64());
+    fn finish(mut self, failure: Option<(String, String)>) {
+        let outcome = match failure {
+            None => Outcome::Ok,
+            Some((code, message)) => {
+                let outcome = Outcome::failed_with(code.clone(), message);
+                if let Some(state) = self.op.state_mut() {
+                    state.status_code = Some(code);
+                }
+                outcome
+            }
+        };
+        self.op.finish(outcome);
     }
 }
 
@@ -399,7 +405,7 @@ impl<'a> CommandRun<'a> {
         let mut text = String::new();
         write_masked(&mut text, arguments.iter().copied());
         Self {
-            run: Run::start(config, db_index, operation, text, None).cancellable(config),
+            run: Run::start(config, db_index, operation, text, None),
             config: Arc::clone(config),
             arguments,
         }
@@ -409,11 +415,9 @@ impl<'a> CommandRun<'a> {
         match result {
             Ok(value) => {
                 count_cache(&self.config, &self.run.operation, &self.arguments, value);
-                self.run.finish(&self.config, value_error(value));
+                self.run.finish(value_error(value));
             }
-            Err(err) => self
-                .run
-                .finish(&self.config, Some((error_code(err), err.to_string()))),
+            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
         }
     }
 }
@@ -458,7 +462,7 @@ impl<'a> PipelineRun<'a> {
             ])
             .record(size as f64);
         Self {
-            run: Run::start(config, db_index, operation, text, Some(size)).cancellable(config),
+            run: Run::start(config, db_index, operation, text, Some(size)),
             config: Arc::clone(config),
             commands,
             transaction,
@@ -482,12 +486,9 @@ impl<'a> PipelineRun<'a> {
                         count_cache(&self.config, &operation, arguments, value);
                     }
                 }
-                self.run
-                    .finish(&self.config, per_command.iter().find_map(value_error));
+                self.run.finish(per_command.iter().find_map(value_error));
             }
-            Err(err) => self
-                .run
-                .finish(&self.config, Some((error_code(err), err.to_string()))),
+            Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
         }
     }
 }

@@ -27,6 +27,10 @@
 //! let name: Option<String> = redis::cmd("GET").arg("user:7").query_async(&mut conn).await?;
 //! # Ok(()) }
 //! ```
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod cache;
 pub mod connection;

@@ -665,6 +665,11 @@ fn cancelled_commands_aborted_transactions_and_dropped_loads() {
             .len(),
         1
     );
+    assert_eq!(
+        captured.counter("sdk.operation.cancelled", &[("sdk.operation", "db.redis")]),
+        1,
+        "sdk-core's lifecycle counts the cancellation"
+    );
     // The aborted transaction read nothing: no lookup counted for its GET.
     assert_eq!(
         captured.counter("sdk.cache.requests", &[("db.operation.name", "GET")]),

@@ -65,6 +65,13 @@ impl SqlxConfig {
         Self::from_lookup(service, |name| std::env::var(name).ok())
     }
 
+    /// Reads the environment as [`from_env`](Self::from_env) does, with the service identity
+    /// `sdk_core::init` configured (no hand-passed state).
+    pub fn from_installed() -> Result<Self, ConfigError> {
+        let service = sdk_core::global::service();
+        Self::from_lookup(&service, |name| std::env::var(name).ok())
+    }
+
     /// As [`from_env`](Self::from_env), reading variables through `lookup`.
     pub fn from_lookup(
         service: &sdk_core::config::ServiceInfo,

@@ -37,12 +37,18 @@
 //! (`ConnectOptions::disable_statement_logging`).
 //!
 //! Features: `postgres` and `sqlite` (both default).
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 pub mod comment;
 pub mod config;
 pub mod connection;
 pub mod database;
+mod instrumented;
 pub mod pool;
+mod pool_metrics;
 mod query;
 pub mod sanitize;
 pub mod transaction;

@@ -4,22 +4,17 @@
 use crate::config::SqlxConfig;
 use crate::connection::InstrumentedConnection;
 use crate::database::InstrumentedDatabase;
+use crate::pool_metrics::{PoolMetrics, PoolUse, record_state, released};
 use crate::query::{Captured, Observed, QueryRun, Shared};
 use crate::sanitize::QueryCache;
 use crate::transaction::InstrumentedTransaction;
 use futures_util::TryStreamExt;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
-use sdk_core::catalogue::{
-    DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_IDLE_MIN, DB_CLIENT_CONNECTION_MAX,
-    DB_CLIENT_CONNECTION_PENDING_REQUESTS, DB_CLIENT_CONNECTION_TIMEOUTS,
-    DB_CLIENT_CONNECTION_WAIT_TIME,
-};
-use sdk_core::semconv::db;
 use sqlx::pool::PoolConnection;
 use sqlx::{Either, Execute, Executor, Pool, SqlStr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// A sqlx [`Pool`] whose every query is traced and measured.
@@ -52,20 +47,13 @@ impl<DB: InstrumentedDatabase> std::fmt::Debug for InstrumentedPool<DB> {
     }
 }
 
-/// Pool metric handles, registered once.
-pub(crate) struct PoolMetrics {
-    idle: metrics::Gauge,
-    used: metrics::Gauge,
-    pending: metrics::Gauge,
-    timeouts: metrics::Counter,
-    wait_time: metrics::Histogram,
-    pub(crate) use_time: metrics::Histogram,
-    /// Connections handed out by this wrapper and not yet returned (sqlx returns a
-    /// connection to the pool asynchronously, so the pool's own idle count lags).
-    pub(crate) in_use: AtomicU32,
-}
-
 impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
+    /// Instruments `pool` with the service identity `sdk_core::init` configured and the
+    /// `SDK_DB_*` / `DD_DBM_PROPAGATION_MODE` variables ([`SqlxConfig::from_installed`]).
+    pub fn configured(pool: Pool<DB>) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(pool, SqlxConfig::from_installed()?))
+    }
+
     /// Instruments `pool` with `config`.
     pub fn new(pool: Pool<DB>, config: SqlxConfig) -> Self {
         let info = DB::connection_info(&pool);
@@ -77,40 +65,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
                 _ => info.system.into(),
             },
         };
-        let pool_label = || {
-            [(
-                db::CLIENT_CONNECTION_POOL_NAME,
-                metrics::SharedString::from(Arc::clone(&pool_name)),
-            )]
-        };
-        let state = |state: &'static str| {
-            DB_CLIENT_CONNECTION_COUNT.gauge(&[
-                (
-                    db::CLIENT_CONNECTION_POOL_NAME,
-                    metrics::SharedString::from(Arc::clone(&pool_name)),
-                ),
-                (
-                    db::CLIENT_CONNECTION_STATE,
-                    metrics::SharedString::const_str(state),
-                ),
-            ])
-        };
-        let options = pool.options();
-        DB_CLIENT_CONNECTION_MAX
-            .gauge(&pool_label())
-            .set(f64::from(options.get_max_connections()));
-        DB_CLIENT_CONNECTION_IDLE_MIN
-            .gauge(&pool_label())
-            .set(f64::from(options.get_min_connections()));
-        let metrics = Arc::new(PoolMetrics {
-            idle: state("idle"),
-            used: state("used"),
-            pending: DB_CLIENT_CONNECTION_PENDING_REQUESTS.gauge(&pool_label()),
-            timeouts: DB_CLIENT_CONNECTION_TIMEOUTS.counter(&pool_label()),
-            wait_time: DB_CLIENT_CONNECTION_WAIT_TIME.histogram(&pool_label()),
-            use_time: sdk_core::catalogue::DB_CLIENT_CONNECTION_USE_TIME.histogram(&pool_label()),
-            in_use: AtomicU32::new(0),
-        });
+        let metrics = Arc::new(PoolMetrics::register(&pool, &pool_name));
         let instrumented = Self {
             pool,
             shared: Arc::new(Shared {
@@ -194,7 +149,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
                 run.finish(Ok(()));
                 Ok(InstrumentedTransaction::new(
                     transaction,
-                    Some(crate::transaction::PoolUse {
+                    Some(PoolUse {
                         acquired,
                         pool: self.pool.clone(),
                         metrics: Arc::clone(&self.metrics),
@@ -231,27 +186,6 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
             }
         }
     }
-}
-
-pub(crate) fn record_state<DB: InstrumentedDatabase>(pool: &Pool<DB>, metrics: &PoolMetrics) {
-    let used = metrics.in_use.load(Ordering::Relaxed);
-    metrics
-        .idle
-        .set(f64::from(pool.size().saturating_sub(used)));
-    metrics.used.set(f64::from(used));
-}
-
-/// A connection handed out by the wrapper went back to the pool.
-pub(crate) fn released<DB: InstrumentedDatabase>(
-    pool: &Pool<DB>,
-    metrics: &PoolMetrics,
-    acquired: Instant,
-) {
-    metrics.use_time.record(acquired.elapsed().as_secs_f64());
-    let _ = metrics
-        .in_use
-        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
-    record_state(pool, metrics);
 }
 
 impl<'p, DB> Executor<'p> for &'p InstrumentedPool<DB>

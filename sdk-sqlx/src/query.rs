@@ -10,6 +10,8 @@ use futures_util::stream::BoxStream;
 use sdk_core::catalogue::{
     DB_CLIENT_OPERATION_DURATION, DB_CLIENT_RESPONSE_RETURNED_ROWS, DB_CLIENT_SLOW_QUERIES,
 };
+use sdk_core::operation::{OnFinish, Operation, Outcome};
+use sdk_core::record::with_record;
 use sdk_core::semconv::{db, error, server};
 use sdk_core::spans::{AttrValue, SpanKind};
 use sqlx::error::BoxDynError;
@@ -19,7 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::Duration;
 use tracing::field::Empty;
 
 /// What every query of one pool shares.
@@ -109,21 +111,29 @@ impl<'q, DB: Database> Execute<'q, DB> for Captured<DB> {
 }
 
 /// The span and measurements of one query, finished exactly once: when the results end,
-/// when they fail, or when the caller drops them.
+/// when they fail, or — as cancelled — when the caller drops them first (sdk-core's one
+/// operation lifecycle).
 pub(crate) struct QueryRun {
-    span: tracing::Span,
-    started: Instant,
+    op: Operation<QueryFinish>,
+}
+
+/// The `sdk.operation` label of SQL queries.
+const OPERATION: &str = "db.sql";
+
+/// What a query records when it ends.
+pub(crate) struct QueryFinish {
     statement: Arc<Statement>,
     shared: Arc<Shared>,
     rows: u64,
     affected: u64,
-    finished: bool,
+    /// The SQLSTATE of a database error.
+    status_code: Option<String>,
 }
 
 impl std::fmt::Debug for QueryRun {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("QueryRun")
-            .field("summary", &self.statement.query.summary)
+            .field("operation", &self.op)
             .finish_non_exhaustive()
     }
 }
@@ -144,20 +154,42 @@ impl QueryRun {
     /// Starts the span of a statement the wrapper does not send itself (`BEGIN`, `COMMIT`).
     pub(crate) fn start_sql(shared: &Arc<Shared>, sql: &str) -> Self {
         let statement = shared.cache.get_with(sql, Statement::new);
-        let query = &statement.query;
+        // Declared for subscribers without the SDK's collector (see `sdk_core::record`).
         let span = tracing::info_span!(
             "db.query",
+            otel.name = Empty,
+            otel.kind = Empty,
             otel.status_code = Empty,
             otel.status_message = Empty,
+            db.system.name = Empty,
+            db.namespace = Empty,
+            db.operation.name = Empty,
+            db.collection.name = Empty,
+            db.query.summary = Empty,
+            db.query.text = Empty,
+            db.response.status_code = Empty,
+            db.response.returned_rows = Empty,
+            db.response.affected_rows = Empty,
+            db.system = Empty,
+            server.address = Empty,
+            server.port = Empty,
+            error.type = Empty,
         );
         let info = &shared.info;
-        sdk_core::spans::with_record(&span, |record| {
+        let finish = QueryFinish {
+            statement: Arc::clone(&statement),
+            shared: Arc::clone(shared),
+            rows: 0,
+            affected: 0,
+            status_code: None,
+        };
+        let query = &statement.query;
+        let op = Operation::start(span, OPERATION, SpanKind::Client, finish, |record| {
             if query.summary.is_empty() {
                 record.name(info.system);
             } else {
                 record.name_shared(Arc::clone(&query.summary));
             }
-            record.kind(SpanKind::Client);
             record.push(db::SYSTEM_NAME, AttrValue::Str(Cow::Borrowed(info.system)));
             if let Some(namespace) = &info.namespace {
                 record.push(db::NAMESPACE, AttrValue::Shared(Arc::clone(namespace)));
@@ -195,20 +227,12 @@ impl QueryRun {
                 );
             }
         });
-        Self {
-            span,
-            started: Instant::now(),
-            statement,
-            shared: Arc::clone(shared),
-            rows: 0,
-            affected: 0,
-            finished: false,
-        }
+        Self { op }
     }
 
     /// The statement with its trace comment, for a sampled span.
     fn comment(&self, sql: &str) -> Option<String> {
-        let traceparent = sdk_core::trace::with_span_state(&self.span, |state| {
+        let traceparent = sdk_core::trace::with_span_state(self.op.span(), |state| {
             state.sampled.then(|| {
                 sdk_core::propagation::w3c::traceparent_bytes(
                     state.trace_id,
@@ -219,8 +243,9 @@ impl QueryRun {
         })
         .flatten()?;
         let traceparent = std::str::from_utf8(&traceparent).ok()?;
-        let config = &self.shared.config;
-        let info = &self.shared.info;
+        let shared = &self.op_state()?.shared;
+        let config = &shared.config;
+        let info = &shared.info;
         let context = CommentContext {
             traceparent: Some(traceparent),
             service: &config.service,
@@ -233,8 +258,13 @@ impl QueryRun {
         with_comment(sql, config.comments, &context)
     }
 
+    fn op_state(&self) -> Option<&QueryFinish> {
+        // Only read before the query finishes (when the comment is built).
+        self.op.state()
+    }
+
     pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
+        self.op.span()
     }
 
     /// Finishes with what `fetch_optional` returned.
@@ -251,114 +281,120 @@ impl QueryRun {
     }
 
     pub(crate) fn row(&mut self) {
-        self.rows += 1;
+        if let Some(state) = self.op.state_mut() {
+            state.rows += 1;
+        }
     }
 
     pub(crate) fn affected(&mut self, rows: u64) {
-        self.affected += rows;
+        if let Some(state) = self.op.state_mut() {
+            state.affected += rows;
+        }
     }
 
     /// Ends the span and records the metrics; `Err` marks the query failed (except
     /// `RowNotFound`, which is an answer, not a failure).
     pub(crate) fn finish(&mut self, outcome: Result<(), &sqlx::Error>) {
-        if std::mem::replace(&mut self.finished, true) {
-            return;
-        }
-        let elapsed = self.started.elapsed();
         let failure = match outcome {
             Err(sqlx::Error::RowNotFound) | Ok(()) => None,
             Err(err) => Some(err),
         };
-        let status_code: Option<String> = failure
-            .and_then(|e| e.as_database_error())
-            .and_then(|e| e.code())
-            .map(Cow::into_owned);
-        let error_type: Option<Cow<'static, str>> = failure.map(|err| match &status_code {
-            Some(code) => Cow::Owned(code.clone()),
-            None => Cow::Borrowed(error_kind(err)),
-        });
+        let outcome = match failure {
+            None => Outcome::Ok,
+            Some(err) => {
+                let code: Option<String> = err
+                    .as_database_error()
+                    .and_then(|e| e.code())
+                    .map(Cow::into_owned);
+                // The database's message often quotes bound values ("invalid input syntax
+                // for type integer: \"…\""), so the status carries only the code or the kind.
+                let outcome = match &code {
+                    Some(code) => {
+                        Outcome::failed_with(code.clone(), format!("database error {code}"))
+                    }
+                    None => Outcome::failed_with(error_kind(err), error_kind(err)),
+                };
+                if let Some(state) = self.op.state_mut() {
+                    state.status_code = code;
+                }
+                outcome
+            }
+        };
+        self.op.finish_in_place(outcome);
+    }
+}
+
+impl OnFinish for QueryFinish {
+    fn on_finish(self, span: &tracing::Span, outcome: &Outcome, elapsed: Duration) {
         let rows = self.rows;
         let affected = self.affected;
-        sdk_core::spans::with_record(&self.span, |record| {
-            if rows > 0 || self.statement.query.operation == Some("SELECT") {
+        let query = &self.statement.query;
+        let returns_rows = rows > 0 || query.operation == Some("SELECT");
+        with_record(span, |record| {
+            if returns_rows {
                 record.push(
                     db::RESPONSE_RETURNED_ROWS,
                     AttrValue::I64(i64::try_from(rows).unwrap_or(i64::MAX)),
                 );
             }
             // SQLite reports the previous statement's change count on a SELECT.
-            if affected > 0 && self.statement.query.operation != Some("SELECT") {
+            if affected > 0 && query.operation != Some("SELECT") {
                 record.push(
                     db::RESPONSE_AFFECTED_ROWS,
                     AttrValue::I64(i64::try_from(affected).unwrap_or(i64::MAX)),
                 );
             }
-            if let Some(code) = &status_code {
+            if let Some(code) = &self.status_code {
                 record.push(
                     db::RESPONSE_STATUS_CODE,
                     AttrValue::Str(Cow::Owned(code.clone())),
                 );
             }
-            if let Some(kind) = &error_type {
-                record.push(error::TYPE, AttrValue::Str(kind.clone()));
-            }
         });
-        if failure.is_some() {
-            // The database's message often quotes bound values ("invalid input syntax for
-            // type integer: \"…\""), so the status carries only the code or the kind.
-            let message = match (&status_code, &error_type) {
-                (Some(code), _) => format!("database error {code}"),
-                (None, Some(kind)) => kind.to_string(),
-                (None, None) => String::new(),
-            };
-            self.span.record("otel.status_code", "error");
-            self.span.record("otel.status_message", message.as_str());
-        }
 
-        let query = &self.statement.query;
         let slow = self
             .shared
             .config
             .slow_query
             .is_some_and(|threshold| elapsed >= threshold);
-        let returns_rows = rows > 0 || query.operation == Some("SELECT");
-        if failure.is_none() {
-            // The common path: handles registered once per statement.
-            let handles = self.statement.handles.get_or_init(|| {
-                let labels = self.labels();
-                Handles {
-                    duration: DB_CLIENT_OPERATION_DURATION.histogram(&labels),
-                    rows: DB_CLIENT_RESPONSE_RETURNED_ROWS.histogram(&labels),
-                    slow: DB_CLIENT_SLOW_QUERIES.counter(&labels),
+        match outcome.error_type() {
+            None => {
+                // The common path: handles registered once per statement.
+                let handles = self.statement.handles.get_or_init(|| {
+                    let labels = self.labels();
+                    Handles {
+                        duration: DB_CLIENT_OPERATION_DURATION.histogram(&labels),
+                        rows: DB_CLIENT_RESPONSE_RETURNED_ROWS.histogram(&labels),
+                        slow: DB_CLIENT_SLOW_QUERIES.counter(&labels),
+                    }
+                });
+                handles.duration.record(elapsed.as_secs_f64());
+                if returns_rows {
+                    handles.rows.record(rows as f64);
                 }
-            });
-            handles.duration.record(elapsed.as_secs_f64());
-            if returns_rows {
-                handles.rows.record(rows as f64);
+                if slow {
+                    handles.slow.increment(1);
+                }
             }
-            if slow {
-                handles.slow.increment(1);
+            Some(error_type) => {
+                let mut labels = self.labels();
+                if slow {
+                    DB_CLIENT_SLOW_QUERIES.counter(&labels).increment(1);
+                }
+                if let Some(code) = &self.status_code {
+                    labels.push((db::RESPONSE_STATUS_CODE, code.clone().into()));
+                }
+                labels.push((error::TYPE, error_type.to_owned().into()));
+                DB_CLIENT_OPERATION_DURATION
+                    .histogram(&labels)
+                    .record(elapsed.as_secs_f64());
             }
-        } else {
-            let mut labels = self.labels();
-            if slow {
-                DB_CLIENT_SLOW_QUERIES.counter(&labels).increment(1);
-            }
-            if let Some(code) = status_code {
-                labels.push((db::RESPONSE_STATUS_CODE, code.into()));
-            }
-            if let Some(kind) = error_type {
-                labels.push((error::TYPE, kind.into()));
-            }
-            DB_CLIENT_OPERATION_DURATION
-                .histogram(&labels)
-                .record(elapsed.as_secs_f64());
         }
         if slow {
             let text: &str = &query.text;
             let duration_ms = elapsed.as_secs_f64() * 1000.0;
             // Inside the span: it becomes a span event and the log line carries the trace.
-            self.span.in_scope(|| {
+            span.in_scope(|| {
                 tracing::warn!(
                     target: "sdk_sqlx",
                     { db.query.text = text, db.query.summary = &*query.summary, duration_ms },
@@ -366,12 +402,10 @@ impl QueryRun {
                 );
             });
         }
-        // Close the span now rather than when the caller drops what holds it.
-        self.span = tracing::Span::none();
     }
 }
 
-impl QueryRun {
+impl QueryFinish {
     /// Labels of the statement's operation metrics, without the outcome.
     fn labels(&self) -> Vec<(&'static str, metrics::SharedString)> {
         let info = &self.shared.info;
@@ -409,14 +443,6 @@ impl QueryRun {
             labels.push((server::PORT, metrics::SharedString::from(port.to_string())));
         }
         labels
-    }
-}
-
-impl Drop for QueryRun {
-    fn drop(&mut self) {
-        // Dropped before the end: the caller stopped reading or cancelled; what was read
-        // counts, and it is not a database error.
-        self.finish(Ok(()));
     }
 }
 

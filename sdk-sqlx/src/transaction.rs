@@ -1,23 +1,16 @@
 //! [`InstrumentedTransaction`]: `BEGIN`, `COMMIT` and `ROLLBACK` spans, the transaction's
 //! duration, and instrumented queries through `&mut *tx`.
 
-use crate::connection::Instrumented;
 use crate::database::InstrumentedDatabase;
-use crate::pool::{PoolMetrics, released};
+use crate::instrumented::Instrumented;
+use crate::pool_metrics::{PoolUse, released};
 use crate::query::{QueryRun, Shared};
 use sdk_core::catalogue::DB_CLIENT_TRANSACTION_DURATION;
 use sdk_core::semconv::db;
-use sqlx::{Pool, Transaction};
+use sqlx::Transaction;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
-
-/// The pool connection a transaction holds, for its use time.
-pub(crate) struct PoolUse<DB: InstrumentedDatabase> {
-    pub(crate) acquired: Instant,
-    pub(crate) pool: Pool<DB>,
-    pub(crate) metrics: Arc<PoolMetrics>,
-}
 
 /// Records how the transaction ended; a transaction dropped while open was rolled back
 /// (sqlx queues the `ROLLBACK` on its connection).
@@ -63,7 +56,7 @@ impl<DB: InstrumentedDatabase> Drop for Ending<DB> {
     fn drop(&mut self) {
         if !self.done {
             let mut run = QueryRun::start_sql(&self.shared, "ROLLBACK");
-            sdk_core::spans::with_record(run.span(), |record| {
+            sdk_core::record::with_record(run.span(), |record| {
                 record.push(
                     "sdk.db.transaction.dropped",
                     sdk_core::spans::AttrValue::Bool(true),

@@ -138,7 +138,7 @@ fn query_spans_carry_semantic_attributes_and_no_literals() {
 }
 
 #[test]
-fn streams_end_their_span_when_they_end_or_are_dropped() {
+fn streams_end_their_span_when_they_end_or_are_cancelled_when_dropped() {
     let captured = capture(Sampler::default(), || async {
         let pool = pool(SqlxConfig::new(), 2).await;
         let all: Vec<i32> = sqlx::query_scalar("SELECT g FROM generate_series(1, 1000) AS g")
@@ -163,9 +163,41 @@ fn streams_end_their_span_when_they_end_or_are_dropped() {
     let spans = captured.spans_named("SELECT generate_series");
     assert_eq!(spans.len(), 2, "{:?}", captured.names());
     assert_eq!(int_attr(spans[0], "db.response.returned_rows"), Some(1000));
+    assert_eq!(spans[0].status, SpanStatus::Unset);
+    // Dropped before its end: cancelled, with what was read.
     assert_eq!(int_attr(spans[1], "db.response.returned_rows"), Some(3));
-    assert_eq!(spans[1].status, SpanStatus::Unset);
+    assert_eq!(str_attr(spans[1], "error.type"), Some("cancelled"));
+    assert_eq!(spans[1].status, SpanStatus::Error("cancelled".into()));
     assert!(spans[1].end >= spans[1].start);
+}
+
+#[test]
+fn a_query_dropped_by_a_timeout_is_cancelled_with_its_duration() {
+    let captured = capture(Sampler::default(), || async {
+        let pool = pool(SqlxConfig::new(), 2).await;
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(200),
+            sqlx::query("SELECT pg_sleep(5)").execute(&pool),
+        )
+        .await;
+        assert!(gave_up.is_err(), "the query should outlast the timeout");
+    });
+    let span = captured.span("SELECT");
+    assert_eq!(str_attr(span, "error.type"), Some("cancelled"));
+    assert_eq!(span.status, SpanStatus::Error("cancelled".into()));
+    let durations = captured.histogram_samples(
+        "db.client.operation.duration",
+        &[
+            ("db.system.name", "postgresql"),
+            ("error.type", "cancelled"),
+        ],
+    );
+    assert_eq!(durations.len(), 1, "{:?}", captured.metrics);
+    assert!(durations[0] >= 0.2, "{durations:?}");
+    assert_eq!(
+        captured.counter("sdk.operation.cancelled", &[("sdk.operation", "db.sql")]),
+        1
+    );
 }
 
 #[test]

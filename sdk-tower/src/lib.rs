@@ -5,8 +5,10 @@
 //! - [`HttpServerLayer`]: a server span per request named `{method} {route}` with the
 //!   OpenTelemetry HTTP attributes, trace context from incoming headers, `traceparent` and
 //!   `Server-Timing` on the response, a request id, RED metrics from the catalogue (body
-//!   sizes counted as they stream), panics turned into 500s, header allow-list with
-//!   redaction;
+//!   sizes counted as they stream), header allow-list with redaction; the propagation
+//!   formats `sdk_core::init` configured, without passing them around;
+//! - [`CatchPanicLayer`] ([`panic`]): a panicking handler answers 500, recorded on the
+//!   request span and counted;
 //! - [`HttpClientLayer`] (tower and hyper clients) and `ReqwestMiddleware` (feature
 //!   `reqwest`): a client span per outbound request, the configured propagation headers and
 //!   `http.client.request.duration`;
@@ -20,7 +22,8 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "ok" }))
-//!     .layer(HttpServerLayer::new(sdk_core::propagation::Propagator::default()));
+//!     .layer(sdk_tower::CatchPanicLayer::new())
+//!     .layer(HttpServerLayer::new());
 //! ```
 //!
 //! Add the layer with axum's `Router::layer` so the matched route is known; requests that
@@ -34,7 +37,7 @@ pub mod classify;
 pub mod client;
 pub mod health;
 mod metrics_cache;
-mod panic;
+pub mod panic;
 pub mod request_id;
 mod route;
 pub mod rum;
@@ -43,5 +46,6 @@ pub mod server;
 pub use client::HttpClientLayer;
 #[cfg(feature = "reqwest")]
 pub use client::ReqwestMiddleware;
+pub use panic::CatchPanicLayer;
 pub use server::RequestSpan;
 pub use server::{HttpServer, HttpServerLayer};

@@ -5,6 +5,10 @@
 //! - `POST` only (`OPTIONS` answers CORS preflights); `application/json` or `text/plain`
 //!   (what `navigator.sendBeacon` sends for a string); body at most 64 KB, read with a
 //!   limit, never buffered beyond it;
+//! - a larger body gets `413`, after the rest of it (up to 1 MiB in all) is read and
+//!   discarded: answering while the client is still uploading would close the connection
+//!   under its upload, and the client would see a reset instead of the `413` (a client that
+//!   sent `Expect: 100-continue` gets the `413` before it uploads anything);
 //! - strict schema, values range-checked, ratings recomputed from the thresholds, unknown
 //!   names and fields rejected: `4xx` and `sdk.rum.beacons.rejected{sdk.reason}`;
 //! - route templates outside the configured list are recorded as `other`, so series stay
@@ -43,6 +47,10 @@ use std::task::{Context, Poll};
 
 /// Label for a route outside the configured templates.
 pub const OTHER_ROUTE: &str = sdk_core::rum::OTHER_ROUTE;
+
+/// Most bytes of an oversized body read (and discarded) before its `413` is sent, so the
+/// client finishes its upload and reads the answer; a larger upload is cut off.
+const MAX_DRAINED_BYTES: usize = 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 struct Settings {
@@ -235,22 +243,33 @@ impl RumIngest {
         {
             return reject_other("content_type", StatusCode::UNSUPPORTED_MEDIA_TYPE);
         }
-        let declared_too_large = request
+        let declared_len = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|len| len > MAX_BEACON_BYTES);
-        if declared_too_large {
+            .and_then(|v| v.parse::<usize>().ok());
+        if let Some(len) = declared_len.filter(|len| *len > MAX_BEACON_BYTES) {
+            // A client waiting for `100 Continue` has sent nothing, and one announcing more
+            // than the drain limit would be cut off anyway: answer at once.
+            let expects_continue = request
+                .headers()
+                .get(header::EXPECT)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+            if !expects_continue && len <= MAX_DRAINED_BYTES {
+                drain(std::pin::pin!(request.into_body()), MAX_DRAINED_BYTES).await;
+            }
             return rejected(Rejection::TooLarge);
         }
-        let body = match Limited::new(request.into_body(), MAX_BEACON_BYTES)
+        let mut body = std::pin::pin!(request.into_body());
+        let body = match Limited::new(body.as_mut(), MAX_BEACON_BYTES)
             .collect()
             .await
         {
             Ok(body) => body.to_bytes(),
             Err(err) => {
                 return if err.is::<http_body_util::LengthLimitError>() {
+                    // The limit was passed within the last frame read.
+                    drain(body, MAX_DRAINED_BYTES.saturating_sub(MAX_BEACON_BYTES)).await;
                     rejected(Rejection::TooLarge)
                 } else {
                     reject_other("body", StatusCode::BAD_REQUEST)
@@ -272,6 +291,21 @@ impl RumIngest {
                 StatusCode::NO_CONTENT
             }
             Err(reason) => rejected(reason),
+        }
+    }
+}
+
+/// Reads and discards `body` until it ends, fails, or more than `limit` bytes were read.
+async fn drain<B: Body>(mut body: Pin<&mut B>, limit: usize) {
+    let mut read = 0usize;
+    while read <= limit {
+        match body.as_mut().frame().await {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    read = read.saturating_add(bytes::Buf::remaining(data));
+                }
+            }
+            Some(Err(_)) | None => return,
         }
     }
 }

@@ -19,9 +19,7 @@ async fn random_paths_and_methods_do_not_grow_series() {
     global();
     let app = Router::new()
         .route("/users/{id}", get(|| async { "ok" }))
-        .layer(HttpServerLayer::new(
-            sdk_core::propagation::Propagator::default(),
-        ));
+        .layer(HttpServerLayer::new().propagator(sdk_core::propagation::Propagator::default()));
     let send = |method: String, path: String| {
         let app = app.clone();
         async move {

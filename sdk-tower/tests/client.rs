@@ -34,7 +34,7 @@ async fn downstream() -> String {
                 "/gone",
                 get(|| async { (http::StatusCode::NOT_FOUND, "gone") }),
             )
-            .layer(HttpServerLayer::new(propagator())),
+            .layer(HttpServerLayer::new().propagator(propagator())),
     )
     .await
 }
@@ -97,7 +97,7 @@ fn one_trace(spans: &[FinishedSpan], request_id: &str, downstream_route: &str) {
 async fn reqwest_calls_join_the_trace() {
     let down = downstream().await;
     let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(ReqwestMiddleware::new(propagator()))
+        .with(ReqwestMiddleware::new().propagator(propagator()))
         .build();
     let up = serve(
         Router::new()
@@ -124,7 +124,7 @@ async fn reqwest_calls_join_the_trace() {
                     }
                 }),
             )
-            .layer(HttpServerLayer::new(propagator())),
+            .layer(HttpServerLayer::new().propagator(propagator())),
     )
     .await;
     let response = reqwest::Client::new()
@@ -170,7 +170,7 @@ async fn tower_hyper_client_joins_the_trace() {
                         let hyper =
                             Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
                         let mut client = ServiceBuilder::new()
-                            .layer(HttpClientLayer::new(propagator()))
+                            .layer(HttpClientLayer::new().propagator(propagator()))
                             .service(hyper);
                         let request = http::Request::get(format!("http://{down}/inventory/ab-1"))
                             .body(Empty::new())
@@ -189,7 +189,7 @@ async fn tower_hyper_client_joins_the_trace() {
                     }
                 }),
             )
-            .layer(HttpServerLayer::new(propagator())),
+            .layer(HttpServerLayer::new().propagator(propagator())),
     )
     .await;
     let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();

@@ -16,6 +16,65 @@ async fn serve() -> String {
     format!("http://{addr}/rum")
 }
 
+/// Statuses of: a chunked 70 KiB body written in full before reading; an `OPTIONS` on the
+/// same connection; a 70 KiB `Content-Length` with `Expect: 100-continue` and no body sent.
+fn oversized_over_raw_tcp(authority: &str) -> [u16; 3] {
+    use std::io::Write;
+    let connect = || {
+        let stream = std::net::TcpStream::connect(authority).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        stream
+    };
+    let mut stream = connect();
+    let body = format!("{{\"service\":\"{}\"}}", "x".repeat(70 * 1024));
+    write!(
+        stream,
+        "POST /rum HTTP/1.1\r\nhost: {authority}\r\norigin: https://shop.example\r\n\
+         content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n\
+         {:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let chunked = read_status(&mut stream);
+    write!(
+        stream,
+        "OPTIONS /rum HTTP/1.1\r\nhost: {authority}\r\norigin: https://shop.example\r\n\
+         access-control-request-method: POST\r\n\r\n"
+    )
+    .unwrap();
+    let preflight = read_status(&mut stream);
+    let mut stream = connect();
+    write!(
+        stream,
+        "POST /rum HTTP/1.1\r\nhost: {authority}\r\ncontent-type: text/plain\r\n\
+         content-length: {}\r\nexpect: 100-continue\r\n\r\n",
+        70 * 1024
+    )
+    .unwrap();
+    let expecting = read_status(&mut stream);
+    [chunked, preflight, expecting]
+}
+
+/// Reads one answer's head (the answers here have empty bodies) and returns its status.
+fn read_status(stream: &mut std::net::TcpStream) -> u16 {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let read = stream.read(&mut byte).unwrap();
+        assert_eq!(read, 1, "closed after {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(
+        head.starts_with("HTTP/1.1 204") || head.contains("content-length: 0\r\n"),
+        "{head}"
+    );
+    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap()
+}
+
 fn metric_value(metrics: &str, prefix: &str) -> f64 {
     metrics
         .lines()
@@ -76,6 +135,16 @@ async fn beacons_become_histograms_and_hostile_input_is_refused() {
     assert_eq!(post(lying_rating, "application/json").await.status(), 400);
     let huge = format!("{{\"service\":\"{}\"}}", "x".repeat(70 * 1024));
     assert_eq!(post(huge, "application/json").await.status(), 413);
+    // Clients that upload the whole body before reading the answer, as browsers do: the
+    // 413 arrives (no reset), and the connection stays usable.
+    let authority = url
+        .trim_start_matches("http://")
+        .trim_end_matches("/rum")
+        .to_owned();
+    let statuses = tokio::task::spawn_blocking(move || oversized_over_raw_tcp(&authority))
+        .await
+        .unwrap();
+    assert_eq!(statuses, [413, 204, 413]);
     assert_eq!(
         post("not json".to_owned(), "application/json")
             .await
@@ -142,7 +211,7 @@ async fn beacons_become_histograms_and_hostile_input_is_refused() {
     };
     assert_eq!(rejected("malformed"), 2.0);
     assert_eq!(rejected("out_of_range"), 1.0);
-    assert_eq!(rejected("too_large"), 1.0);
+    assert_eq!(rejected("too_large"), 3.0);
     assert_eq!(rejected("content_type"), 1.0);
     assert_eq!(rejected("method"), 1.0);
     assert_eq!(rejected("origin"), 1.0);

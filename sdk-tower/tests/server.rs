@@ -17,6 +17,7 @@ const TRACE_HEX: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 fn app(layer: HttpServerLayer) -> Router {
+    sdk_tower::panic::record_panic_locations();
     let api = Router::new().route("/items/{id}", get(|| async { "item" }));
     Router::new()
         .route(
@@ -72,6 +73,7 @@ fn app(layer: HttpServerLayer) -> Router {
             }),
         )
         .nest("/api", api)
+        .layer(sdk_tower::CatchPanicLayer::new())
         .layer(layer)
 }
 
@@ -126,7 +128,8 @@ async fn span_by_request_id(id: &str) -> FinishedSpan {
 }
 
 fn layer() -> HttpServerLayer {
-    HttpServerLayer::new(Propagator::new(PropagationFormat::ALL))
+    HttpServerLayer::new()
+        .propagator(Propagator::new(PropagationFormat::ALL))
         .server_address("api.example.com", 443)
 }
 

@@ -14,6 +14,10 @@
 //!   trace id from `Server-Timing` or `<meta name="traceparent">`, sampling, the beacon.
 //!
 //! Ratings and the beacon format come from [`sdk_core::rum`], shared with the server.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 #[cfg(target_arch = "wasm32")]
 mod browser;

@@ -91,9 +91,8 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string())?
             .to_string();
         tokio::spawn(async move { axum::serve(bare, hello()).await });
-        let layered = hello().layer(HttpServerLayer::new(
-            sdk_core::propagation::Propagator::default(),
-        ));
+        let layered = hello()
+            .layer(HttpServerLayer::new().propagator(sdk_core::propagation::Propagator::default()));
         tokio::spawn(async move { axum::serve(instrumented, layered).await });
         let bare_rps = tokio::task::spawn_blocking({
             let addr = bare_addr.clone();

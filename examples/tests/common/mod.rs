@@ -126,3 +126,68 @@ pub(crate) async fn get(
         String::from_utf8_lossy(&body).into_owned(),
     )
 }
+
+impl Demo {
+    /// Sends `signal` (`TERM`, `INT`) to the demo with `kill`.
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal} failed: {status}");
+    }
+
+    /// Polls (up to `timeout`) until the demo has exited; its exit status.
+    pub(crate) async fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the demo did not exit within {timeout:?} of being asked to"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Reads every remaining stdout line (up to `timeout`) until the demo closes stdout;
+    /// every line must be JSON. All lines read so far.
+    pub(crate) fn read_to_end(&mut self, timeout: Duration) -> &[Value] {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let value: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+                    self.seen.push(value);
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => return &self.seen,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("the demo's stdout was still open after {timeout:?}")
+                }
+            }
+        }
+    }
+}
+
+/// Like [`get`], but a failed request (refused, reset, closed early) is an error, not a
+/// panic.
+pub(crate) async fn try_get(
+    addr: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<(http::StatusCode, String), String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let mut request = http::Request::get(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let request = request.body(Empty::new()).map_err(|e| e.to_string())?;
+    let response = client.request(request).await.map_err(|e| e.to_string())?;
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok((parts.status, String::from_utf8_lossy(&body).into_owned()))
+}

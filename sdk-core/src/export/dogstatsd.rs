@@ -30,3 +30,12 @@ pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, String
         .build()
         .map_err(|e| format!("DogStatsD exporter: {e}"))
 }
+
+/// When values recorded up to `asked` have been sent. The forwarder thread of
+/// `metrics-exporter-dogstatsd` flushes every [`FLUSH_INTERVAL`] and spreads one flush's
+/// datagrams over the following interval, and the crate offers no flush call, so a
+/// shutdown that must not lose the last second of metrics waits until two intervals (and
+/// a margin for a loaded machine) have passed since it was asked.
+pub(crate) fn sent_by(asked: std::time::Instant) -> std::time::Instant {
+    asked + 2 * FLUSH_INTERVAL + Duration::from_millis(250)
+}

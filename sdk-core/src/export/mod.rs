@@ -7,7 +7,11 @@
 //! exports batches of up to `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans every
 //! `OTEL_BSP_SCHEDULE_DELAY`, or sooner when a batch is full, each export bounded by
 //! `OTEL_BSP_EXPORT_TIMEOUT`. Failed batches are counted with `sdk.reason="export_failed"`.
-//! Shutdown exports what is queued within a deadline.
+//!
+//! Flush and shutdown export every span queued when they were asked, in batches, each
+//! export bounded by `OTEL_BSP_EXPORT_TIMEOUT` and all of them by the request's deadline;
+//! what is still queued at the deadline (a collector that is down) is counted as
+//! `export_failed` and given up, so shutdown never outlives its deadline.
 
 pub mod console;
 #[cfg(feature = "datadog")]
@@ -31,10 +35,11 @@ use crossbeam_channel::{Receiver, Sender, bounded, select};
 use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use worker::{Control, WorkerHandle};
+use worker::{Control, Pending, WorkerHandle, export_deadline};
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ExportError {
     /// The receiver refused the data for good (4xx other than 408/429); not retried.
     #[error("rejected by the receiver: {0}")]
@@ -105,9 +110,19 @@ impl BatchSpanProcessor {
     }
 
     /// Exports what is queued and stops the worker; `false` if an export failed or
-    /// `timeout` passed first (the worker then finishes in the background).
+    /// `timeout` passed first (spans still queued then are counted as dropped).
     pub fn shutdown(&self, timeout: Duration) -> bool {
         self.worker.shutdown(timeout)
+    }
+
+    /// Asks the worker to export what is queued by `deadline`; wait on the answer.
+    pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
+        self.worker.request_flush(deadline)
+    }
+
+    /// Asks the worker to export what is queued by `deadline` and stop.
+    pub(crate) fn request_shutdown(&self, deadline: Instant) -> Pending<'_> {
+        self.worker.request_shutdown(deadline)
     }
 }
 
@@ -197,17 +212,20 @@ impl Worker {
             let wait = next_export.saturating_duration_since(Instant::now());
             select! {
                 recv(self.woken) -> _ => {
-                    while self.spans.len() >= size {
-                        self.export_next(&mut batch, size);
+                    // The full batches waiting now, not those that keep arriving: a flush or
+                    // shutdown request is looked at in between.
+                    for _ in 0..self.spans.len() / size {
+                        self.export_next(&mut batch, size, None);
                     }
                 },
                 recv(self.control) -> message => {
-                    let (ack, stop) = match message {
-                        Ok(Control::Flush(ack)) => (Some(ack), false),
-                        Ok(Control::Shutdown(ack)) => (Some(ack), true),
-                        Err(_) => (None, true),
+                    let (ack, deadline, stop) = match message {
+                        Ok(Control::Flush { ack, deadline }) => (Some(ack), Some(deadline), false),
+                        Ok(Control::Shutdown { ack, deadline }) => (Some(ack), Some(deadline), true),
+                        // The processor is gone: export what is left on the usual bounds.
+                        Err(_) => (None, None, true),
                     };
-                    let ok = self.drain(&mut batch, size);
+                    let ok = self.drain(&mut batch, size, deadline);
                     if stop {
                         self.exporter.shutdown();
                     }
@@ -220,24 +238,52 @@ impl Worker {
                     next_export = Instant::now() + self.config.schedule_delay;
                 },
                 default(wait) => {
-                    self.drain(&mut batch, size);
+                    self.drain(&mut batch, size, None);
                     next_export = Instant::now() + self.config.schedule_delay;
                 }
             }
         }
     }
 
-    /// Exports everything queued right now, in batches; `true` if every export succeeded.
-    fn drain(&mut self, batch: &mut Vec<FinishedSpan>, size: usize) -> bool {
+    /// Exports the spans queued right now (not those that keep arriving meanwhile, so a
+    /// busy application cannot keep a flush going), in batches; `true` if every export
+    /// succeeded. Past `limit`, what is left is counted as failed and given up.
+    fn drain(
+        &mut self,
+        batch: &mut Vec<FinishedSpan>,
+        size: usize,
+        limit: Option<Instant>,
+    ) -> bool {
+        let mut left = self.spans.len();
         let mut ok = true;
-        while !self.spans.is_empty() {
-            ok &= self.export_next(batch, size);
+        while left > 0 {
+            if limit.is_some_and(|limit| Instant::now() >= limit) {
+                let mut given_up = 0u64;
+                while given_up < left as u64 && self.spans.pop().is_some() {
+                    given_up += 1;
+                }
+                self.failed.increment(given_up);
+                tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), spans = given_up, "deadline passed; spans not exported");
+                return false;
+            }
+            let (exported, success) = self.export_next(batch, size.min(left), limit);
+            if exported == 0 {
+                break;
+            }
+            left = left.saturating_sub(exported);
+            ok &= success;
         }
         ok
     }
 
-    /// Exports up to `size` queued spans.
-    fn export_next(&mut self, batch: &mut Vec<FinishedSpan>, size: usize) -> bool {
+    /// Exports up to `size` queued spans, by `OTEL_BSP_EXPORT_TIMEOUT` and `limit`; how
+    /// many it took and whether the export succeeded.
+    fn export_next(
+        &mut self,
+        batch: &mut Vec<FinishedSpan>,
+        size: usize,
+        limit: Option<Instant>,
+    ) -> (usize, bool) {
         while batch.len() < size {
             match self.spans.pop() {
                 Some(span) => batch.push(span),
@@ -245,15 +291,178 @@ impl Worker {
             }
         }
         if batch.is_empty() {
-            return true;
+            return (0, true);
         }
-        let deadline = Instant::now() + self.config.export_timeout;
+        let deadline = export_deadline(self.config.export_timeout, limit);
         let result = self.exporter.export(batch, deadline);
         if let Err(err) = &result {
             self.failed.increment(batch.len() as u64);
             tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), error = %err, spans = batch.len(), "span export failed");
         }
+        let exported = batch.len();
         batch.clear();
-        result.is_ok()
+        (exported, result.is_ok())
+    }
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::config::Sampler;
+    use crate::testing::CapturedSpans;
+    use std::sync::Mutex;
+
+    fn finished() -> FinishedSpan {
+        let captured = CapturedSpans::default();
+        tracing::subscriber::with_default(captured.subscriber(Sampler::default()), || {
+            let _s = tracing::info_span!("unit").entered();
+        });
+        captured.spans().remove(0)
+    }
+
+    /// What the worker did: the size and deadline of each export, and whether the
+    /// exporter was shut down.
+    #[derive(Default)]
+    struct Log {
+        exports: Vec<(usize, Instant)>,
+        shut_down: bool,
+    }
+
+    /// Succeeds at once, or (`down`) behaves like a collector that never answers: holds
+    /// each export until its deadline, then fails.
+    struct Recording {
+        log: Arc<Mutex<Log>>,
+        down: bool,
+    }
+
+    impl SpanExporter for Recording {
+        fn name(&self) -> &'static str {
+            "recording"
+        }
+        fn export(&mut self, batch: &[FinishedSpan], deadline: Instant) -> Result<(), ExportError> {
+            if let Ok(mut log) = self.log.lock() {
+                log.exports.push((batch.len(), deadline));
+            }
+            if self.down {
+                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                return Err(ExportError::Failed("collector down".into()));
+            }
+            Ok(())
+        }
+        fn shutdown(&mut self) {
+            if let Ok(mut log) = self.log.lock() {
+                log.shut_down = true;
+            }
+        }
+    }
+
+    fn processor(down: bool, config: BatchConfig) -> (BatchSpanProcessor, Arc<Mutex<Log>>) {
+        let log = Arc::new(Mutex::new(Log::default()));
+        let exporter = Recording {
+            log: Arc::clone(&log),
+            down,
+        };
+        (
+            BatchSpanProcessor::new(Box::new(exporter), config).unwrap(),
+            log,
+        )
+    }
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn shutdown_exports_every_queued_span_in_batches_then_releases_the_exporter() {
+        let (processor, log) = processor(
+            false,
+            BatchConfig {
+                schedule_delay: HOUR,
+                export_timeout: HOUR,
+                max_queue_size: 1000,
+                max_export_batch_size: 10,
+            },
+        );
+        let span = finished();
+        for _ in 0..95 {
+            processor.submit(span.clone());
+        }
+        assert!(processor.shutdown(Duration::from_secs(60)));
+        let log = log.lock().unwrap();
+        assert_eq!(log.exports.iter().map(|(n, _)| n).sum::<usize>(), 95);
+        assert!(
+            log.exports.iter().all(|(n, _)| *n <= 10),
+            "{:?}",
+            log.exports
+        );
+        assert!(log.shut_down);
+        drop(log);
+        // A second shutdown (the guard's drop) finds the worker gone and returns at once.
+        assert!(processor.shutdown(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn shutdown_with_the_collector_down_ends_by_its_deadline() {
+        // Fewer spans than a batch: nothing is exported before the shutdown asks.
+        let (processor, log) = processor(
+            true,
+            BatchConfig {
+                schedule_delay: HOUR,
+                export_timeout: HOUR,
+                max_queue_size: 1000,
+                max_export_batch_size: 100,
+            },
+        );
+        let span = finished();
+        for _ in 0..99 {
+            processor.submit(span.clone());
+        }
+        let deadline = Instant::now() + Duration::from_millis(300);
+        assert!(!processor.request_shutdown(deadline).wait());
+        // The worker's export was bounded by the shutdown's deadline, not by the hour of
+        // `OTEL_BSP_EXPORT_TIMEOUT`, and it released the exporter after it.
+        let until = Instant::now() + Duration::from_secs(60);
+        while !log.lock().unwrap().shut_down {
+            assert!(
+                Instant::now() < until,
+                "the worker did not stop after its deadline"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let log = log.lock().unwrap();
+        assert_eq!(log.exports, vec![(99, deadline)]);
+    }
+
+    #[test]
+    fn a_drain_past_its_deadline_gives_the_rest_up() {
+        let spans = Arc::new(ArrayQueue::new(100));
+        let span = finished();
+        for _ in 0..90 {
+            let _ = spans.push(span.clone());
+        }
+        let log = Arc::new(Mutex::new(Log::default()));
+        let (_wake, woken) = bounded(1);
+        let (_control, control) = bounded(1);
+        let mut worker = Worker {
+            exporter: Box::new(Recording {
+                log: Arc::clone(&log),
+                down: true,
+            }),
+            config: BatchConfig {
+                schedule_delay: HOUR,
+                export_timeout: Duration::from_millis(50),
+                max_queue_size: 100,
+                max_export_batch_size: 10,
+            },
+            spans: Arc::clone(&spans),
+            woken,
+            control,
+            failed: metrics::Counter::noop(),
+        };
+        let limit = Instant::now() + Duration::from_millis(120);
+        assert!(!worker.drain(&mut Vec::new(), 10, Some(limit)));
+        assert!(spans.is_empty(), "what was left is given up");
+        let log = log.lock().unwrap();
+        // Each export waits out its own 50 ms: two or three of the nine batches fit.
+        assert!((1..9).contains(&log.exports.len()), "{:?}", log.exports);
+        assert!(log.exports.iter().all(|(n, d)| *n == 10 && *d <= limit));
     }
 }

@@ -3,8 +3,7 @@
 //! batches by `opentelemetry-otlp` from a worker thread with its own runtime.
 
 use super::otlp::resource as otlp_resource;
-use super::worker::Control;
-use super::worker::WorkerHandle;
+use super::worker::{Control, Pending, WorkerHandle, export_deadline};
 use crate::catalogue::EXPORTER_DROPPED;
 use crate::config::{BatchConfig, Config, OtlpProtocol};
 use crate::semconv::sdk;
@@ -109,11 +108,24 @@ impl OtlpLogsPipeline {
         self.worker.force_flush(timeout)
     }
 
-    /// Exports what is queued and stops the worker.
+    /// Exports what is queued and stops the worker; `false` on failure or after `timeout`
+    /// (records still queued then are counted as dropped).
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let ok = self.worker.shutdown(timeout);
+        self.request_shutdown(Instant::now() + timeout).wait()
+    }
+
+    /// Asks the worker to export what is queued by `deadline`; wait on the answer.
+    pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
+        self.worker.request_flush(deadline)
+    }
+
+    /// Stops taking records, then asks the worker to export what is queued by `deadline`
+    /// and stop; wait on the answer.
+    pub(crate) fn request_shutdown(&self, deadline: Instant) -> Pending<'_> {
+        // Records emitted before this call are in the queue already; the provider only
+        // stops accepting new ones.
         let _ = self.provider.shutdown();
-        ok
+        self.worker.request_shutdown(deadline)
     }
 }
 
@@ -141,13 +153,15 @@ fn run(
     };
     exporter.set_resource(&resource);
     let mut pending: Vec<Item> = Vec::with_capacity(batch.max_export_batch_size);
-    let export = |pending: &mut Vec<Item>| -> bool {
+    // Exports `pending` by `OTEL_BSP_EXPORT_TIMEOUT` and `limit`; `true` on success.
+    let export = |pending: &mut Vec<Item>, limit: Option<Instant>| -> bool {
         if pending.is_empty() {
             return true;
         }
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             pending.iter().map(|(r, s)| (r, s)).collect();
-        let remaining = batch.export_timeout;
+        let remaining =
+            export_deadline(batch.export_timeout, limit).saturating_duration_since(Instant::now());
         let ok = runtime
             .block_on(async {
                 tokio::time::timeout(remaining, exporter.export(LogBatch::new(&refs))).await
@@ -167,38 +181,60 @@ fn run(
                 Ok(item) => {
                     pending.push(item);
                     if pending.len() >= batch.max_export_batch_size {
-                        export(&mut pending);
+                        export(&mut pending, None);
                         next = Instant::now() + batch.schedule_delay;
                     }
                 }
                 Err(_) => {
-                    export(&mut pending);
-                    return;
+                    export(&mut pending, None);
+                    break;
                 }
             },
             recv(control) -> message => {
-                let (ack, stop) = match message {
-                    Ok(Control::Flush(ack)) => (Some(ack), false),
-                    Ok(Control::Shutdown(ack)) => (Some(ack), true),
-                    Err(_) => (None, true),
+                let (ack, limit, stop) = match message {
+                    Ok(Control::Flush { ack, deadline }) => (Some(ack), Some(deadline), false),
+                    Ok(Control::Shutdown { ack, deadline }) => (Some(ack), Some(deadline), true),
+                    Err(_) => (None, None, true),
                 };
+                // Everything queued now, in batches; past the deadline the rest is
+                // counted as dropped rather than holding the caller.
+                let mut left = queue.len();
                 let mut ok = true;
-                while let Ok(item) = queue.try_recv() {
+                while left > 0 {
+                    if limit.is_some_and(|limit| Instant::now() >= limit) {
+                        let mut given_up = pending.len() as u64;
+                        pending.clear();
+                        for _ in 0..left {
+                            if queue.try_recv().is_err() {
+                                break;
+                            }
+                            given_up += 1;
+                        }
+                        failed.increment(given_up);
+                        ok = false;
+                        break;
+                    }
+                    let Ok(item) = queue.try_recv() else { break };
+                    left -= 1;
                     pending.push(item);
                     if pending.len() >= batch.max_export_batch_size {
-                        ok &= export(&mut pending);
+                        ok &= export(&mut pending, limit);
                     }
                 }
-                ok &= export(&mut pending);
+                ok &= export(&mut pending, limit);
+                if stop {
+                    let _ = exporter.shutdown();
+                }
                 if let Some(ack) = ack {
                     let _ = ack.send(ok);
                 }
                 if stop {
-                    return;
+                    break;
                 }
+                next = Instant::now() + batch.schedule_delay;
             },
             default(wait) => {
-                export(&mut pending);
+                export(&mut pending, None);
                 next = Instant::now() + batch.schedule_delay;
             }
         }

@@ -1,10 +1,11 @@
 //! Metrics over OTLP: a `metrics` recorder that feeds OpenTelemetry instruments created
 //! with the catalogue's unit, description and bucket boundaries, read by a manual reader
 //! and pushed by `opentelemetry-otlp` from a worker thread with its own runtime every
-//! `OTEL_METRIC_EXPORT_INTERVAL`.
+//! `OTEL_METRIC_EXPORT_INTERVAL`, each export bounded by `OTEL_BSP_EXPORT_TIMEOUT`.
+//! Shutdown collects and exports one last time before the meter provider stops.
 
 use super::otlp::resource as otlp_resource;
-use super::worker::{Control, WorkerHandle};
+use super::worker::{Control, Pending, WorkerHandle, export_deadline};
 use crate::catalogue::{self, EXPORTER_DROPPED, MetricKind};
 use crate::config::{Config, OtlpProtocol};
 use crate::semconv::sdk;
@@ -24,7 +25,7 @@ use opentelemetry_sdk::metrics::{
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 struct SharedReader(Arc<ManualReader>);
@@ -280,9 +281,13 @@ impl OtlpMetricsPipeline {
         ]);
         let (ready_tx, ready_rx) = bounded(1);
         let endpoint = endpoint.map(str::to_owned);
+        let timing = Timing {
+            interval,
+            export_timeout: config.batch.export_timeout,
+        };
         let worker = WorkerHandle::spawn("sdk-otlp-metrics".into(), move |control| {
             export_loop(
-                protocol, endpoint, interval, reader, control, ready_tx, failed,
+                protocol, endpoint, timing, reader, control, ready_tx, failed,
             )
         })
         .map_err(|e| e.to_string())?;
@@ -297,18 +302,43 @@ impl OtlpMetricsPipeline {
         self.worker.force_flush(timeout)
     }
 
-    /// Exports a last time and stops the worker.
+    /// Collects and exports a last time and stops the worker; `false` on failure or after
+    /// `timeout`.
     pub fn shutdown(&self, timeout: Duration) -> bool {
-        let ok = self.worker.shutdown(timeout);
-        let _ = self.provider.shutdown();
+        let ok = self.request_shutdown(Instant::now() + timeout).wait();
+        self.stop_provider();
         ok
     }
+
+    /// Asks the worker to collect and export by `deadline`; wait on the answer.
+    pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
+        self.worker.request_flush(deadline)
+    }
+
+    /// Asks the worker to collect and export a last time by `deadline` and stop; wait on
+    /// the answer, then call [`Self::stop_provider`].
+    pub(crate) fn request_shutdown(&self, deadline: Instant) -> Pending<'_> {
+        self.worker.request_shutdown(deadline)
+    }
+
+    /// Shuts the meter provider down; after the worker's last collection, since a shut
+    /// down reader collects nothing.
+    pub(crate) fn stop_provider(&self) {
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// When the worker exports, and for how long each export may take.
+#[derive(Debug, Clone, Copy)]
+struct Timing {
+    interval: Duration,
+    export_timeout: Duration,
 }
 
 fn export_loop(
     protocol: OtlpProtocol,
     endpoint: Option<String>,
-    interval: Duration,
+    timing: Timing,
     reader: SharedReader,
     control: Receiver<Control>,
     ready: Sender<Result<(), String>>,
@@ -325,7 +355,8 @@ fn export_loop(
     else {
         return;
     };
-    let export = || -> bool {
+    // Collects and exports by `OTEL_BSP_EXPORT_TIMEOUT` and `limit`; `true` on success.
+    let export = |limit: Option<Instant>| -> bool {
         let mut metrics = ResourceMetrics::default();
         if reader.collect(&mut metrics).is_err() {
             return false;
@@ -334,28 +365,32 @@ fn export_loop(
         if points == 0 {
             return true;
         }
-        let ok = runtime.block_on(exporter.export(&metrics)).is_ok();
+        let remaining =
+            export_deadline(timing.export_timeout, limit).saturating_duration_since(Instant::now());
+        let ok = runtime
+            .block_on(async { tokio::time::timeout(remaining, exporter.export(&metrics)).await })
+            .is_ok_and(|r| r.is_ok());
         if !ok {
             failed.increment(points as u64);
         }
         ok
     };
     loop {
-        match control.recv_timeout(interval) {
+        match control.recv_timeout(timing.interval) {
             Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
-                export();
+                export(None);
             }
-            Ok(Control::Flush(ack)) => {
-                let _ = ack.send(export());
+            Ok(Control::Flush { ack, deadline }) => {
+                let _ = ack.send(export(Some(deadline)));
             }
-            Ok(Control::Shutdown(ack)) => {
-                let ok = export();
+            Ok(Control::Shutdown { ack, deadline }) => {
+                let ok = export(Some(deadline));
                 let _ = exporter.shutdown();
                 let _ = ack.send(ok);
                 return;
             }
             Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
-                export();
+                export(None);
                 return;
             }
         }

@@ -1,5 +1,6 @@
 //! The trace context that crosses process boundaries.
 
+use super::TraceState;
 use std::fmt;
 
 /// A 128-bit trace id; never zero.
@@ -130,123 +131,24 @@ pub(crate) fn parse_hex_u128(hex: &[u8]) -> Option<u128> {
     Some(value)
 }
 
+/// Strips optional whitespace (`OWS`: spaces and tabs) at both ends of a header value or
+/// list member.
+pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let is_ows = |b: &u8| matches!(b, b' ' | b'\t');
+    let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|b| !is_ows(b))
+        .map_or(start, |i| i + 1);
+    &bytes[start..end]
+}
+
 /// Parses a decimal `u64` with no sign, no spaces and at most 20 digits.
 pub(crate) fn parse_decimal_u64(text: &[u8]) -> Option<u64> {
     if text.is_empty() || text.len() > 20 || !text.iter().all(u8::is_ascii_digit) {
         return None;
     }
     std::str::from_utf8(text).ok()?.parse().ok()
-}
-
-/// W3C `tracestate`: at most 32 validated `key=value` members, most recent first.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct TraceState {
-    members: Vec<(String, String)>,
-}
-
-/// Most members a `tracestate` may hold.
-pub const TRACESTATE_MAX_MEMBERS: usize = 32;
-/// Longest `tracestate` header accepted on extraction.
-pub const TRACESTATE_MAX_LEN: usize = 512 * 4;
-
-impl TraceState {
-    /// Parses a header value; `None` if any member is malformed or limits are exceeded.
-    pub fn parse(header: &[u8]) -> Option<Self> {
-        if header.len() > TRACESTATE_MAX_LEN {
-            return None;
-        }
-        let text = std::str::from_utf8(header).ok()?;
-        let mut members = Vec::new();
-        for member in text.split(',') {
-            let member = member.trim_matches([' ', '\t']);
-            if member.is_empty() {
-                continue;
-            }
-            let (key, value) = member.split_once('=')?;
-            if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
-                return None;
-            }
-            if members.iter().any(|(k, _): &(String, String)| k == key) {
-                return None;
-            }
-            members.push((key.to_owned(), value.to_owned()));
-            if members.len() > TRACESTATE_MAX_MEMBERS {
-                return None;
-            }
-        }
-        Some(Self { members })
-    }
-
-    /// Whether there are no members.
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
-    }
-
-    /// The value for `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// Inserts or moves `key` to the front (W3C "update"). Invalid members are refused.
-    pub fn insert(&mut self, key: &str, value: &str) -> bool {
-        if !valid_tracestate_key(key) || !valid_tracestate_value(value) {
-            return false;
-        }
-        self.members.retain(|(k, _)| k != key);
-        self.members.insert(0, (key.to_owned(), value.to_owned()));
-        self.members.truncate(TRACESTATE_MAX_MEMBERS);
-        true
-    }
-
-    /// Members in order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.members.iter().map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// The header value.
-    pub fn header_value(&self) -> String {
-        let mut out = String::new();
-        for (i, (k, v)) in self.members.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(k);
-            out.push('=');
-            out.push_str(v);
-        }
-        out
-    }
-}
-
-fn valid_tracestate_key(key: &str) -> bool {
-    let simple = |s: &str, first_digit_ok: bool, max: usize| {
-        let bytes = s.as_bytes();
-        !bytes.is_empty()
-            && bytes.len() <= max
-            && (bytes[0].is_ascii_lowercase() || (first_digit_ok && bytes[0].is_ascii_digit()))
-            && bytes.iter().all(|b| {
-                b.is_ascii_lowercase()
-                    || b.is_ascii_digit()
-                    || matches!(b, b'_' | b'-' | b'*' | b'/')
-            })
-    };
-    match key.split_once('@') {
-        None => simple(key, false, 256),
-        Some((tenant, system)) => simple(tenant, true, 241) && simple(system, false, 14),
-    }
-}
-
-fn valid_tracestate_value(value: &str) -> bool {
-    let bytes = value.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 256
-        && bytes.last() != Some(&b' ')
-        && bytes
-            .iter()
-            .all(|&b| (0x20..=0x7e).contains(&b) && b != b',' && b != b'=')
 }
 
 /// A remote or local span's context as carried by headers.
@@ -256,8 +158,12 @@ pub struct SpanContext {
     pub trace_id: TraceId,
     /// Span id of the sender's span (our parent when extracted).
     pub span_id: SpanId,
-    /// Whether the trace is sampled.
+    /// Whether the trace is sampled (W3C flag `01`).
     pub sampled: bool,
+    /// W3C Level 2 `random-trace-id` flag (`02`): at least the right-most 7 bytes of the trace
+    /// id are random. Read from `traceparent` and written back unchanged for the same trace;
+    /// [`SpanContext::new`] leaves it off.
+    pub random_trace_id: bool,
     /// Datadog sampling priority (-1..=2), when known.
     pub sampling_priority: Option<i8>,
     /// W3C tracestate.
@@ -277,6 +183,7 @@ impl SpanContext {
             trace_id,
             span_id,
             sampled,
+            random_trace_id: false,
             sampling_priority: None,
             trace_state: TraceState::default(),
             origin: None,
@@ -289,103 +196,4 @@ impl SpanContext {
     pub fn datadog_priority(&self) -> i8 {
         self.sampling_priority.unwrap_or(i8::from(self.sampled))
     }
-}
-
-/// W3C baggage: bounded `key=value` entries with optional properties.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Baggage {
-    entries: Vec<BaggageEntry>,
-}
-
-/// One baggage entry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BaggageEntry {
-    /// Key (an HTTP token).
-    pub key: String,
-    /// Decoded value.
-    pub value: String,
-    /// Raw `;`-separated properties, kept as received.
-    pub properties: Option<String>,
-}
-
-/// Most entries kept from a `baggage` header.
-pub const BAGGAGE_MAX_MEMBERS: usize = 180;
-/// Longest `baggage` header accepted or produced.
-pub const BAGGAGE_MAX_LEN: usize = 8192;
-
-impl Baggage {
-    /// Whether there are no entries.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    /// Value for `key`.
-    pub fn get(&self, key: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|e| e.key == key)
-            .map(|e| e.value.as_str())
-    }
-
-    /// Inserts or replaces an entry; refuses keys that are not HTTP tokens and stops at the
-    /// member limit.
-    pub fn insert(&mut self, key: &str, value: &str) -> bool {
-        if !is_token(key) {
-            return false;
-        }
-        if let Some(entry) = self.entries.iter_mut().find(|e| e.key == key) {
-            entry.value = value.to_owned();
-            return true;
-        }
-        if self.entries.len() >= BAGGAGE_MAX_MEMBERS {
-            return false;
-        }
-        self.entries.push(BaggageEntry {
-            key: key.to_owned(),
-            value: value.to_owned(),
-            properties: None,
-        });
-        true
-    }
-
-    pub(crate) fn push_entry(&mut self, entry: BaggageEntry) {
-        if self.entries.len() < BAGGAGE_MAX_MEMBERS && self.get(&entry.key).is_none() {
-            self.entries.push(entry);
-        }
-    }
-
-    /// Entries in order.
-    pub fn iter(&self) -> impl Iterator<Item = &BaggageEntry> {
-        self.entries.iter()
-    }
-}
-
-/// RFC 7230 token characters.
-pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty()
-        && s.bytes().all(|b| {
-            b.is_ascii_alphanumeric()
-                || matches!(
-                    b,
-                    b'!' | b'#'
-                        | b'$'
-                        | b'%'
-                        | b'&'
-                        | b'\''
-                        | b'*'
-                        | b'+'
-                        | b'-'
-                        | b'.'
-                        | b'^'
-                        | b'_'
-                        | b'`'
-                        | b'|'
-                        | b'~'
-                )
-        })
 }

@@ -8,6 +8,9 @@
 //! Extraction never panics: a malformed header of any kind (wrong length, zero ids, non-hex,
 //! oversized, invalid UTF-8) is rejected, counted in the catalogue's
 //! `sdk.propagation.rejected` counter, and extraction continues with the next format.
+//! Repeated headers are read through [`Extractor::get_all`]: two `traceparent` headers are
+//! rejected like an invalid one, while several `tracestate` or `baggage` headers form one
+//! list each, as the W3C specifications ask.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -32,18 +35,18 @@ pub mod b3;
 pub mod baggage;
 mod context;
 pub mod datadog;
+mod tracestate;
 pub mod w3c;
 
-pub use context::{
-    BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, Baggage, BaggageEntry, SpanContext, SpanId,
-    TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS, TraceId, TraceState,
-};
+pub use baggage::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, Baggage, BaggageEntry};
+pub use context::{SpanContext, SpanId, TraceId};
+pub use tracestate::{TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS, TraceState};
 
 use std::collections::HashMap;
 
 /// Whether `name` is an HTTP token (a valid header name or baggage key).
 pub fn is_header_token(name: &str) -> bool {
-    context::is_token(name)
+    baggage::is_token(name)
 }
 
 /// Read access to incoming headers. Names are lower case; values are raw bytes so that
@@ -51,6 +54,14 @@ pub fn is_header_token(name: &str) -> bool {
 pub trait Extractor {
     /// The first value of header `name`.
     fn get(&self, name: &str) -> Option<&[u8]>;
+
+    /// Every value of header `name`, in the order received. W3C Trace Context needs them
+    /// all: two `traceparent` headers start a new trace, and several `tracestate` or
+    /// `baggage` headers form one list. Carriers that can repeat a header override this;
+    /// the default yields the [`get`](Extractor::get) value alone.
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        self.get(name).into_iter()
+    }
 }
 
 /// Write access to outgoing headers. Names are lower case and static.
@@ -77,11 +88,21 @@ impl Extractor for [(&str, &[u8])] {
             .find(|(key, _)| key.eq_ignore_ascii_case(name))
             .map(|(_, value)| *value)
     }
+
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        self.iter()
+            .filter(move |(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| *value)
+    }
 }
 
 impl<const N: usize> Extractor for [(&str, &[u8]); N] {
     fn get(&self, name: &str) -> Option<&[u8]> {
         Extractor::get(self.as_slice(), name)
+    }
+
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        Extractor::get_all(self.as_slice(), name)
     }
 }
 
@@ -94,6 +115,15 @@ impl Extractor for http::HeaderMap {
             Some(known) => http::HeaderMap::get(self, known),
             None => http::HeaderMap::get(self, name),
         }
+        .map(http::HeaderValue::as_bytes)
+    }
+
+    fn get_all(&self, name: &str) -> impl Iterator<Item = &[u8]> {
+        match known_header(name) {
+            Some(known) => http::HeaderMap::get_all(self, known),
+            None => http::HeaderMap::get_all(self, name),
+        }
+        .into_iter()
         .map(http::HeaderValue::as_bytes)
     }
 }

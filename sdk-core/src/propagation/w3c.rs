@@ -1,5 +1,6 @@
 //! W3C Trace Context: `traceparent` and `tracestate`.
 
+use super::context::trim_ows;
 use super::{
     Extractor, Injector, Malformed, PropagationFormat, SpanContext, SpanId, TraceId, TraceState,
 };
@@ -9,7 +10,10 @@ pub const TRACEPARENT: &str = "traceparent";
 /// `tracestate` header name.
 pub const TRACESTATE: &str = "tracestate";
 
+/// `trace-flags` bit: the caller may have recorded the trace.
 const SAMPLED: u8 = 0x01;
+/// `trace-flags` bit (Level 2): the trace id's right-most 7 bytes are random.
+const RANDOM_TRACE_ID: u8 = 0x02;
 
 fn malformed(reason: &'static str) -> Malformed {
     Malformed {
@@ -18,11 +22,18 @@ fn malformed(reason: &'static str) -> Malformed {
     }
 }
 
-/// Parses a `traceparent` value (version 00, or a later version's first four fields).
+/// Parses a `traceparent` value: version `00` of exactly 55 characters, or a higher
+/// version (not `ff`) whose first 55 characters have the version-00 shape and are followed
+/// by `-` or nothing. Optional whitespace around the value is ignored; hex must be lower
+/// case and neither id may be all zeros. The sampled and random-trace-id flags are read;
+/// other flags are ignored.
 pub fn parse_traceparent(value: &[u8]) -> Result<SpanContext, Malformed> {
-    let value = value.trim_ascii();
+    let value = trim_ows(value);
     if value.len() < 55 {
         return Err(malformed("traceparent shorter than 55 bytes"));
+    }
+    if value[2] != b'-' {
+        return Err(malformed("version is not two characters followed by '-'"));
     }
     let version =
         super::context::parse_hex_u128(&value[0..2]).ok_or(malformed("version is not hex"))?;
@@ -32,10 +43,10 @@ pub fn parse_traceparent(value: &[u8]) -> Result<SpanContext, Malformed> {
     if version == 0 && value.len() != 55 {
         return Err(malformed("version 00 must be exactly 55 bytes"));
     }
-    if version > 0 && value.len() > 55 && value[55] != b'-' {
+    if value.len() > 55 && value[55] != b'-' {
         return Err(malformed("future version without '-' after flags"));
     }
-    if value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
+    if value[35] != b'-' || value[52] != b'-' {
         return Err(malformed("fields not separated by '-'"));
     }
     let trace_id = TraceId::from_hex(&value[3..35])
@@ -45,40 +56,53 @@ pub fn parse_traceparent(value: &[u8]) -> Result<SpanContext, Malformed> {
     let flags =
         super::context::parse_hex_u128(&value[53..55]).ok_or(malformed("flags are not hex"))? as u8;
     let mut context = SpanContext::new(trace_id, span_id, flags & SAMPLED != 0);
+    context.random_trace_id = flags & RANDOM_TRACE_ID != 0;
     context.is_remote = true;
     Ok(context)
 }
 
-/// Extracts `traceparent` and, when it is valid, `tracestate`. A malformed `tracestate` is
-/// dropped without invalidating the parent, as the specification asks.
+/// Extracts `traceparent` and, when it is valid, `tracestate`.
+///
+/// Two or more `traceparent` headers are rejected like an invalid one (the caller starts a
+/// new trace). Every `tracestate` header is read, as one list; a list the specification
+/// lets us discard (a malformed member, more than 32 members) is dropped without
+/// invalidating the parent. Nothing is allocated when there is no `tracestate`.
 pub fn extract<E: Extractor + ?Sized>(carrier: &E) -> Result<Option<SpanContext>, Malformed> {
-    let Some(header) = carrier.get(TRACEPARENT) else {
+    let mut headers = carrier.get_all(TRACEPARENT);
+    let Some(header) = headers.next() else {
         return Ok(None);
     };
-    let mut context = parse_traceparent(header)?;
-    if let Some(state) = carrier.get(TRACESTATE) {
-        context.trace_state = TraceState::parse(state).unwrap_or_default();
+    if headers.next().is_some() {
+        return Err(malformed("more than one traceparent header"));
     }
+    let mut context = parse_traceparent(header)?;
+    context.trace_state = TraceState::parse_all(carrier.get_all(TRACESTATE)).unwrap_or_default();
     Ok(Some(context))
 }
 
-/// The `traceparent` value of `context`.
+/// The `traceparent` value of `context`, with its sampled and random-trace-id flags.
 pub fn traceparent(context: &SpanContext) -> String {
-    super::context::hex_string(&traceparent_bytes(
-        context.trace_id,
-        context.span_id,
-        context.sampled,
-    ))
+    let mut flags = 0;
+    if context.sampled {
+        flags |= SAMPLED;
+    }
+    if context.random_trace_id {
+        flags |= RANDOM_TRACE_ID;
+    }
+    super::context::hex_string(&encode(context.trace_id, context.span_id, flags))
 }
 
-/// The `traceparent` value as bytes on the stack (no allocation).
+/// The `traceparent` value as bytes on the stack (no allocation), with the sampled flag
+/// only.
 pub fn traceparent_bytes(trace_id: TraceId, span_id: SpanId, sampled: bool) -> [u8; 55] {
+    encode(trace_id, span_id, if sampled { SAMPLED } else { 0 })
+}
+
+fn encode(trace_id: TraceId, span_id: SpanId, flags: u8) -> [u8; 55] {
     let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
     super::context::write_hex(trace_id.get(), &mut out[3..35]);
     super::context::write_hex(u128::from(span_id.get()), &mut out[36..52]);
-    if sampled {
-        out[54] = b'1';
-    }
+    super::context::write_hex(u128::from(flags), &mut out[53..55]);
     out
 }
 

@@ -356,6 +356,8 @@ impl Drop for TestAgent {
 
 mod everything;
 #[cfg(feature = "testing-otlp")]
+pub mod foreign;
+#[cfg(feature = "testing-otlp")]
 pub mod otlp;
 
 pub use everything::{Everything, capture_everything, int_attr, str_attr};

@@ -22,11 +22,18 @@ impl std::fmt::Debug for HttpClientLayer {
 }
 
 impl HttpClientLayer {
-    /// Injects context with `propagator` (the one `sdk_core::init` configured).
-    pub fn new(propagator: Propagator) -> Self {
+    /// Injects trace context and baggage in the formats `sdk_core::init` configured
+    /// (`OTEL_PROPAGATORS`, read from the environment when the SDK was not set up).
+    pub fn new() -> Self {
         Self {
-            config: ClientConfig::new(propagator),
+            config: ClientConfig::configured(),
         }
+    }
+
+    /// Injects with `propagator` instead of the configured one.
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.config.propagator = propagator;
+        self
     }
 
     /// Decides which statuses fail the client span (default: 4xx and 5xx).
@@ -122,5 +129,11 @@ where
             );
         }
         polled
+    }
+}
+
+impl Default for HttpClientLayer {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -13,10 +13,13 @@ pub use reqwest_middleware::ReqwestMiddleware;
 use crate::classify::{ClassifyStatus, ClientErrors, status_text};
 use metrics::SharedString;
 use sdk_core::catalogue::HTTP_CLIENT_REQUEST_DURATION;
-use sdk_core::propagation::{Baggage, Propagator};
+use sdk_core::operation::{OnFinish, Operation, Outcome};
+use sdk_core::propagation::Propagator;
 use sdk_core::semconv::{self, error, http as keys, server, url};
+use sdk_core::spans::{AttrValue, SpanKind};
+use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::Duration;
 use tracing::field::Empty;
 
 /// What both client integrations share.
@@ -27,9 +30,10 @@ pub(crate) struct ClientConfig {
 }
 
 impl ClientConfig {
-    pub(crate) fn new(propagator: Propagator) -> Self {
+    /// The propagation formats `sdk_core::init` configured.
+    pub(crate) fn configured() -> Self {
         Self {
-            propagator,
+            propagator: sdk_core::global::propagator(),
             classify: Arc::new(ClientErrors),
         }
     }
@@ -40,19 +44,54 @@ impl ClientConfig {
     }
 }
 
-/// One outbound request in flight.
-pub(crate) struct ClientCall {
-    span: tracing::Span,
-    started: Instant,
+/// The `sdk.operation` label of outbound calls.
+const OPERATION: &str = "http.client";
+
+/// What an outbound call records when it ends.
+pub(crate) struct ClientFinish {
     method: &'static str,
     host: Option<String>,
     port: Option<u16>,
     scheme: &'static str,
+    status: Option<http::StatusCode>,
+}
+
+impl OnFinish for ClientFinish {
+    fn on_finish(self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+        let mut labels: Vec<(&'static str, SharedString)> = vec![
+            (keys::REQUEST_METHOD, SharedString::const_str(self.method)),
+            (url::SCHEME, SharedString::const_str(self.scheme)),
+        ];
+        if let Some(host) = self.host {
+            labels.push((server::ADDRESS, host.into()));
+        }
+        if let Some(port) = self.port {
+            labels.push((server::PORT, port.to_string().into()));
+        }
+        if let Some(status) = self.status {
+            labels.push((
+                keys::RESPONSE_STATUS_CODE,
+                SharedString::const_str(status_text(status)),
+            ));
+        }
+        if let Some(error_type) = outcome.error_type() {
+            labels.push((error::TYPE, SharedString::from_owned(error_type.to_owned())));
+        }
+        HTTP_CLIENT_REQUEST_DURATION
+            .histogram(&labels)
+            .record(duration.as_secs_f64());
+    }
+}
+
+/// One outbound request in flight; dropped before its response, it ends as cancelled.
+pub(crate) struct ClientCall {
+    operation: Operation<ClientFinish>,
     classify: Arc<dyn ClassifyStatus>,
 }
 
 impl ClientCall {
-    /// Starts the client span and writes the propagation headers into `headers`.
+    /// Starts the client span and writes the propagation headers (trace context and the
+    /// current baggage) into `headers`.
     pub(crate) fn start(
         config: &ClientConfig,
         method: &http::Method,
@@ -70,78 +109,84 @@ impl ClientCall {
             "https" => Some(443),
             _ => Some(80),
         });
-        // url.full without the query string, which may carry secrets.
-        let full = format!(
-            "{scheme}://{}{}",
-            uri.authority().map_or("", |a| a.as_str()),
-            uri.path()
-        );
         let span = tracing::info_span!(
             "http.client.request",
-            otel.name = semconv::http_span_name(method, None),
-            otel.kind = "client",
+            otel.name = Empty,
+            otel.kind = Empty,
             otel.status_code = Empty,
-            http.request.method = method,
+            otel.status_message = Empty,
+            http.request.method = Empty,
             http.response.status_code = Empty,
-            server.address = host.as_deref(),
-            server.port = port,
-            url.full = full.as_str(),
+            server.address = Empty,
+            server.port = Empty,
+            url.full = Empty,
             error.type = Empty,
         );
-        if let Some(context) = sdk_core::trace::span_context(&span) {
-            config
-                .propagator
-                .inject(&context, &Baggage::default(), headers);
-        }
-        Self {
-            span,
-            started: Instant::now(),
+        let finish = ClientFinish {
             method,
             host,
             port,
             scheme,
+            status: None,
+        };
+        let operation = Operation::start(span, OPERATION, SpanKind::Client, finish, |record| {
+            record.name(&semconv::http_span_name(method, None));
+            record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
+            if let Some(host) = uri.host() {
+                record.push(server::ADDRESS, AttrValue::Str(Cow::Owned(host.to_owned())));
+            }
+            if let Some(port) = port {
+                record.push(server::PORT, AttrValue::I64(i64::from(port)));
+            }
+            // url.full without the query string, which may carry secrets.
+            record.push(
+                url::FULL,
+                AttrValue::Str(Cow::Owned(format!(
+                    "{scheme}://{}{}",
+                    uri.authority().map_or("", |a| a.as_str()),
+                    uri.path()
+                ))),
+            );
+        });
+        if let Some((context, baggage)) =
+            sdk_core::trace::with_span_state(operation.span(), |state| {
+                (state.span_context(), state.baggage.clone())
+            })
+        {
+            let baggage = baggage.unwrap_or_default();
+            config.propagator.inject(&context, &baggage, headers);
+        }
+        Self {
+            operation,
             classify: Arc::clone(&config.classify),
         }
     }
 
     pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
+        self.operation.span()
     }
 
     /// Records the outcome: a status, or a transport error.
-    pub(crate) fn finish(self, status: Result<http::StatusCode, &'static str>) {
-        let mut labels: Vec<(&'static str, SharedString)> = vec![
-            (keys::REQUEST_METHOD, SharedString::const_str(self.method)),
-            (url::SCHEME, SharedString::const_str(self.scheme)),
-        ];
-        if let Some(host) = self.host {
-            labels.push((server::ADDRESS, host.into()));
-        }
-        if let Some(port) = self.port {
-            labels.push((server::PORT, port.to_string().into()));
-        }
-        match status {
+    pub(crate) fn finish(mut self, status: Result<http::StatusCode, &'static str>) {
+        let outcome = match status {
             Ok(status) => {
-                self.span
-                    .record(keys::RESPONSE_STATUS_CODE, status.as_u16());
-                labels.push((
-                    keys::RESPONSE_STATUS_CODE,
-                    SharedString::const_str(status_text(status)),
-                ));
+                sdk_core::record::with_record(self.operation.span(), |record| {
+                    record.set(
+                        keys::RESPONSE_STATUS_CODE,
+                        AttrValue::I64(i64::from(status.as_u16())),
+                    );
+                });
+                if let Some(state) = self.operation.state_mut() {
+                    state.status = Some(status);
+                }
                 if self.classify.is_error(status) {
-                    self.span.record(error::TYPE, status_text(status));
-                    self.span.record("otel.status_code", "error");
-                    labels.push((error::TYPE, SharedString::const_str(status_text(status))));
+                    Outcome::failed(status_text(status))
+                } else {
+                    Outcome::Ok
                 }
             }
-            Err(kind) => {
-                self.span.record(error::TYPE, kind);
-                self.span.record("otel.status_code", "error");
-                labels.push((error::TYPE, SharedString::const_str(kind)));
-            }
-        }
-        HTTP_CLIENT_REQUEST_DURATION
-            .histogram(&labels)
-            .record(self.started.elapsed().as_secs_f64());
+            Err(kind) => Outcome::failed(kind),
+        };
+        self.operation.finish(outcome);
     }
 }

@@ -7,7 +7,7 @@ use reqwest_middleware::{Middleware, Next};
 use sdk_core::propagation::Propagator;
 use tracing::Instrument;
 
-/// Add with `reqwest_middleware::ClientBuilder::new(client).with(ReqwestMiddleware::new(p))`.
+/// Add with `reqwest_middleware::ClientBuilder::new(client).with(ReqwestMiddleware::new())`.
 #[derive(Clone)]
 pub struct ReqwestMiddleware {
     config: ClientConfig,
@@ -20,11 +20,18 @@ impl std::fmt::Debug for ReqwestMiddleware {
 }
 
 impl ReqwestMiddleware {
-    /// Injects context with `propagator` (the one `sdk_core::init` configured).
-    pub fn new(propagator: Propagator) -> Self {
+    /// Injects trace context and baggage in the formats `sdk_core::init` configured
+    /// (`OTEL_PROPAGATORS`, read from the environment when the SDK was not set up).
+    pub fn new() -> Self {
         Self {
-            config: ClientConfig::new(propagator),
+            config: ClientConfig::configured(),
         }
+    }
+
+    /// Injects with `propagator` instead of the configured one.
+    pub fn propagator(mut self, propagator: Propagator) -> Self {
+        self.config.propagator = propagator;
+        self
     }
 
     /// Decides which statuses fail the client span (default: 4xx and 5xx).
@@ -54,5 +61,11 @@ impl Middleware for ReqwestMiddleware {
                 .map_err(|_| "transport_error"),
         );
         result
+    }
+}
+
+impl Default for ReqwestMiddleware {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -22,13 +22,13 @@ impl std::fmt::Debug for HttpServerLayer {
 }
 
 impl HttpServerLayer {
-    /// A layer extracting and injecting trace context with `propagator` (use the one
-    /// `sdk_core::init` configured: `telemetry.propagator().clone()`).
-    pub fn new(propagator: Propagator) -> Self {
-        crate::panic::install_hook();
+    /// A layer with the propagation formats `sdk_core::init` configured (`OTEL_PROPAGATORS`,
+    /// read from the environment when the SDK was not set up); see
+    /// [`propagator`](Self::propagator) to choose others.
+    pub fn new() -> Self {
         Self {
             config: Arc::new(ServerConfig {
-                propagator,
+                propagator: sdk_core::global::propagator(),
                 server_address: None,
                 scheme: "http",
                 headers: Vec::new(),
@@ -66,6 +66,11 @@ impl HttpServerLayer {
             }
         }
         self
+    }
+
+    /// Extracts trace context with `propagator` instead of the configured one.
+    pub fn propagator(self, propagator: Propagator) -> Self {
+        self.edit(|c| c.propagator = propagator)
     }
 
     /// The logical server name and port for `server.address`/`server.port` (never taken
@@ -142,6 +147,12 @@ impl HttpServerLayer {
 
     pub(crate) fn is_redacted(name: &http::HeaderName) -> bool {
         REDACTED_HEADERS.contains(&name.as_str())
+    }
+}
+
+impl Default for HttpServerLayer {
+    fn default() -> Self {
+        Self::new()
     }
 }
 

@@ -2,20 +2,24 @@
 //!
 //! ```
 //! use axum::{Router, routing::get};
-//! use sdk_core::propagation::Propagator;
 //! use sdk_tower::HttpServerLayer;
 //!
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(|| async { "ok" }))
-//!     .layer(HttpServerLayer::new(Propagator::default()).server_address("api.example.com", 443));
+//!     .layer(HttpServerLayer::new().server_address("api.example.com", 443));
 //! ```
+//!
+//! The layer takes any request body type (axum's, hyper's `Incoming`, …) and passes it on
+//! unchanged; `http.server.request.body.size` is the size known up front (`Content-Length`
+//! or the body's exact size hint), and the response body is counted as it streams.
 
 mod body;
+mod finish;
 mod future;
 mod layer;
 mod service;
 
-pub use body::{CountingBody, ResponseBody, RewrapBody};
+pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::HttpServerLayer;
 pub use service::{HttpServer, RequestSpan};

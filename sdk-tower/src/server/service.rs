@@ -1,20 +1,19 @@
 //! [`HttpServer`]: the service the layer produces.
 
-use super::body::RewrapBody;
-use super::future::{Finish, ResponseFuture};
+use super::finish::{OPERATION, ServerFinish};
+use super::future::ResponseFuture;
 use super::{HttpServerLayer, ServerConfig};
-use crate::classify::status_text;
 use crate::metrics_cache::FinishedKey;
 use crate::request_id;
-use http::{HeaderValue, Request, Response, StatusCode, Version};
+use http::{HeaderValue, Request, Response, Version};
+use http_body::Body;
+use sdk_core::operation::Operation;
 use sdk_core::propagation::w3c;
 use sdk_core::semconv::{self, error, http as keys, network, request, server, url, user_agent};
 use sdk_core::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::task::{Context, Poll};
-use std::time::Instant;
 use tracing::field::Empty;
 
 /// A service whose every request is traced, measured and correlated.
@@ -56,7 +55,7 @@ impl RequestSpan {
     /// Records the user id on the request span: it appears as `user.id` on the span and
     /// `user_id` in every later log line of the request. Returns `false` outside a request.
     pub fn record_user_id(&self, user_id: &str) -> bool {
-        sdk_core::spans::record_user_id_on(&self.0, SPAN_NAME, user_id)
+        sdk_core::record::record_user_id_on(&self.0, SPAN_NAME, user_id)
     }
 }
 
@@ -83,10 +82,23 @@ fn protocol(version: Version) -> &'static str {
     }
 }
 
+/// The size of a request body known before it is read: its exact size hint (hyper reads
+/// `Content-Length` into it), else a valid `Content-Length` header.
+fn known_size<B: Body>(request: &Request<B>) -> Option<u64> {
+    if let Some(exact) = request.body().size_hint().exact() {
+        return Some(exact);
+    }
+    request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+}
+
 impl<S, ReqBody, ResBody> tower_service::Service<Request<ReqBody>> for HttpServer<S>
 where
     S: tower_service::Service<Request<ReqBody>, Response = Response<ResBody>>,
-    ReqBody: RewrapBody,
+    ReqBody: Body,
+    ResBody: Body,
 {
     type Response = Response<super::ResponseBody<ResBody>>;
     type Error = S::Error;
@@ -98,7 +110,6 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let config = &self.config;
-        let started = Instant::now();
         let original_method = request.method().as_str();
         let method = semconv::normalize_method(original_method);
         let route: Option<Arc<str>> = config.route.route_of(request.extensions(), request.uri());
@@ -119,34 +130,58 @@ where
             }
         };
         let protocol = protocol(request.version());
-        let user_agent = request
-            .headers()
-            .get(http::header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        let query = if config.record_query {
-            request.uri().query()
-        } else {
-            None
-        };
 
-        // The span's fields are placeholders for the rare paths (errors, panics, gRPC); the
-        // OpenTelemetry attributes go straight into the span's record and the request id into
-        // its trace state, without field visitors or copies of static values.
+        // Every attribute is declared so that a subscriber without the SDK's collector
+        // receives it as a span field; under the SDK's stack the attributes go straight into
+        // the span's record, without field visitors or copies of static values.
         let span = if !config.traces {
             tracing::Span::none()
         } else {
             tracing::info_span!(
                 SPAN_NAME,
+                otel.name = Empty,
+                otel.kind = Empty,
                 otel.status_code = Empty,
                 otel.status_message = Empty,
+                http.request.method = Empty,
+                http.request.method_original = Empty,
+                http.route = Empty,
+                http.response.status_code = Empty,
+                url.path = Empty,
+                url.scheme = Empty,
+                url.query = Empty,
+                server.address = Empty,
+                server.port = Empty,
+                network.protocol.version = Empty,
+                request_id = Empty,
+                user_agent.original = Empty,
+                user.id = Empty,
                 error.type = Empty,
                 error.stack = Empty,
                 rpc.grpc.status_code = Empty,
             )
         };
-        sdk_core::spans::with_record(&span, |record| {
+        let active = config
+            .metrics
+            .then(|| config.handles.active(method, config.scheme));
+        if let Some(active) = &active {
+            active.increment(1.0);
+        }
+        let finish = ServerFinish {
+            config: Arc::clone(config),
+            active,
+            request_bytes: known_size(&request),
+            response_bytes: 0,
+            key: FinishedKey {
+                method,
+                route: route.clone(),
+                status: None,
+                error_type: None,
+                protocol,
+            },
+        };
+        let operation = Operation::start(span, OPERATION, SpanKind::Server, finish, |record| {
             record.name_shared(config.handles.span_name(method, route.as_ref()));
-            record.kind(SpanKind::Server);
             record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
             if method == error::OTHER {
                 record.push(
@@ -162,7 +197,9 @@ where
                 AttrValue::Str(Cow::Owned(request.uri().path().to_owned())),
             );
             record.push(url::SCHEME, AttrValue::Str(Cow::Borrowed(config.scheme)));
-            if let Some(query) = query {
+            if config.record_query
+                && let Some(query) = request.uri().query()
+            {
                 record.push(url::QUERY, AttrValue::Str(Cow::Owned(query.to_owned())));
             }
             if let Some((host, port)) = &config.server_address {
@@ -174,7 +211,11 @@ where
                 AttrValue::Str(Cow::Borrowed(protocol)),
             );
             record.push(request::ID, AttrValue::Shared(Arc::clone(&request_id)));
-            if let Some(agent) = user_agent {
+            if let Some(agent) = request
+                .headers()
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+            {
                 record.push(
                     user_agent::ORIGINAL,
                     AttrValue::Str(Cow::Owned(agent.to_owned())),
@@ -193,11 +234,16 @@ where
         });
         let traceparent = if config.traces {
             let extracted = config.propagator.extract(request.headers());
+            let span = operation.span();
             if let Some(parent) = &extracted.context {
-                sdk_core::trace::set_parent(&span, parent);
+                sdk_core::trace::set_parent(span, parent);
             }
-            sdk_core::trace::with_span_state(&span, |state| {
+            let baggage = (!extracted.baggage.is_empty()).then_some(extracted.baggage);
+            sdk_core::trace::with_span_state(span, |state| {
                 state.request_id = Some(request_id);
+                if let Some(baggage) = baggage {
+                    state.baggage = Some(Arc::new(baggage));
+                }
                 w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
             })
             .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
@@ -205,40 +251,10 @@ where
             None
         };
 
-        let active = config
-            .metrics
-            .then(|| config.handles.active(method, config.scheme));
-        if let Some(active) = &active {
-            active.increment(1.0);
-        }
-        // A body that is over before it starts (most GETs) is not wrapped.
-        let (request_bytes, request) = if request.body().is_end_stream() {
-            (None, request)
-        } else {
-            let counter = Arc::new(AtomicU64::new(0));
-            let request = request.map(|body| body.counted(Arc::clone(&counter)));
-            (Some(counter), request)
-        };
-
-        let finish = Finish {
-            config: Arc::clone(config),
-            span,
-            started,
-            active,
-            request_bytes,
-            key: FinishedKey {
-                method,
-                route,
-                status: status_text(StatusCode::OK),
-                error_type: None,
-                protocol,
-            },
-            grpc: None,
-        };
         let future = {
-            let _entered = finish.span.enter();
+            let _entered = operation.span().enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(future, finish, traceparent, request_id_header)
+        ResponseFuture::new(future, operation, traceparent, request_id_header)
     }
 }

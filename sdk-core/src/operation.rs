@@ -1,0 +1,214 @@
+//! One operation lifecycle for every adapter: start, finish with an outcome, and a drop
+//! that counts as a cancellation.
+//!
+//! The server layer (a request), the HTTP client (an outbound call), the sqlx wrapper (a
+//! query) and the redis wrapper (a command or pipeline) all run through [`Operation`]:
+//!
+//! - [`Operation::start`] names the span, sets its kind and attributes through the
+//!   [record hook](crate::record) and starts the clock;
+//! - [`Operation::finish`] records the [`Outcome`] on the span (`error.type`, status) and
+//!   calls the adapter's [`OnFinish`] with the outcome and the duration, exactly once;
+//! - dropping an unfinished operation (the caller's future was dropped: the client went
+//!   away, an outer timeout fired, a `select!` took another branch) finishes it as
+//!   [`Outcome::Cancelled`]: the span gets `error.type = cancelled` and an error status,
+//!   the adapter records its duration with `error.type = cancelled`, and
+//!   `sdk.operation.cancelled{sdk.operation}` counts it.
+//!
+//! ```
+//! use sdk_core::operation::{OnFinish, Operation, Outcome};
+//! use sdk_core::spans::SpanKind;
+//! use std::time::Duration;
+//!
+//! struct Metrics;
+//! impl OnFinish for Metrics {
+//!     fn on_finish(self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+//!         println!("{:?} after {duration:?}", outcome.error_type());
+//!     }
+//! }
+//!
+//! let op = Operation::start(tracing::info_span!("job"), "job", SpanKind::Internal, Metrics, |record| {
+//!     record.name("process emails");
+//! });
+//! op.finish(Outcome::Ok);
+//! ```
+
+use crate::catalogue::OPERATION_CANCELLED;
+use crate::record::{SpanRecord, with_record};
+use crate::semconv::{error, sdk};
+use crate::spans::{AttrValue, SpanKind};
+use std::borrow::Cow;
+use std::time::{Duration, Instant};
+use tracing::Span;
+
+/// How an operation ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// It succeeded.
+    Ok,
+    /// It failed. `error_type` is a low-cardinality class (a status code, an SQLSTATE, an
+    /// error kind); `message` describes it and must carry no user data.
+    Failed {
+        /// The `error.type` attribute and label.
+        error_type: Cow<'static, str>,
+        /// The span status message (empty: none).
+        message: Cow<'static, str>,
+    },
+    /// It was dropped before it finished.
+    Cancelled,
+}
+
+impl Outcome {
+    /// A failure of class `error_type` with no message beyond it.
+    pub fn failed(error_type: impl Into<Cow<'static, str>>) -> Self {
+        Self::Failed {
+            error_type: error_type.into(),
+            message: Cow::Borrowed(""),
+        }
+    }
+
+    /// A failure of class `error_type` with a status message (no user data in it).
+    pub fn failed_with(
+        error_type: impl Into<Cow<'static, str>>,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::Failed {
+            error_type: error_type.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The `error.type` of this outcome: `None` for success, `cancelled` for a cancellation.
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Self::Ok => None,
+            Self::Failed { error_type, .. } => Some(error_type),
+            Self::Cancelled => Some(error::CANCELLED),
+        }
+    }
+
+    /// Whether the operation did not succeed.
+    pub fn is_error(&self) -> bool {
+        !matches!(self, Self::Ok)
+    }
+}
+
+/// What an adapter records when one of its operations ends: its metrics, and any last
+/// attributes (through [`with_record`] on the span, which is still open).
+pub trait OnFinish {
+    /// Called exactly once, with the outcome and the time since the start.
+    fn on_finish(self, span: &Span, outcome: &Outcome, duration: Duration);
+}
+
+/// One operation in flight (see the [module](self)).
+#[must_use = "an operation dropped at once is recorded as cancelled"]
+pub struct Operation<F: OnFinish> {
+    span: Span,
+    started: Instant,
+    kind: &'static str,
+    on_finish: Option<F>,
+}
+
+impl<F: OnFinish> std::fmt::Debug for Operation<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation")
+            .field("kind", &self.kind)
+            .field("finished", &self.on_finish.is_none())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: OnFinish> Operation<F> {
+    /// Starts an operation of kind `kind` (the `sdk.operation` label: `http.server`,
+    /// `db.sql`, …) on `span`, a span the adapter created: sets the span kind and lets
+    /// `describe` write the name and attributes.
+    pub fn start(
+        span: Span,
+        kind: &'static str,
+        span_kind: SpanKind,
+        on_finish: F,
+        describe: impl FnOnce(&mut SpanRecord<'_>),
+    ) -> Self {
+        with_record(&span, |record| {
+            record.kind(span_kind);
+            describe(record);
+        });
+        Self {
+            span,
+            started: Instant::now(),
+            kind,
+            on_finish: Some(on_finish),
+        }
+    }
+
+    /// The operation's span.
+    pub fn span(&self) -> &Span {
+        &self.span
+    }
+
+    /// When it started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The adapter's state, until the operation finishes.
+    pub fn state(&self) -> Option<&F> {
+        self.on_finish.as_ref()
+    }
+
+    /// The adapter's state, until the operation finishes.
+    pub fn state_mut(&mut self) -> Option<&mut F> {
+        self.on_finish.as_mut()
+    }
+
+    /// Whether it has finished.
+    pub fn is_finished(&self) -> bool {
+        self.on_finish.is_none()
+    }
+
+    /// Finishes with `outcome` (the span closes when the operation is dropped).
+    pub fn finish(mut self, outcome: Outcome) {
+        self.end(&outcome);
+    }
+
+    /// Finishes with `outcome` unless it has already finished; for owners that cannot move
+    /// the operation (a body, a stream).
+    pub fn finish_in_place(&mut self, outcome: Outcome) {
+        self.end(&outcome);
+    }
+
+    fn end(&mut self, outcome: &Outcome) {
+        let Some(on_finish) = self.on_finish.take() else {
+            return;
+        };
+        let duration = self.started.elapsed();
+        match outcome {
+            Outcome::Ok => {}
+            Outcome::Failed {
+                error_type,
+                message,
+            } => {
+                with_record(&self.span, |record| {
+                    record.set(error::TYPE, AttrValue::Str(error_type.clone()));
+                    record.error(message);
+                });
+            }
+            Outcome::Cancelled => {
+                with_record(&self.span, |record| {
+                    record.set(error::TYPE, AttrValue::Str(Cow::Borrowed(error::CANCELLED)));
+                    record.error(error::CANCELLED);
+                });
+                OPERATION_CANCELLED
+                    .counter(&[(sdk::OPERATION, metrics::SharedString::const_str(self.kind))])
+                    .increment(1);
+            }
+        }
+        on_finish.on_finish(&self.span, outcome, duration);
+    }
+}
+
+impl<F: OnFinish> Drop for Operation<F> {
+    fn drop(&mut self) {
+        self.end(&Outcome::Cancelled);
+    }
+}

@@ -1,0 +1,216 @@
+//! The record hook: how instrumentation names its spans and writes their attributes and
+//! status, under any subscriber.
+//!
+//! Instrumentation (the server and client layers, the sqlx and redis wrappers, your own
+//! code) calls [`with_record`] with a closure over a [`SpanRecord`]. What the closure writes
+//! goes where the installed subscriber can use it:
+//!
+//! - under the SDK's span collector ([`SpanCollectorLayer`](crate::spans::SpanCollectorLayer),
+//!   in whatever `Registry` stack it was added to), straight into the span's record: no
+//!   field visitor, no copy of static strings. The collector publishes the hook through
+//!   `downcast_raw`, as tracing-error's `WithContext` does, so nothing reaches into another
+//!   layer's private state;
+//! - under the SDK's stack without a span exporter, nowhere: nobody would read it (unsampled
+//!   spans cost nothing either);
+//! - under a foreign subscriber (no SDK layers at all, say `tracing-opentelemetry` alone),
+//!   as ordinary span fields with the same semantic-convention names (`otel.name`,
+//!   `otel.kind`, `otel.status_code`, `http.request.method`, …). `tracing` records only
+//!   fields a span declared, so instrumentation declares them as `Empty` at creation.
+//!
+//! ```
+//! use sdk_core::record::with_record;
+//! use sdk_core::spans::{AttrValue, SpanKind};
+//! use tracing::field::Empty;
+//!
+//! let span = tracing::info_span!("job", otel.name = Empty, otel.kind = Empty, job.queue = Empty);
+//! with_record(&span, |record| {
+//!     record.name("process emails");
+//!     record.kind(SpanKind::Consumer);
+//!     record.set("job.queue", AttrValue::Str("emails".into()));
+//! });
+//! ```
+
+use crate::spans::{AttrValue, Recording, SpanKind, SpanName, SpanStatus, clip};
+use std::borrow::Cow;
+use std::sync::Arc;
+use tracing::span::Id;
+use tracing::{Dispatch, Span};
+
+/// Runs a closure on the record of span `id`; `false` when the span has none.
+pub(crate) type WithRecording = fn(&Dispatch, &Id, &mut dyn FnMut(&mut Recording)) -> bool;
+
+/// Published by the span collector: runs a closure on the record of a span.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RecordHook(pub(crate) WithRecording);
+
+/// Where a [`SpanRecord`] writes.
+enum Target<'a> {
+    /// The SDK collector's record of a sampled span.
+    Collector(&'a mut Recording),
+    /// Span fields, under a subscriber without the SDK's collector.
+    Fields(&'a Span),
+}
+
+/// Write access to a span's name, kind, attributes and status (see the [module](self)).
+pub struct SpanRecord<'a>(Target<'a>);
+
+impl std::fmt::Debug for SpanRecord<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let target = match &self.0 {
+            Target::Collector(recording) => format!("collector({})", recording.name),
+            Target::Fields(_) => "fields".to_owned(),
+        };
+        f.debug_struct("SpanRecord")
+            .field("target", &target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpanRecord<'_> {
+    /// Whether the writes go to span fields (a subscriber without the SDK's collector).
+    pub fn is_fields(&self) -> bool {
+        matches!(self.0, Target::Fields(_))
+    }
+
+    /// Sets the span name (`otel.name`).
+    pub fn name(&mut self, name: &str) {
+        match &mut self.0 {
+            Target::Collector(r) => r.name = SpanName::Shared(name.into()),
+            Target::Fields(span) => {
+                span.record("otel.name", name);
+            }
+        }
+    }
+
+    /// Sets the span name to a shared string (no copy).
+    pub fn name_shared(&mut self, name: Arc<str>) {
+        match &mut self.0 {
+            Target::Collector(r) => r.name = SpanName::Shared(name),
+            Target::Fields(span) => {
+                span.record("otel.name", &*name);
+            }
+        }
+    }
+
+    /// Sets the span kind (`otel.kind`).
+    pub fn kind(&mut self, kind: SpanKind) {
+        match &mut self.0 {
+            Target::Collector(r) => r.kind = kind,
+            Target::Fields(span) => {
+                span.record("otel.kind", kind.as_str());
+            }
+        }
+    }
+
+    /// Adds an attribute the span does not have yet (no duplicate check on the collector's
+    /// record; use [`set`](Self::set) to replace).
+    pub fn push(&mut self, key: &'static str, value: AttrValue) {
+        match &mut self.0 {
+            Target::Collector(r) => {
+                if r.attributes.len() < crate::spans::MAX_ATTRIBUTES {
+                    r.attributes.push((key, value));
+                } else {
+                    r.dropped_attributes = r.dropped_attributes.saturating_add(1);
+                }
+            }
+            Target::Fields(span) => record_field(span, key, &value),
+        }
+    }
+
+    /// Sets an attribute, replacing an earlier value of the same key.
+    pub fn set(&mut self, key: &'static str, value: AttrValue) {
+        match &mut self.0 {
+            Target::Collector(r) => r.set(key, value),
+            Target::Fields(span) => record_field(span, key, &value),
+        }
+    }
+
+    /// Marks the span failed with `message` (`otel.status_code = error`); an empty message
+    /// keeps an earlier one.
+    pub fn error(&mut self, message: &str) {
+        match &mut self.0 {
+            Target::Collector(r) => {
+                if message.is_empty() {
+                    if !matches!(r.status, SpanStatus::Error(_)) {
+                        r.status = SpanStatus::Error(String::new());
+                    }
+                } else {
+                    r.status = SpanStatus::Error(clip(message).into_owned());
+                }
+            }
+            Target::Fields(span) => {
+                span.record("otel.status_code", "error");
+                if !message.is_empty() {
+                    span.record("otel.status_message", message);
+                }
+            }
+        }
+    }
+}
+
+fn record_field(span: &Span, key: &'static str, value: &AttrValue) {
+    match value {
+        AttrValue::Str(s) => span.record(key, &**s),
+        AttrValue::Shared(s) => span.record(key, &**s),
+        AttrValue::I64(v) => span.record(key, *v),
+        AttrValue::F64(v) => span.record(key, *v),
+        AttrValue::Bool(v) => span.record(key, *v),
+    };
+}
+
+/// Runs `f` on the record of `span` (see the [module](self) for where it writes); returns
+/// whether it ran. It does not run for a disabled span, nor for a span the SDK's stack does
+/// not record (unsampled, or no span exporter configured).
+pub fn with_record(span: &Span, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
+    span.with_subscriber(|(id, dispatch)| record_of(span, dispatch, id, f))
+        .unwrap_or(false)
+}
+
+fn record_of(
+    span: &Span,
+    dispatch: &Dispatch,
+    id: &Id,
+    f: impl FnOnce(&mut SpanRecord<'_>),
+) -> bool {
+    if let Some(hook) = dispatch.downcast_ref::<RecordHook>() {
+        let mut f = Some(f);
+        return (hook.0)(dispatch, id, &mut |recording| {
+            if let Some(f) = f.take() {
+                f(&mut SpanRecord(Target::Collector(recording)));
+            }
+        });
+    }
+    if crate::trace::state_hook(dispatch).is_some() {
+        // The SDK's own stack without a span exporter: nobody reads span attributes.
+        return false;
+    }
+    f(&mut SpanRecord(Target::Fields(span)));
+    true
+}
+
+/// Records `user_id` on the nearest span named `name` among `span` and its ancestors: as
+/// the `user.id` attribute, and for the log lines of that span and its children. Returns
+/// `false` when no such span is found (under a foreign subscriber: records the `user.id`
+/// field of `span` itself when it declares one).
+pub fn record_user_id_on(span: &Span, name: &str, user_id: &str) -> bool {
+    span.with_subscriber(|(id, dispatch)| {
+        let Some(hook) = crate::trace::state_hook(dispatch) else {
+            span.record(crate::semconv::user::ID, user_id);
+            return false;
+        };
+        let Some(target) = (hook.find_named)(dispatch, id, name) else {
+            return false;
+        };
+        let user: Cow<'static, str> = clip(user_id);
+        if let Some(record) = dispatch.downcast_ref::<RecordHook>() {
+            (record.0)(dispatch, &target, &mut |recording| {
+                recording.set(crate::semconv::user::ID, AttrValue::Str(user.clone()));
+            });
+        }
+        crate::trace::with_state_of(dispatch, &target, |state| {
+            state.user_id = Some(user.as_ref().into());
+        })
+        .is_some()
+    })
+    .unwrap_or(false)
+}

@@ -1,0 +1,65 @@
+//! What a request records when it ends: RED metrics and the active-requests gauge.
+//!
+//! The request runs as an [`Operation`](sdk_core::operation::Operation); this is its
+//! [`OnFinish`]. A request whose response was never produced (the client went away, an outer
+//! timeout) or whose body was dropped before its end ends as cancelled, with its duration.
+
+use super::ServerConfig;
+use crate::metrics_cache::FinishedKey;
+use metrics::Gauge;
+use sdk_core::operation::{OnFinish, Operation, Outcome};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The running request of the server layer.
+pub(crate) type Request = Operation<ServerFinish>;
+
+/// The `sdk.operation` label of server requests.
+pub(crate) const OPERATION: &str = "http.server";
+
+/// A request's measurements, filled in as it runs.
+pub(crate) struct ServerFinish {
+    pub(crate) config: Arc<ServerConfig>,
+    /// The gauge raised for this request (`None`: metrics are off).
+    pub(crate) active: Option<Gauge>,
+    /// Size of the request body when known up front (`Content-Length` or an exact size hint).
+    pub(crate) request_bytes: Option<u64>,
+    /// Response bytes sent so far.
+    pub(crate) response_bytes: u64,
+    pub(crate) key: FinishedKey,
+}
+
+impl ServerFinish {
+    /// Records a failure class for the metrics (the span's `error.type` is written by the
+    /// outcome).
+    pub(crate) fn fail(&mut self, error_type: &'static str) {
+        self.key.error_type.get_or_insert(error_type);
+    }
+}
+
+impl OnFinish for ServerFinish {
+    fn on_finish(mut self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+        let Some(active) = self.active.take() else {
+            return;
+        };
+        if matches!(outcome, Outcome::Cancelled) {
+            self.key.error_type = Some(sdk_core::semconv::error::CANCELLED);
+        }
+        let handles = self.config.handles.finished(&self.key, self.config.scheme);
+        handles.duration.record(duration.as_secs_f64());
+        if let Some(bytes) = self.request_bytes {
+            handles.request_size.record(bytes as f64);
+        }
+        handles.response_size.record(self.response_bytes as f64);
+        active.decrement(1.0);
+    }
+}
+
+/// Ends `request` with the failure class recorded so far (none: success).
+pub(crate) fn end(request: &mut Request) {
+    let outcome = match request.state_mut().and_then(|f| f.key.error_type) {
+        Some(error_type) => Outcome::failed(error_type),
+        None => Outcome::Ok,
+    };
+    request.finish_in_place(outcome);
+}
