@@ -33,7 +33,18 @@ fn run(c: &mut Criterion, group_name: &str, name: &str, app: Router) {
     let mut group = c.benchmark_group(group_name);
     group.bench_function(name, |b| {
         b.iter(|| {
-            runtime.block_on(async { app.clone().oneshot(request()).await.map(|r| r.status()) })
+            runtime.block_on(async {
+                // The response body is read to its end, as a server writing it does.
+                let response = app.clone().oneshot(request()).await;
+                match response {
+                    Ok(response) => {
+                        let status = response.status();
+                        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await;
+                        Some((status, body.map(|b| b.len()).unwrap_or(0)))
+                    }
+                    Err(_) => None,
+                }
+            })
         })
     });
     group.finish();

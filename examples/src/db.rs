@@ -123,7 +123,7 @@ impl Database {
     pub fn ping(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send + use<> {
+    ) -> impl Future<Output = Result<(), sdk_sqlx::PingError>> + Send + use<> {
         let db = self.clone();
         async move {
             match db {

@@ -65,12 +65,14 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
     let mut health = Health::new()
         .with_check(check("self", || async { Ok(()) }))
         .with_check(check(state.db.system(), move || {
-            database.ping(std::time::Duration::from_secs(1))
+            let ping = database.ping(std::time::Duration::from_secs(1));
+            async move { Ok(ping.await?) }
         }));
     if let Some(cache) = &state.cache {
         let connection = cache.connection().clone();
         health = health.with_check(check("redis", move || {
-            sdk_redis::ping(&connection, std::time::Duration::from_secs(1))
+            let ping = sdk_redis::ping(&connection, std::time::Duration::from_secs(1));
+            async move { Ok(ping.await?) }
         }));
     }
     let mut router = Router::new()

@@ -1,10 +1,11 @@
 //! The one bounded cache of metric handles (and other per-label values) every adapter uses.
 //!
 //! Keys are label combinations the instrumentation chooses (method, route template, status
-//! class, statement text, command name) — never raw client input — so a fast non-keyed
-//! hash is safe. Once [`HandleCache::capacity`] keys are cached, new keys are built on every
-//! use and not kept: memory stays bounded and the catalogue's cardinality guard still bounds
-//! the series.
+//! class, command name), so a fast non-keyed hash is safe. Keys that can carry text from
+//! outside (SQL statements with inline literals) take a seeded hasher instead, through
+//! [`HandleCache::with_hasher`]. Once [`HandleCache::capacity`] keys are cached, new keys
+//! are built on every use and not kept: memory stays bounded and the catalogue's
+//! cardinality guard still bounds the series.
 //!
 //! ```
 //! use sdk_core::handles::HandleCache;
@@ -14,18 +15,20 @@
 //! assert_eq!(cache.len(), 1);
 //! ```
 
-use rustc_hash::FxHashMap;
+use rustc_hash::FxBuildHasher;
 use std::borrow::Borrow;
-use std::hash::Hash;
+use std::collections::HashMap;
+use std::hash::{BuildHasher, Hash};
 use std::sync::RwLock;
 
-/// A bounded, read-mostly map from label keys to cloned handles.
-pub struct HandleCache<K, V> {
-    map: RwLock<FxHashMap<K, V>>,
+/// A bounded, read-mostly map from label keys to cloned handles, hashed with `S`
+/// (FxHash unless built [`with_hasher`](HandleCache::with_hasher)).
+pub struct HandleCache<K, V, S = FxBuildHasher> {
+    map: RwLock<HashMap<K, V, S>>,
     capacity: usize,
 }
 
-impl<K, V> std::fmt::Debug for HandleCache<K, V> {
+impl<K, V, S> std::fmt::Debug for HandleCache<K, V, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HandleCache")
             .field("capacity", &self.capacity)
@@ -45,8 +48,16 @@ impl<K, V> HandleCache<K, V> {
 
     /// A cache keeping at most `capacity` keys.
     pub fn new(capacity: usize) -> Self {
+        Self::with_hasher(capacity, FxBuildHasher)
+    }
+}
+
+impl<K, V, S> HandleCache<K, V, S> {
+    /// A cache keeping at most `capacity` keys, hashed with `hasher` (a seeded one, such as
+    /// `foldhash::fast::RandomState`, when keys can carry text from outside).
+    pub fn with_hasher(capacity: usize, hasher: S) -> Self {
         Self {
-            map: RwLock::new(FxHashMap::default()),
+            map: RwLock::new(HashMap::with_hasher(hasher)),
             capacity,
         }
     }
@@ -67,7 +78,7 @@ impl<K, V> HandleCache<K, V> {
     }
 }
 
-impl<K: Hash + Eq, V: Clone> HandleCache<K, V> {
+impl<K: Hash + Eq, V: Clone, S: BuildHasher> HandleCache<K, V, S> {
     /// The value of `key`, built with `make` (and kept, while there is room) on first use.
     pub fn get_or_insert_with<Q>(&self, key: &Q, make: impl FnOnce() -> V) -> V
     where

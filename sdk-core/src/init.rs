@@ -35,9 +35,12 @@ pub enum InitError {
     /// The Prometheus exporter could not be installed.
     #[error(transparent)]
     Prometheus(#[from] PrometheusError),
-    /// A trace exporter could not be started.
-    #[error("trace exporter: {0}")]
-    Exporter(String),
+    /// An exporter could not be started; the error names the signal, the exporter and
+    /// what failed. (Without feature `export` no exporter is started, and the variant is
+    /// absent.)
+    #[cfg(feature = "export")]
+    #[error(transparent)]
+    Exporter(#[from] crate::export::ExporterError),
     /// Layers were added with `with_layer` to a setup that returns its layers for the
     /// user's own subscriber (add them to that subscriber instead).
     #[error(
@@ -326,8 +329,7 @@ pub(crate) fn install_metrics(
             config.otlp.metrics_protocol,
             None,
             config.metric_export_interval,
-        )
-        .map_err(InitError::Exporter)?;
+        )?;
         backends.push(Backend(Box::new(recorder)));
         Some(pipeline)
     } else {
@@ -340,8 +342,7 @@ pub(crate) fn install_metrics(
         .metrics_exporters
         .contains(&MetricsExporter::DogStatsD)
     {
-        let recorder = crate::export::dogstatsd::recorder(config, &config.datadog.dogstatsd_addr)
-            .map_err(InitError::Exporter)?;
+        let recorder = crate::export::dogstatsd::recorder(config, &config.datadog.dogstatsd_addr)?;
         backends.push(Backend(Box::new(recorder)));
     }
 

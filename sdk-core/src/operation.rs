@@ -15,13 +15,13 @@
 //!   `sdk.operation.cancelled{sdk.operation}` counts it.
 //!
 //! ```
-//! use sdk_core::operation::{OnFinish, Operation, Outcome};
+//! use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
 //! use sdk_core::spans::SpanKind;
 //! use std::time::Duration;
 //!
 //! struct Metrics;
 //! impl OnFinish for Metrics {
-//!     fn on_finish(self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+//!     fn on_finish(self, _span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
 //!         println!("{:?} after {duration:?}", outcome.error_type());
 //!     }
 //! }
@@ -33,10 +33,11 @@
 //! ```
 
 use crate::catalogue::OPERATION_CANCELLED;
-use crate::record::{SpanRecord, with_record};
+use crate::record::{RecordHook, SpanRecord};
 use crate::semconv::{error, sdk};
 use crate::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tracing::Span;
 
@@ -94,16 +95,59 @@ impl Outcome {
 }
 
 /// What an adapter records when one of its operations ends: its metrics, and any last
-/// attributes (through [`with_record`] on the span, which is still open).
+/// attributes (through [`Finished::record`]: the span is still open).
 pub trait OnFinish {
     /// Called exactly once, with the outcome and the time since the start.
-    fn on_finish(self, span: &Span, outcome: &Outcome, duration: Duration);
+    fn on_finish(self, span: &Finished<'_>, outcome: &Outcome, duration: Duration);
+
+    /// The adapter's cached `sdk.operation.cancelled` handle for its kind (see
+    /// [`CancelledCounter`]); without one, each cancellation registers the handle anew.
+    fn cancelled_counter(&self) -> Option<metrics::Counter> {
+        None
+    }
+}
+
+/// A lazily registered `sdk.operation.cancelled{sdk.operation=kind}` handle, kept by an
+/// adapter next to its other cached handles, so that a storm of cancellations (clients
+/// going away under load) costs an increment each.
+#[derive(Debug, Default)]
+pub struct CancelledCounter(OnceLock<metrics::Counter>);
+
+impl CancelledCounter {
+    /// The handle for operations of kind `kind`, registered on first use.
+    pub fn handle(&self, kind: &'static str) -> metrics::Counter {
+        self.0.get_or_init(|| cancelled_counter(kind)).clone()
+    }
+}
+
+fn cancelled_counter(kind: &'static str) -> metrics::Counter {
+    OPERATION_CANCELLED.counter(&[(sdk::OPERATION, metrics::SharedString::const_str(kind))])
+}
+
+/// The span of an operation that is ending, for its [`OnFinish`].
+#[derive(Debug)]
+pub struct Finished<'a> {
+    span: &'a Span,
+    hook: RecordHook,
+}
+
+impl Finished<'_> {
+    /// The span (still open).
+    pub fn span(&self) -> &Span {
+        self.span
+    }
+
+    /// Writes last attributes to the span's record.
+    pub fn record(&self, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
+        self.hook.record(self.span, f)
+    }
 }
 
 /// One operation in flight (see the [module](self)).
 #[must_use = "an operation dropped at once is recorded as cancelled"]
 pub struct Operation<F: OnFinish> {
     span: Span,
+    hook: RecordHook,
     started: Instant,
     kind: &'static str,
     on_finish: Option<F>,
@@ -129,12 +173,33 @@ impl<F: OnFinish> Operation<F> {
         on_finish: F,
         describe: impl FnOnce(&mut SpanRecord<'_>),
     ) -> Self {
-        with_record(&span, |record| {
+        Self::start_with(
+            RecordHook::current(),
+            span,
+            kind,
+            span_kind,
+            on_finish,
+            describe,
+        )
+    }
+
+    /// [`start`](Self::start) with the record hook the adapter already looked up (to choose
+    /// the span's callsite with [`RecordHook::needs_fields`]).
+    pub fn start_with(
+        hook: RecordHook,
+        span: Span,
+        kind: &'static str,
+        span_kind: SpanKind,
+        on_finish: F,
+        describe: impl FnOnce(&mut SpanRecord<'_>),
+    ) -> Self {
+        hook.record(&span, |record| {
             record.kind(span_kind);
             describe(record);
         });
         Self {
             span,
+            hook,
             started: Instant::now(),
             kind,
             on_finish: Some(on_finish),
@@ -144,6 +209,17 @@ impl<F: OnFinish> Operation<F> {
     /// The operation's span.
     pub fn span(&self) -> &Span {
         &self.span
+    }
+
+    /// Writes to the span's record ([`with_record`], without looking the hook up again).
+    pub fn record(&self, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
+        self.hook.record(&self.span, f)
+    }
+
+    /// Runs `f` on the span's trace state (its ids, remote parent, baggage); `None` under a
+    /// subscriber without the SDK's layers.
+    pub fn trace_state<R>(&self, f: impl FnOnce(&mut crate::trace::SpanState) -> R) -> Option<R> {
+        self.hook.state(&self.span, f)
     }
 
     /// When it started.
@@ -188,22 +264,30 @@ impl<F: OnFinish> Operation<F> {
                 error_type,
                 message,
             } => {
-                with_record(&self.span, |record| {
+                self.hook.record(&self.span, |record| {
                     record.set(error::TYPE, AttrValue::Str(error_type.clone()));
                     record.error(message);
                 });
             }
             Outcome::Cancelled => {
-                with_record(&self.span, |record| {
+                self.hook.record(&self.span, |record| {
                     record.set(error::TYPE, AttrValue::Str(Cow::Borrowed(error::CANCELLED)));
                     record.error(error::CANCELLED);
                 });
-                OPERATION_CANCELLED
-                    .counter(&[(sdk::OPERATION, metrics::SharedString::const_str(self.kind))])
+                on_finish
+                    .cancelled_counter()
+                    .unwrap_or_else(|| cancelled_counter(self.kind))
                     .increment(1);
             }
         }
-        on_finish.on_finish(&self.span, outcome, duration);
+        on_finish.on_finish(
+            &Finished {
+                span: &self.span,
+                hook: self.hook,
+            },
+            outcome,
+            duration,
+        );
     }
 }
 

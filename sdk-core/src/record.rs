@@ -7,7 +7,8 @@
 //!
 //! - under the SDK's span collector ([`SpanCollectorLayer`](crate::spans::SpanCollectorLayer),
 //!   in whatever `Registry` stack it was added to), straight into the span's record: no
-//!   field visitor, no copy of static strings. The collector publishes the hook through
+//!   field visitor, no copy of static strings. The SDK's
+//!   [`TraceContextLayer`](crate::trace::TraceContextLayer) publishes the hook through
 //!   `downcast_raw`, as tracing-error's `WithContext` does, so nothing reaches into another
 //!   layer's private state;
 //! - under the SDK's stack without a span exporter, nowhere: nobody would read it (unsampled
@@ -31,6 +32,7 @@
 //! ```
 
 use crate::spans::{AttrValue, Recording, SpanKind, SpanName, SpanStatus, clip};
+use crate::trace::StateHook;
 use std::borrow::Cow;
 use std::sync::Arc;
 use tracing::span::Id;
@@ -38,10 +40,6 @@ use tracing::{Dispatch, Span};
 
 /// Runs a closure on the record of span `id`; `false` when the span has none.
 pub(crate) type WithRecording = fn(&Dispatch, &Id, &mut dyn FnMut(&mut Recording)) -> bool;
-
-/// Published by the span collector: runs a closure on the record of a span.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct RecordHook(pub(crate) WithRecording);
 
 /// Where a [`SpanRecord`] writes.
 enum Target<'a> {
@@ -172,20 +170,72 @@ fn record_of(
     id: &Id,
     f: impl FnOnce(&mut SpanRecord<'_>),
 ) -> bool {
-    if let Some(hook) = dispatch.downcast_ref::<RecordHook>() {
+    record_with(crate::trace::state_hook(dispatch), span, dispatch, id, f)
+}
+
+fn record_with(
+    hook: Option<StateHook>,
+    span: &Span,
+    dispatch: &Dispatch,
+    id: &Id,
+    f: impl FnOnce(&mut SpanRecord<'_>),
+) -> bool {
+    if let Some(hook) = hook {
+        // The SDK's stack: its collector's record, when the span has one (without a span
+        // exporter, or for an unsampled span, nobody reads the attributes).
         let mut f = Some(f);
-        return (hook.0)(dispatch, id, &mut |recording| {
+        return (hook.with_record)(dispatch, id, &mut |recording| {
             if let Some(f) = f.take() {
                 f(&mut SpanRecord(Target::Collector(recording)));
             }
         });
     }
-    if crate::trace::state_hook(dispatch).is_some() {
-        // The SDK's own stack without a span exporter: nobody reads span attributes.
-        return false;
-    }
     f(&mut SpanRecord(Target::Fields(span)));
     true
+}
+
+/// Whether spans created now need their attributes declared as fields: the current
+/// subscriber has no SDK layer, so [`with_record`] will write span fields. Instrumentation
+/// that creates many spans uses it to pick a lean callsite (no `Empty` fields to visit)
+/// under the SDK's own stack.
+pub fn needs_fields() -> bool {
+    RecordHook::current().needs_fields()
+}
+
+/// The record hook of the current subscriber, looked up once: instrumentation that writes
+/// to a span several times keeps it (as [`Operation`](crate::operation::Operation) does)
+/// instead of finding it in the subscriber's layers on every write.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordHook(Option<StateHook>);
+
+impl RecordHook {
+    /// The hook of the current subscriber (none: the subscriber has no SDK layer).
+    pub fn current() -> Self {
+        Self(tracing::dispatcher::get_default(crate::trace::state_hook))
+    }
+
+    /// Whether spans created under it need their attributes declared as fields.
+    pub fn needs_fields(self) -> bool {
+        self.0.is_none()
+    }
+
+    /// [`with_record`] for a span created under this hook's subscriber.
+    pub fn record(self, span: &Span, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
+        span.with_subscriber(|(id, dispatch)| record_with(self.0, span, dispatch, id, f))
+            .unwrap_or(false)
+    }
+
+    /// [`trace::with_span_state`](crate::trace::with_span_state) for a span created under
+    /// this hook's subscriber.
+    pub fn state<R>(
+        self,
+        span: &Span,
+        f: impl FnOnce(&mut crate::trace::SpanState) -> R,
+    ) -> Option<R> {
+        let hook = self.0?;
+        span.with_subscriber(|(id, dispatch)| crate::trace::with_state_via(hook, dispatch, id, f))
+            .flatten()
+    }
 }
 
 /// Records `user_id` on the nearest span named `name` among `span` and its ancestors: as
@@ -202,11 +252,9 @@ pub fn record_user_id_on(span: &Span, name: &str, user_id: &str) -> bool {
             return false;
         };
         let user: Cow<'static, str> = clip(user_id);
-        if let Some(record) = dispatch.downcast_ref::<RecordHook>() {
-            (record.0)(dispatch, &target, &mut |recording| {
-                recording.set(crate::semconv::user::ID, AttrValue::Str(user.clone()));
-            });
-        }
+        (hook.with_record)(dispatch, &target, &mut |recording| {
+            recording.set(crate::semconv::user::ID, AttrValue::Str(user.clone()));
+        });
         crate::trace::with_state_of(dispatch, &target, |state| {
             state.user_id = Some(user.as_ref().into());
         })

@@ -164,10 +164,9 @@ impl TelemetryBuilder {
 
         #[cfg(feature = "export")]
         let span_processors = {
-            let mut processors = crate::export::processors(&config).map_err(InitError::Exporter)?;
+            let mut processors = crate::export::processors(&config)?;
             for exporter in self.span_exporters {
-                let processor = crate::export::BatchSpanProcessor::new(exporter, config.batch)
-                    .map_err(|e| InitError::Exporter(e.to_string()))?;
+                let processor = crate::export::start_processor(exporter, config.batch)?;
                 processors.push(std::sync::Arc::new(processor));
             }
             processors
@@ -189,14 +188,11 @@ impl TelemetryBuilder {
         }
         #[cfg(feature = "otlp")]
         let otlp_logs = if config.logs_exporters.contains(&LogsExporter::Otlp) {
-            Some(
-                crate::export::otlp_logs::OtlpLogsPipeline::start(
-                    &config,
-                    config.otlp.logs_protocol,
-                    None,
-                )
-                .map_err(InitError::Exporter)?,
-            )
+            Some(crate::export::otlp_logs::OtlpLogsPipeline::start(
+                &config,
+                config.otlp.logs_protocol,
+                None,
+            )?)
         } else {
             None
         };

@@ -19,9 +19,7 @@
 //! become span events (at most [`MAX_EVENTS`]); an `ERROR` event marks the span as failed.
 
 use crate::propagation::{SpanContext, SpanId, TraceId};
-use crate::record::RecordHook;
 use crate::trace::SpanState;
-use std::any::TypeId;
 use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -403,12 +401,12 @@ impl Visit for EventFields {
 
 /// A layer that turns closed sampled spans into [`FinishedSpan`]s for a [`SpanSink`].
 ///
-/// It publishes the [record hook](crate::record) through `downcast_raw`, so that
-/// instrumentation writes attributes straight into the span's record under any subscriber
-/// built on a [`LookupSpan`] (a `Registry` with any other layers).
+/// Instrumentation writes attributes straight into the record this layer keeps, through
+/// the [record hook](crate::record) that [`TraceContextLayer`](crate::trace::TraceContextLayer)
+/// publishes, under any subscriber built on a [`LookupSpan`] (a `Registry` with any other
+/// layers).
 pub struct SpanCollectorLayer {
     sink: Arc<dyn SpanSink>,
-    hook: Option<RecordHook>,
 }
 
 impl std::fmt::Debug for SpanCollectorLayer {
@@ -420,13 +418,14 @@ impl std::fmt::Debug for SpanCollectorLayer {
 impl SpanCollectorLayer {
     /// A layer sending finished spans to `sink`.
     pub fn new(sink: Arc<dyn SpanSink>) -> Self {
-        Self { sink, hook: None }
+        Self { sink }
     }
 }
 
-/// Runs `f` on the record of span `id`, found through the subscriber type `S` the layer
-/// was added to.
-fn record_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut Recording)) -> bool
+/// Runs `f` on the record of span `id`, found through the subscriber type `S` the SDK's
+/// layers were added to; `false` when the span has no record (not sampled, or no
+/// collector in the stack).
+pub(crate) fn record_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut Recording)) -> bool
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -450,26 +449,6 @@ impl<S> Layer<S> for SpanCollectorLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_layer(&mut self, _subscriber: &mut S) {
-        self.hook = Some(RecordHook(record_in::<S>));
-    }
-
-    // SAFETY: each arm returns a pointer to a value of exactly the type `id` names (the
-    // layer itself, or its `RecordHook` field), borrowed from `self` — the contract
-    // `tracing` relies on to cast it back (the pattern of tracing-error's `WithContext`).
-    #[allow(unsafe_code)]
-    unsafe fn downcast_raw(&self, id: TypeId) -> Option<*const ()> {
-        if id == TypeId::of::<Self>() {
-            Some(std::ptr::from_ref(self).cast())
-        } else if id == TypeId::of::<RecordHook>() {
-            self.hook
-                .as_ref()
-                .map(|hook| std::ptr::from_ref(hook).cast())
-        } else {
-            None
-        }
-    }
-
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();

@@ -69,6 +69,20 @@ pub struct SpanState {
 }
 
 impl SpanState {
+    /// Continues the remote trace `parent` (what [`set_parent`] does, for code that already
+    /// holds the state): the parent's trace id and, for parent-based samplers, its sampling
+    /// decision.
+    pub fn continue_remote(&mut self, parent: &SpanContext) {
+        self.trace_id = parent.trace_id;
+        self.parent_span_id = Some(parent.span_id);
+        self.sampled = if self.sampler.parent_based {
+            parent.sampled
+        } else {
+            sample_root(&self.sampler, parent.trace_id)
+        };
+        self.remote = Some(Arc::new(parent.clone()));
+    }
+
     /// The context to propagate for this span.
     pub fn span_context(&self) -> SpanContext {
         let mut context = match &self.remote {
@@ -115,8 +129,9 @@ impl TraceContextLayer {
 /// Runs a closure on the state of span `id`; `false` when it has none.
 pub(crate) type WithState = fn(&Dispatch, &Id, &mut dyn FnMut(&mut SpanState)) -> bool;
 
-/// How the helpers of this module reach the [`SpanState`] of a span under any subscriber:
-/// published by [`TraceContextLayer`] through `downcast_raw`, with the concrete subscriber
+/// How the helpers of this module (and [`crate::record`]) reach the [`SpanState`] and the
+/// record of a span under any subscriber: published by [`TraceContextLayer`] through
+/// `downcast_raw`, with the concrete subscriber
 /// type it was added to baked into the function pointers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StateHook {
@@ -124,6 +139,9 @@ pub(crate) struct StateHook {
     pub(crate) with_state: WithState,
     /// The id of the nearest span named `name` among `id` and its ancestors.
     pub(crate) find_named: fn(&Dispatch, &Id, &str) -> Option<Id>,
+    /// Runs the closure on the span collector's record of span `id` (see
+    /// [`crate::record`]); `false` when it has none.
+    pub(crate) with_record: crate::record::WithRecording,
 }
 
 fn state_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState)) -> bool
@@ -275,6 +293,7 @@ where
         self.hook = Some(StateHook {
             with_state: state_in::<S>,
             find_named: find_named_in::<S>,
+            with_record: crate::spans::record_in::<S>,
         });
     }
 
@@ -364,7 +383,16 @@ pub(crate) fn with_state_of<R>(
     id: &Id,
     f: impl FnOnce(&mut SpanState) -> R,
 ) -> Option<R> {
-    let hook = state_hook(dispatch)?;
+    with_state_via(state_hook(dispatch)?, dispatch, id, f)
+}
+
+/// Runs `f` on the state of span `id` of `dispatch`, through a hook already found.
+pub(crate) fn with_state_via<R>(
+    hook: StateHook,
+    dispatch: &Dispatch,
+    id: &Id,
+    f: impl FnOnce(&mut SpanState) -> R,
+) -> Option<R> {
     let mut f = Some(f);
     let mut out = None;
     (hook.with_state)(dispatch, id, &mut |state| {
@@ -379,17 +407,7 @@ pub(crate) fn with_state_of<R>(
 /// (for parent-based samplers) its sampling decision. Call it before entering the span or
 /// creating children. Returns `false` when the span is disabled.
 pub fn set_parent(span: &tracing::Span, parent: &SpanContext) -> bool {
-    with_span_state(span, |state| {
-        state.trace_id = parent.trace_id;
-        state.parent_span_id = Some(parent.span_id);
-        state.sampled = if state.sampler.parent_based {
-            parent.sampled
-        } else {
-            sample_root(&state.sampler, parent.trace_id)
-        };
-        state.remote = Some(Arc::new(parent.clone()));
-    })
-    .is_some()
+    with_span_state(span, |state| state.continue_remote(parent)).is_some()
 }
 
 /// Attaches `baggage` to `span` (and the children it creates afterwards); an empty

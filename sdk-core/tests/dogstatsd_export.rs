@@ -4,6 +4,7 @@ use sdk_core::catalogue::{
     HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION, PROPAGATION_REJECTED,
 };
 use sdk_core::config::Config;
+use sdk_core::export::ExporterError;
 use sdk_core::export::dogstatsd::recorder;
 use sdk_core::semconv::{http, sdk};
 use std::collections::BTreeSet;
@@ -154,7 +155,18 @@ fn unix_datagram_socket() {
 
 #[test]
 fn bad_addresses_are_errors() {
-    assert!(recorder(&config(), "ftp://nowhere").is_err());
+    let err = recorder(&config(), "ftp://nowhere")
+        .err()
+        .expect("an unknown scheme was accepted");
+    assert!(
+        matches!(&err, ExporterError::DogStatsDAddress { addr, .. } if addr == "ftp://nowhere"),
+        "{err:?}"
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("\"ftp://nowhere\"") && message.contains("unixgram:///path"),
+        "{message}"
+    );
     let err = Config::builder()
         .build_from_vars([("DD_DOGSTATSD_URL", "tcp://agent:8125")])
         .unwrap_err();

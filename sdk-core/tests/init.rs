@@ -2,6 +2,7 @@
 
 use sdk_core::catalogue::HTTP_SERVER_REQUEST_DURATION;
 use sdk_core::config::{Config, ConfigError, MetricsExporter};
+use sdk_core::export::ExporterError;
 use sdk_core::semconv::http;
 use sdk_core::{InitError, init};
 
@@ -36,6 +37,23 @@ fn init_validates_installs_and_refuses_a_second_install() {
         "{err}"
     );
     assert!(err.to_string().contains("console"));
+
+    // An exporter that cannot start fails `init` with the exporter's typed error, before
+    // anything global is installed.
+    let mut bad_address = Config::builder()
+        .metrics_exporters([MetricsExporter::DogStatsD])
+        .build_from_vars::<&str, &str>([])
+        .unwrap();
+    bad_address.datadog.dogstatsd_addr = "no-port".into();
+    let err = init(bad_address).expect_err("invalid DogStatsD address accepted");
+    assert!(
+        matches!(
+            &err,
+            InitError::Exporter(ExporterError::DogStatsDAddress { addr, .. }) if addr == "no-port"
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("\"no-port\""), "{err}");
 
     let disabled = Config::builder()
         .build_from_vars([("OTEL_SDK_DISABLED", "true")])

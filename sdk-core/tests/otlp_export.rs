@@ -6,8 +6,8 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind as ProtoKind;
 use opentelemetry_proto::tonic::trace::v1::status::StatusCode;
 use sdk_core::config::{OtlpProtocol, Sampler, ServiceInfo};
-use sdk_core::export::SpanExporter;
 use sdk_core::export::otlp::{OtlpSpanExporter, resource};
+use sdk_core::export::{ExporterError, SpanExporter};
 use sdk_core::propagation::{SpanContext, SpanId, TraceId};
 use sdk_core::spans::FinishedSpan;
 use sdk_core::testing::otlp::OtlpReceiver;
@@ -263,5 +263,39 @@ fn receiver_down_fails_within_the_deadline() {
             "{protocol:?}: {:?}",
             started.elapsed()
         );
+    }
+}
+
+#[test]
+fn an_invalid_endpoint_is_a_typed_error_naming_it() {
+    for protocol in [
+        OtlpProtocol::HttpProtobuf,
+        OtlpProtocol::HttpJson,
+        OtlpProtocol::Grpc,
+    ] {
+        let err = OtlpSpanExporter::new(
+            protocol,
+            Some("http://collector host:4318"),
+            &resource(&service(), &[]),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{protocol:?}: the invalid endpoint was accepted"));
+        assert!(
+            matches!(
+                err,
+                ExporterError::InvalidSetting {
+                    signal: "traces",
+                    exporter: "otlp",
+                    ..
+                }
+            ),
+            "{protocol:?}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("http://collector host:4318"),
+            "{protocol:?}: {message}"
+        );
+        assert!(std::error::Error::source(&err).is_some(), "{protocol:?}");
     }
 }

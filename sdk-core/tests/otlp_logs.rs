@@ -3,6 +3,7 @@
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::logs::v1::LogRecord;
 use sdk_core::config::{Config, OtlpProtocol, Sampler};
+use sdk_core::export::ExporterError;
 use sdk_core::export::otlp_logs::OtlpLogsPipeline;
 use sdk_core::testing::TestAgent;
 use sdk_core::testing::otlp::OtlpReceiver;
@@ -114,4 +115,30 @@ fn logs_reach_the_test_agent() {
     assert_eq!(status, 200);
     assert!(body.to_string().contains("payment slow"), "{body}");
     pipeline.shutdown(Duration::from_secs(10));
+}
+
+#[test]
+fn an_invalid_endpoint_is_reported_by_the_worker_as_a_typed_error() {
+    let err = OtlpLogsPipeline::start(
+        &config(),
+        OtlpProtocol::HttpProtobuf,
+        Some("http://collector host:4318/v1/logs"),
+    )
+    .expect_err("the invalid endpoint was accepted");
+    assert!(
+        matches!(
+            err,
+            ExporterError::InvalidSetting {
+                signal: "logs",
+                exporter: "otlp",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string()
+            .contains("http://collector host:4318/v1/logs"),
+        "{err}"
+    );
 }

@@ -8,6 +8,7 @@ use sdk_core::catalogue::{
     DB_CLIENT_CONNECTION_COUNT, HTTP_SERVER_REQUEST_DURATION, PROPAGATION_REJECTED,
 };
 use sdk_core::config::{Config, OtlpProtocol};
+use sdk_core::export::ExporterError;
 use sdk_core::export::otlp_metrics::OtlpMetricsPipeline;
 use sdk_core::semconv::{db, http, sdk};
 use sdk_core::testing::TestAgent;
@@ -160,4 +161,30 @@ fn metrics_reach_the_test_agent() {
     assert!(text.contains("http.server.request.duration"), "{text}");
     assert!(text.contains("db.client.connection.count"), "{text}");
     pipeline.shutdown(Duration::from_secs(10));
+}
+
+#[test]
+fn an_invalid_endpoint_is_reported_by_the_worker_as_a_typed_error() {
+    let err = OtlpMetricsPipeline::start(
+        &config(),
+        OtlpProtocol::Grpc,
+        Some("http://collector host:4317"),
+        Duration::from_secs(3600),
+    )
+    .expect_err("the invalid endpoint was accepted");
+    assert!(
+        matches!(
+            err,
+            ExporterError::InvalidSetting {
+                signal: "metrics",
+                exporter: "otlp",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("http://collector host:4317"),
+        "{err}"
+    );
 }

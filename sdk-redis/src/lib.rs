@@ -32,18 +32,41 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+// Modules depend one way: `handles` <- `config` <- `lookups` <- `run` <- `sync_connection`
+// <- `connection` (which re-exports `RedisConfig` and `InstrumentedSyncConnection`, their
+// first published paths) <- `cache`; `mask` and `arguments` are leaves.
+mod arguments;
 pub mod cache;
+mod config;
 pub mod connection;
+mod handles;
+mod lookups;
 pub mod mask;
+mod run;
+mod sync_connection;
 
 pub use cache::Cache;
-pub use connection::{InstrumentedConnection, InstrumentedSyncConnection, RedisConfig};
+pub use config::RedisConfig;
+pub use connection::InstrumentedConnection;
+pub use sync_connection::InstrumentedSyncConnection;
+
+/// Why [`ping`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PingError {
+    /// Redis answered with an error, or the connection failed.
+    #[error("PING failed: {0}")]
+    Redis(#[source] redis::RedisError),
+    /// Nothing answered within the timeout.
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(std::time::Duration),
+}
 
 /// Readiness check: `PING` within `timeout` over a clone of `connection`.
 pub fn ping<C>(
     connection: &InstrumentedConnection<C>,
     timeout: std::time::Duration,
-) -> impl Future<Output = Result<(), String>> + Send + use<C>
+) -> impl Future<Output = Result<(), PingError>> + Send + use<C>
 where
     C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
 {
@@ -53,8 +76,8 @@ where
         let ping = command.query_async::<String>(&mut connection);
         match tokio::time::timeout(timeout, ping).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+            Ok(Err(err)) => Err(PingError::Redis(err)),
+            Err(_) => Err(PingError::Timeout(timeout)),
         }
     }
 }

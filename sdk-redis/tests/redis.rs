@@ -480,7 +480,8 @@ fn redis_down_falls_back_to_the_loader_and_counts_it() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let conn = conn.expect("private redis-server started");
-        assert_eq!(sdk_redis::ping(&conn, Duration::from_secs(1)).await, Ok(()));
+        let answer = sdk_redis::ping(&conn, Duration::from_secs(1)).await;
+        assert!(answer.is_ok(), "{answer:?}");
         let cache = Cache::new(conn.clone(), Duration::from_millis(300));
         let first: Result<u32, Arc<String>> = cache
             .get_or_load("item:1", Duration::from_secs(60), || async { Ok(1) })

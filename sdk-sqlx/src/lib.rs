@@ -57,5 +57,5 @@ pub use comment::CommentMode;
 pub use config::SqlxConfig;
 pub use connection::{Instrumented, InstrumentedConnection};
 pub use database::InstrumentedDatabase;
-pub use pool::InstrumentedPool;
+pub use pool::{InstrumentedPool, PingError};
 pub use transaction::InstrumentedTransaction;

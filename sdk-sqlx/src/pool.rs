@@ -73,6 +73,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
                 info,
                 cache: QueryCache::with_dialect(1024, DB::DIALECT),
                 pool_name,
+                cancelled: Default::default(),
             }),
             metrics,
         };
@@ -167,22 +168,22 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
     }
 
     /// Checks the database answers within `timeout` (for a readiness endpoint): acquires a
-    /// connection and pings it. The error text says what failed.
+    /// connection and pings it. The error says which step failed.
     pub fn ping(
         &self,
         timeout: Duration,
-    ) -> impl Future<Output = Result<(), String>> + Send + use<DB> {
+    ) -> impl Future<Output = Result<(), PingError>> + Send + use<DB> {
         let pool = self.clone();
         async move {
             let work = async {
-                let mut connection = pool.acquire().await.map_err(|e| e.to_string())?;
+                let mut connection = pool.acquire().await.map_err(PingError::Acquire)?;
                 sqlx::Connection::ping(connection.raw())
                     .await
-                    .map_err(|e| e.to_string())
+                    .map_err(PingError::Ping)
             };
             match tokio::time::timeout(timeout, work).await {
                 Ok(result) => result,
-                Err(_) => Err(format!("no answer within {} ms", timeout.as_millis())),
+                Err(_) => Err(PingError::Timeout(timeout)),
             }
         }
     }
@@ -258,4 +259,19 @@ where
     {
         (&self.pool).describe(sql)
     }
+}
+
+/// Why [`InstrumentedPool::ping`] failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PingError {
+    /// No connection could be acquired from the pool.
+    #[error("cannot acquire a connection: {0}")]
+    Acquire(#[source] sqlx::Error),
+    /// The database did not answer the ping.
+    #[error("ping failed: {0}")]
+    Ping(#[source] sqlx::Error),
+    /// Nothing answered within the timeout.
+    #[error("no answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
 }

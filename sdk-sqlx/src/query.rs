@@ -10,8 +10,7 @@ use futures_util::stream::BoxStream;
 use sdk_core::catalogue::{
     DB_CLIENT_OPERATION_DURATION, DB_CLIENT_RESPONSE_RETURNED_ROWS, DB_CLIENT_SLOW_QUERIES,
 };
-use sdk_core::operation::{OnFinish, Operation, Outcome};
-use sdk_core::record::with_record;
+use sdk_core::operation::{CancelledCounter, Finished, OnFinish, Operation, Outcome};
 use sdk_core::semconv::{db, error, server};
 use sdk_core::spans::{AttrValue, SpanKind};
 use sqlx::error::BoxDynError;
@@ -31,6 +30,8 @@ pub(crate) struct Shared {
     pub(crate) info: ConnectionInfo,
     pub(crate) cache: QueryCache<Statement>,
     pub(crate) pool_name: Arc<str>,
+    /// `sdk.operation.cancelled` for this pool's queries.
+    pub(crate) cancelled: CancelledCounter,
 }
 
 /// A statement as the pool knows it: sanitized, with the metric handles of its successful
@@ -154,27 +155,36 @@ impl QueryRun {
     /// Starts the span of a statement the wrapper does not send itself (`BEGIN`, `COMMIT`).
     pub(crate) fn start_sql(shared: &Arc<Shared>, sql: &str) -> Self {
         let statement = shared.cache.get_with(sql, Statement::new);
-        // Declared for subscribers without the SDK's collector (see `sdk_core::record`).
-        let span = tracing::info_span!(
-            "db.query",
-            otel.name = Empty,
-            otel.kind = Empty,
-            otel.status_code = Empty,
-            otel.status_message = Empty,
-            db.system.name = Empty,
-            db.namespace = Empty,
-            db.operation.name = Empty,
-            db.collection.name = Empty,
-            db.query.summary = Empty,
-            db.query.text = Empty,
-            db.response.status_code = Empty,
-            db.response.returned_rows = Empty,
-            db.response.affected_rows = Empty,
-            db.system = Empty,
-            server.address = Empty,
-            server.port = Empty,
-            error.type = Empty,
-        );
+        let hook = sdk_core::record::RecordHook::current();
+        let span = if hook.needs_fields() {
+            // No SDK layer in the subscriber: the attributes become span fields.
+            tracing::info_span!(
+                "db.query",
+                otel.name = Empty,
+                otel.kind = Empty,
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+                db.system.name = Empty,
+                db.namespace = Empty,
+                db.operation.name = Empty,
+                db.collection.name = Empty,
+                db.query.summary = Empty,
+                db.query.text = Empty,
+                db.response.status_code = Empty,
+                db.response.returned_rows = Empty,
+                db.response.affected_rows = Empty,
+                db.system = Empty,
+                server.address = Empty,
+                server.port = Empty,
+                error.type = Empty,
+            )
+        } else {
+            tracing::info_span!(
+                "db.query",
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+            )
+        };
         let info = &shared.info;
         let finish = QueryFinish {
             statement: Arc::clone(&statement),
@@ -184,7 +194,7 @@ impl QueryRun {
             status_code: None,
         };
         let query = &statement.query;
-        let op = Operation::start(span, OPERATION, SpanKind::Client, finish, |record| {
+        let op = Operation::start_with(hook, span, OPERATION, SpanKind::Client, finish, |record| {
             if query.summary.is_empty() {
                 record.name(info.system);
             } else {
@@ -232,16 +242,18 @@ impl QueryRun {
 
     /// The statement with its trace comment, for a sampled span.
     fn comment(&self, sql: &str) -> Option<String> {
-        let traceparent = sdk_core::trace::with_span_state(self.op.span(), |state| {
-            state.sampled.then(|| {
-                sdk_core::propagation::w3c::traceparent_bytes(
-                    state.trace_id,
-                    state.span_id,
-                    state.sampled,
-                )
+        let traceparent = self
+            .op
+            .trace_state(|state| {
+                state.sampled.then(|| {
+                    sdk_core::propagation::w3c::traceparent_bytes(
+                        state.trace_id,
+                        state.span_id,
+                        state.sampled,
+                    )
+                })
             })
-        })
-        .flatten()?;
+            .flatten()?;
         let traceparent = std::str::from_utf8(&traceparent).ok()?;
         let shared = &self.op_state()?.shared;
         let config = &shared.config;
@@ -325,12 +337,16 @@ impl QueryRun {
 }
 
 impl OnFinish for QueryFinish {
-    fn on_finish(self, span: &tracing::Span, outcome: &Outcome, elapsed: Duration) {
+    fn cancelled_counter(&self) -> Option<metrics::Counter> {
+        Some(self.shared.cancelled.handle(OPERATION))
+    }
+
+    fn on_finish(self, span: &Finished<'_>, outcome: &Outcome, elapsed: Duration) {
         let rows = self.rows;
         let affected = self.affected;
         let query = &self.statement.query;
         let returns_rows = rows > 0 || query.operation == Some("SELECT");
-        with_record(span, |record| {
+        span.record(|record| {
             if returns_rows {
                 record.push(
                     db::RESPONSE_RETURNED_ROWS,
@@ -394,7 +410,7 @@ impl OnFinish for QueryFinish {
             let text: &str = &query.text;
             let duration_ms = elapsed.as_secs_f64() * 1000.0;
             // Inside the span: it becomes a span event and the log line carries the trace.
-            span.in_scope(|| {
+            span.span().in_scope(|| {
                 tracing::warn!(
                     target: "sdk_sqlx",
                     { db.query.text = text, db.query.summary = &*query.summary, duration_ms },

@@ -30,8 +30,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+/// Why a check failed: any error (its `Display` text is the report's `error`).
+pub type CheckError = Box<dyn std::error::Error + Send + Sync>;
+
 /// A boxed check future.
-pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type CheckFuture<'a> = Pin<Box<dyn Future<Output = Result<(), CheckError>> + Send + 'a>>;
 
 /// One readiness check (a pool ping, a cache ping…).
 pub trait HealthCheck: Send + Sync + 'static {
@@ -56,7 +59,7 @@ impl<F> std::fmt::Debug for FnCheck<F> {
 impl<F, Fut> HealthCheck for FnCheck<F>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    Fut: Future<Output = Result<(), CheckError>> + Send + 'static,
 {
     fn name(&self) -> &str {
         &self.name
@@ -67,11 +70,12 @@ where
     }
 }
 
-/// A check named `name` running `run`.
+/// A check named `name` running `run`. Any error converts into [`CheckError`] with `?`
+/// (or `Err("reason".into())`).
 pub fn check<F, Fut>(name: impl Into<String>, run: F) -> FnCheck<F>
 where
     F: Fn() -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<(), String>> + Send + 'static,
+    Fut: Future<Output = Result<(), CheckError>> + Send + 'static,
 {
     FnCheck {
         name: name.into(),
@@ -159,7 +163,7 @@ impl Health {
             let latency = started.elapsed();
             let (status, error) = match outcome {
                 Ok(Ok(())) => ("ok", None),
-                Ok(Err(reason)) => ("fail", Some(reason)),
+                Ok(Err(reason)) => ("fail", Some(reason.to_string())),
                 Err(_) => (
                     "timeout",
                     Some(format!("no answer within {} ms", self.timeout.as_millis())),

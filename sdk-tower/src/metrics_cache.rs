@@ -33,6 +33,7 @@ type NameKey = (&'static str, Option<Arc<str>>);
 
 #[derive(Default)]
 pub(crate) struct ServerHandles {
+    pub(crate) cancelled: sdk_core::operation::CancelledCounter,
     finished: HandleCache<FinishedKey, Arc<FinishedHandles>>,
     active: HandleCache<&'static str, Gauge>,
     names: HandleCache<NameKey, Arc<str>>,

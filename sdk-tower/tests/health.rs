@@ -31,7 +31,7 @@ async fn readiness_reports_each_check_and_fails_on_error_or_timeout() {
                 if up {
                     Ok(())
                 } else {
-                    Err("connection refused".to_owned())
+                    Err("connection refused".into())
                 }
             }
         }))

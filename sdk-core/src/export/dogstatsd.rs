@@ -3,6 +3,7 @@
 //! the catalogue's OpenTelemetry names (dots are DogStatsD's own separator); histograms go
 //! out as distributions, so percentiles are computed by Datadog over all hosts.
 
+use super::ExporterError;
 use crate::config::Config;
 use metrics::Label;
 use metrics_exporter_dogstatsd::{DogStatsDBuilder, DogStatsDRecorder};
@@ -12,7 +13,7 @@ use std::time::Duration;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A recorder sending to `addr` (`host:port` for UDP, `unix://…` or `unixgram://…`).
-pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, String> {
+pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, ExporterError> {
     let mut labels = vec![Label::new("service", config.service.name.clone())];
     if let Some(env) = &config.service.environment {
         labels.push(Label::new("env", env.clone()));
@@ -22,13 +23,20 @@ pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, String
     }
     DogStatsDBuilder::default()
         .with_remote_address(addr)
-        .map_err(|e| format!("DogStatsD address {addr}: {e}"))?
+        .map_err(|source| ExporterError::DogStatsDAddress {
+            addr: addr.to_owned(),
+            source: Box::new(source),
+        })?
         .with_global_labels(labels)
         .with_flush_interval(FLUSH_INTERVAL)
         .with_telemetry(false)
         .send_histograms_as_distributions(true)
         .build()
-        .map_err(|e| format!("DogStatsD exporter: {e}"))
+        .map_err(|source| ExporterError::Build {
+            signal: "metrics",
+            exporter: "dogstatsd",
+            source: Box::new(source),
+        })
 }
 
 /// When values recorded up to `asked` have been sent. The forwarder thread of

@@ -18,6 +18,7 @@ pub mod console;
 pub mod datadog;
 #[cfg(feature = "dogstatsd")]
 pub mod dogstatsd;
+mod error;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "otlp")]
@@ -36,6 +37,8 @@ use crossbeam_queue::ArrayQueue;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Control, Pending, WorkerHandle, export_deadline};
+
+pub use error::ExporterError;
 
 /// Why an export failed.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +157,7 @@ impl SpanSink for FanOut {
 /// One processor per configured trace exporter.
 pub fn processors(
     config: &crate::config::Config,
-) -> Result<Vec<std::sync::Arc<BatchSpanProcessor>>, String> {
+) -> Result<Vec<std::sync::Arc<BatchSpanProcessor>>, ExporterError> {
     use crate::config::TracesExporter;
     let mut out = Vec::new();
     for exporter in &config.traces_exporters {
@@ -174,16 +177,33 @@ pub fn processors(
             )),
             #[allow(unreachable_patterns)]
             other => {
-                return Err(format!(
-                    "{other:?} traces exporter is not available in this build"
-                ));
+                return Err(ExporterError::Unavailable {
+                    signal: "traces",
+                    exporter: match other {
+                        TracesExporter::Otlp => "otlp",
+                        TracesExporter::Datadog => "datadog",
+                        TracesExporter::Console => "console",
+                    },
+                });
             }
         };
-        let processor =
-            BatchSpanProcessor::new(exporter, config.batch).map_err(|e| e.to_string())?;
+        let processor = start_processor(exporter, config.batch)?;
         out.push(std::sync::Arc::new(processor));
     }
     Ok(out)
+}
+
+/// [`BatchSpanProcessor::new`], with a failure to spawn the worker as an [`ExporterError`].
+pub(crate) fn start_processor(
+    exporter: Box<dyn SpanExporter>,
+    config: BatchConfig,
+) -> Result<BatchSpanProcessor, ExporterError> {
+    let name = exporter.name();
+    BatchSpanProcessor::new(exporter, config).map_err(|source| ExporterError::Thread {
+        signal: "traces",
+        exporter: name,
+        source,
+    })
 }
 
 fn drop_counter(exporter: &'static str, reason: &'static str) -> metrics::Counter {

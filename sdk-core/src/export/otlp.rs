@@ -6,12 +6,13 @@
 //! (with `Retry-After`) and partial-success handling. The exporter runs on the batch
 //! worker's own single-threaded runtime, never on the application's.
 
-use super::{ExportError, SpanExporter};
+use super::{ExportError, ExporterError, SpanExporter};
 use crate::config::{OtlpProtocol, ServiceInfo};
 use crate::semconv::resource;
 use crate::spans::{AttrValue, FinishedSpan, SpanKind, SpanStatus};
 use opentelemetry::trace::{SpanContext, SpanId, Status, TraceFlags, TraceId, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry_otlp::ExporterBuildError;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{SpanData, SpanEvents, SpanExporter as _, SpanLinks};
 use std::collections::HashMap;
@@ -121,22 +122,46 @@ fn span_events(span: &FinishedSpan) -> SpanEvents {
     events
 }
 
-/// The single-threaded runtime an OTLP exporter runs on, inside its worker thread.
-pub(crate) fn exporter_runtime() -> Result<tokio::runtime::Runtime, String> {
+/// The single-threaded runtime an OTLP exporter for `signal` runs on, inside its worker
+/// thread.
+pub(crate) fn exporter_runtime(
+    signal: &'static str,
+) -> Result<tokio::runtime::Runtime, ExporterError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("runtime for the OTLP exporter: {e}"))
+        .map_err(|source| ExporterError::Runtime {
+            signal,
+            exporter: "otlp",
+            source,
+        })
 }
 
-/// Starts an export worker's runtime and builds its exporter inside it, telling `ready`
-/// whether that worked; `None` when it did not (the reason was sent).
-pub(crate) fn start_worker<T, E: std::fmt::Display>(
-    ready: &crossbeam_channel::Sender<Result<(), String>>,
-    what: &str,
-    build: impl FnOnce() -> Result<T, E>,
+/// An `opentelemetry-otlp` build error for `signal` as an [`ExporterError`]: an invalid
+/// setting (endpoint, protocol, headers…) or another failure.
+pub(crate) fn build_error(signal: &'static str, error: ExporterBuildError) -> ExporterError {
+    match error {
+        error @ ExporterBuildError::InvalidConfiguration(_) => ExporterError::InvalidSetting {
+            signal,
+            exporter: "otlp",
+            source: Box::new(error),
+        },
+        error @ ExporterBuildError::InternalFailure(_) => ExporterError::Build {
+            signal,
+            exporter: "otlp",
+            source: Box::new(error),
+        },
+    }
+}
+
+/// Starts an export worker's runtime and builds its exporter for `signal` inside it,
+/// telling `ready` whether that worked; `None` when it did not (the reason was sent).
+pub(crate) fn start_worker<T>(
+    ready: &crossbeam_channel::Sender<Result<(), ExporterError>>,
+    signal: &'static str,
+    build: impl FnOnce() -> Result<T, ExporterBuildError>,
 ) -> Option<(tokio::runtime::Runtime, T)> {
-    let runtime = match exporter_runtime() {
+    let runtime = match exporter_runtime(signal) {
         Ok(runtime) => runtime,
         Err(err) => {
             let _ = ready.send(Err(err));
@@ -153,7 +178,7 @@ pub(crate) fn start_worker<T, E: std::fmt::Display>(
             Some((runtime, exporter))
         }
         Err(err) => {
-            let _ = ready.send(Err(format!("{what}: {err}")));
+            let _ = ready.send(Err(build_error(signal, err)));
             None
         }
     }
@@ -204,12 +229,12 @@ impl OtlpSpanExporter {
         protocol: OtlpProtocol,
         endpoint: Option<&str>,
         resource: &Resource,
-    ) -> Result<Self, String> {
-        let runtime = exporter_runtime()?;
+    ) -> Result<Self, ExporterError> {
+        let runtime = exporter_runtime("traces")?;
         let mut inner = {
             let _guard = runtime.enter();
             build_exporter!(opentelemetry_otlp::SpanExporter, protocol, endpoint)
-                .map_err(|e| format!("OTLP trace exporter: {e}"))?
+                .map_err(|e| build_error("traces", e))?
         };
         inner.set_resource(resource);
         Ok(Self {

@@ -2,6 +2,7 @@
 //! carrying the span's trace context, queued (bounded, drops counted) and exported in
 //! batches by `opentelemetry-otlp` from a worker thread with its own runtime.
 
+use super::ExporterError;
 use super::otlp::resource as otlp_resource;
 use super::worker::{Control, Pending, WorkerHandle, export_deadline};
 use crate::catalogue::EXPORTER_DROPPED;
@@ -61,7 +62,7 @@ impl OtlpLogsPipeline {
         config: &Config,
         protocol: OtlpProtocol,
         endpoint: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ExporterError> {
         let batch = config.batch;
         let (queue, queue_rx) = bounded(batch.max_queue_size.max(1));
         let label = |reason: &'static str| {
@@ -88,10 +89,15 @@ impl OtlpLogsPipeline {
                 protocol, endpoint, resource, batch, queue_rx, control, ready_tx, failed,
             )
         })
-        .map_err(|e| e.to_string())?;
-        ready_rx
-            .recv()
-            .map_err(|_| "the OTLP logs thread exited".to_owned())??;
+        .map_err(|source| ExporterError::Thread {
+            signal: "logs",
+            exporter: "otlp",
+            source,
+        })?;
+        ready_rx.recv().map_err(|_| ExporterError::WorkerExited {
+            signal: "logs",
+            exporter: "otlp",
+        })??;
         Ok(Self { provider, worker })
     }
 
@@ -137,18 +143,16 @@ fn run(
     batch: BatchConfig,
     queue: Receiver<Item>,
     control: Receiver<Control>,
-    ready: Sender<Result<(), String>>,
+    ready: Sender<Result<(), ExporterError>>,
     failed: metrics::Counter,
 ) {
-    let Some((runtime, mut exporter)) =
-        super::otlp::start_worker(&ready, "OTLP log exporter", || {
-            super::otlp::build_exporter!(
-                opentelemetry_otlp::LogExporter,
-                protocol,
-                endpoint.as_deref()
-            )
-        })
-    else {
+    let Some((runtime, mut exporter)) = super::otlp::start_worker(&ready, "logs", || {
+        super::otlp::build_exporter!(
+            opentelemetry_otlp::LogExporter,
+            protocol,
+            endpoint.as_deref()
+        )
+    }) else {
         return;
     };
     exporter.set_resource(&resource);

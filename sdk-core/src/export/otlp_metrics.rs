@@ -4,6 +4,7 @@
 //! `OTEL_METRIC_EXPORT_INTERVAL`, each export bounded by `OTEL_BSP_EXPORT_TIMEOUT`.
 //! Shutdown collects and exports one last time before the meter provider stops.
 
+use super::ExporterError;
 use super::otlp::resource as otlp_resource;
 use super::worker::{Control, Pending, WorkerHandle, export_deadline};
 use crate::catalogue::{self, EXPORTER_DROPPED, MetricKind};
@@ -264,7 +265,7 @@ impl OtlpMetricsPipeline {
         protocol: OtlpProtocol,
         endpoint: Option<&str>,
         interval: Duration,
-    ) -> Result<(OtelRecorder, Self), String> {
+    ) -> Result<(OtelRecorder, Self), ExporterError> {
         let reader = SharedReader(Arc::new(ManualReader::builder().build()));
         let provider = SdkMeterProvider::builder()
             .with_resource(otlp_resource(&config.service, &config.resource_attributes))
@@ -290,10 +291,15 @@ impl OtlpMetricsPipeline {
                 protocol, endpoint, timing, reader, control, ready_tx, failed,
             )
         })
-        .map_err(|e| e.to_string())?;
-        ready_rx
-            .recv()
-            .map_err(|_| "the OTLP metrics thread exited".to_owned())??;
+        .map_err(|source| ExporterError::Thread {
+            signal: "metrics",
+            exporter: "otlp",
+            source,
+        })?;
+        ready_rx.recv().map_err(|_| ExporterError::WorkerExited {
+            signal: "metrics",
+            exporter: "otlp",
+        })??;
         Ok((recorder, Self { provider, worker }))
     }
 
@@ -341,18 +347,16 @@ fn export_loop(
     timing: Timing,
     reader: SharedReader,
     control: Receiver<Control>,
-    ready: Sender<Result<(), String>>,
+    ready: Sender<Result<(), ExporterError>>,
     failed: metrics::Counter,
 ) {
-    let Some((runtime, exporter)) =
-        super::otlp::start_worker(&ready, "OTLP metric exporter", || {
-            super::otlp::build_exporter!(
-                opentelemetry_otlp::MetricExporter,
-                protocol,
-                endpoint.as_deref()
-            )
-        })
-    else {
+    let Some((runtime, exporter)) = super::otlp::start_worker(&ready, "metrics", || {
+        super::otlp::build_exporter!(
+            opentelemetry_otlp::MetricExporter,
+            protocol,
+            endpoint.as_deref()
+        )
+    }) else {
         return;
     };
     // Collects and exports by `OTEL_BSP_EXPORT_TIMEOUT` and `limit`; `true` on success.

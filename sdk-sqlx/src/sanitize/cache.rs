@@ -1,9 +1,10 @@
-//! [`QueryCache`]: sanitized statements by their original text, bounded.
+//! [`QueryCache`]: sanitized statements by their original text, bounded (sdk-core's one
+//! [`HandleCache`], with a seeded hasher: statement text can carry inline literals).
 
 use super::{Dialect, SanitizedQuery, sanitize_for};
 use foldhash::fast::RandomState;
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use sdk_core::handles::HandleCache;
+use std::sync::Arc;
 
 /// Longest statement whose sanitized form is cached, in bytes (longer ones are built with
 /// inline data and would make the cache hold their text).
@@ -19,8 +20,7 @@ pub const MAX_CACHED_SQL_LEN: usize = 4096;
 /// built from it (the pool keeps its metric handles next to it).
 #[derive(Debug)]
 pub struct QueryCache<T = SanitizedQuery> {
-    entries: RwLock<HashMap<Box<str>, Arc<T>, RandomState>>,
-    capacity: usize,
+    entries: HandleCache<String, Arc<T>, RandomState>,
     dialect: Dialect,
 }
 
@@ -46,34 +46,27 @@ impl<T> QueryCache<T> {
     /// A cache of at most `capacity` statements sanitized by the rules of `dialect`.
     pub fn with_dialect(capacity: usize, dialect: Dialect) -> Self {
         Self {
-            entries: RwLock::new(HashMap::with_hasher(RandomState::default())),
-            capacity,
+            entries: HandleCache::with_hasher(capacity, RandomState::default()),
             dialect,
         }
     }
 
     /// The entry of `sql`, made from its sanitized form by `make` when not seen before.
     pub fn get_with(&self, sql: &str, make: impl FnOnce(SanitizedQuery) -> T) -> Arc<T> {
-        if let Some(found) = self.entries.read().ok().and_then(|m| m.get(sql).cloned()) {
-            return found;
+        let build = || Arc::new(make(sanitize_for(sql, self.dialect)));
+        if sql.len() > MAX_CACHED_SQL_LEN {
+            return build();
         }
-        let entry = Arc::new(make(sanitize_for(sql, self.dialect)));
-        if sql.len() <= MAX_CACHED_SQL_LEN
-            && let Ok(mut entries) = self.entries.write()
-            && entries.len() < self.capacity
-        {
-            entries.insert(sql.into(), Arc::clone(&entry));
-        }
-        entry
+        self.entries.get_or_insert_with(sql, build)
     }
 
     /// Number of cached statements.
     pub fn len(&self) -> usize {
-        self.entries.read().map_or(0, |m| m.len())
+        self.entries.len()
     }
 
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.entries.is_empty()
     }
 }

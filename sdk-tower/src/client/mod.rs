@@ -13,7 +13,7 @@ pub use reqwest_middleware::ReqwestMiddleware;
 use crate::classify::{ClassifyStatus, ClientErrors, status_text};
 use metrics::SharedString;
 use sdk_core::catalogue::HTTP_CLIENT_REQUEST_DURATION;
-use sdk_core::operation::{OnFinish, Operation, Outcome};
+use sdk_core::operation::{CancelledCounter, Finished, OnFinish, Operation, Outcome};
 use sdk_core::propagation::Propagator;
 use sdk_core::semconv::{self, error, http as keys, server, url};
 use sdk_core::spans::{AttrValue, SpanKind};
@@ -27,6 +27,7 @@ use tracing::field::Empty;
 pub(crate) struct ClientConfig {
     pub(crate) propagator: Propagator,
     pub(crate) classify: Arc<dyn ClassifyStatus>,
+    cancelled: Arc<CancelledCounter>,
 }
 
 impl ClientConfig {
@@ -35,6 +36,7 @@ impl ClientConfig {
         Self {
             propagator: sdk_core::global::propagator(),
             classify: Arc::new(ClientErrors),
+            cancelled: Arc::default(),
         }
     }
 
@@ -49,6 +51,7 @@ const OPERATION: &str = "http.client";
 
 /// What an outbound call records when it ends.
 pub(crate) struct ClientFinish {
+    cancelled: Arc<CancelledCounter>,
     method: &'static str,
     host: Option<String>,
     port: Option<u16>,
@@ -57,7 +60,11 @@ pub(crate) struct ClientFinish {
 }
 
 impl OnFinish for ClientFinish {
-    fn on_finish(self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+    fn cancelled_counter(&self) -> Option<metrics::Counter> {
+        Some(self.cancelled.handle(OPERATION))
+    }
+
+    fn on_finish(self, _span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
         let mut labels: Vec<(&'static str, SharedString)> = vec![
             (keys::REQUEST_METHOD, SharedString::const_str(self.method)),
             (url::SCHEME, SharedString::const_str(self.scheme)),
@@ -109,49 +116,59 @@ impl ClientCall {
             "https" => Some(443),
             _ => Some(80),
         });
-        let span = tracing::info_span!(
-            "http.client.request",
-            otel.name = Empty,
-            otel.kind = Empty,
-            otel.status_code = Empty,
-            otel.status_message = Empty,
-            http.request.method = Empty,
-            http.response.status_code = Empty,
-            server.address = Empty,
-            server.port = Empty,
-            url.full = Empty,
-            error.type = Empty,
-        );
+        let hook = sdk_core::record::RecordHook::current();
+        let span = if hook.needs_fields() {
+            // No SDK layer in the subscriber: the attributes become span fields.
+            tracing::info_span!(
+                "http.client.request",
+                otel.name = Empty,
+                otel.kind = Empty,
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+                http.request.method = Empty,
+                http.response.status_code = Empty,
+                server.address = Empty,
+                server.port = Empty,
+                url.full = Empty,
+                error.type = Empty,
+            )
+        } else {
+            tracing::info_span!(
+                "http.client.request",
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+            )
+        };
         let finish = ClientFinish {
+            cancelled: Arc::clone(&config.cancelled),
             method,
             host,
             port,
             scheme,
             status: None,
         };
-        let operation = Operation::start(span, OPERATION, SpanKind::Client, finish, |record| {
-            record.name(&semconv::http_span_name(method, None));
-            record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
-            if let Some(host) = uri.host() {
-                record.push(server::ADDRESS, AttrValue::Str(Cow::Owned(host.to_owned())));
-            }
-            if let Some(port) = port {
-                record.push(server::PORT, AttrValue::I64(i64::from(port)));
-            }
-            // url.full without the query string, which may carry secrets.
-            record.push(
-                url::FULL,
-                AttrValue::Str(Cow::Owned(format!(
-                    "{scheme}://{}{}",
-                    uri.authority().map_or("", |a| a.as_str()),
-                    uri.path()
-                ))),
-            );
-        });
+        let operation =
+            Operation::start_with(hook, span, OPERATION, SpanKind::Client, finish, |record| {
+                record.name(&semconv::http_span_name(method, None));
+                record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
+                if let Some(host) = uri.host() {
+                    record.push(server::ADDRESS, AttrValue::Str(Cow::Owned(host.to_owned())));
+                }
+                if let Some(port) = port {
+                    record.push(server::PORT, AttrValue::I64(i64::from(port)));
+                }
+                // url.full without the query string, which may carry secrets.
+                record.push(
+                    url::FULL,
+                    AttrValue::Str(Cow::Owned(format!(
+                        "{scheme}://{}{}",
+                        uri.authority().map_or("", |a| a.as_str()),
+                        uri.path()
+                    ))),
+                );
+            });
         if let Some((context, baggage)) =
-            sdk_core::trace::with_span_state(operation.span(), |state| {
-                (state.span_context(), state.baggage.clone())
-            })
+            operation.trace_state(|state| (state.span_context(), state.baggage.clone()))
         {
             let baggage = baggage.unwrap_or_default();
             config.propagator.inject(&context, &baggage, headers);
@@ -170,7 +187,7 @@ impl ClientCall {
     pub(crate) fn finish(mut self, status: Result<http::StatusCode, &'static str>) {
         let outcome = match status {
             Ok(status) => {
-                sdk_core::record::with_record(self.operation.span(), |record| {
+                self.operation.record(|record| {
                     record.set(
                         keys::RESPONSE_STATUS_CODE,
                         AttrValue::I64(i64::from(status.as_u16())),

@@ -24,8 +24,9 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(mut request) = this.request.take() {
-                // A server may drop a body that is over without polling its end.
-                if *this.complete {
+                // A server may drop a body that is over without polling its end, and
+                // never sends one for HEAD.
+                if *this.complete || request.state().is_some_and(|s| s.head) {
                     end(&mut request);
                 }
                 // Otherwise dropping the request ends it as cancelled.
@@ -65,7 +66,7 @@ impl<B: Body> Body for ResponseBody<B> {
                         state.response_bytes += data.remaining() as u64;
                     }
                 } else if let Some(trailers) = frame.trailers_ref() {
-                    super::future::read_grpc_status(request, trailers);
+                    super::grpc::read_grpc_status(request, trailers);
                 }
             }
             Some(Err(_)) => {

@@ -7,7 +7,8 @@
 use super::ServerConfig;
 use crate::metrics_cache::FinishedKey;
 use metrics::Gauge;
-use sdk_core::operation::{OnFinish, Operation, Outcome};
+use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
+use sdk_core::spans::AttrValue;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,10 @@ pub(crate) struct ServerFinish {
     pub(crate) request_bytes: Option<u64>,
     /// Response bytes sent so far.
     pub(crate) response_bytes: u64,
+    /// A HEAD request: servers drop its response body unread.
+    pub(crate) head: bool,
+    /// The response status, written on the span when the request ends.
+    pub(crate) status_code: Option<u16>,
     pub(crate) key: FinishedKey,
 }
 
@@ -38,7 +43,19 @@ impl ServerFinish {
 }
 
 impl OnFinish for ServerFinish {
-    fn on_finish(mut self, _span: &tracing::Span, outcome: &Outcome, duration: Duration) {
+    fn cancelled_counter(&self) -> Option<metrics::Counter> {
+        Some(self.config.handles.cancelled.handle(OPERATION))
+    }
+
+    fn on_finish(mut self, span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
+        if let Some(code) = self.status_code {
+            span.record(|record| {
+                record.set(
+                    sdk_core::semconv::http::RESPONSE_STATUS_CODE,
+                    AttrValue::I64(i64::from(code)),
+                );
+            });
+        }
         let Some(active) = self.active.take() else {
             return;
         };

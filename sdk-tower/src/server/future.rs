@@ -3,14 +3,13 @@
 
 use super::body::ResponseBody;
 use super::finish::{Request, end};
-use crate::classify::{GRPC_SERVER_ERRORS, grpc_status, is_grpc, status_text};
+use super::grpc::read_grpc_status;
+use crate::classify::{is_grpc, status_text};
 use crate::panic::PanicCaught;
-use http::{HeaderMap, HeaderName, HeaderValue, Response};
+use http::{HeaderName, HeaderValue, Response};
 use pin_project_lite::pin_project;
 use sdk_core::catalogue::HTTP_SERVER_PANICS;
-use sdk_core::record::with_record;
-use sdk_core::semconv::{error, http as keys, rpc};
-use sdk_core::spans::AttrValue;
+use sdk_core::semconv::{error, http as keys};
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -29,37 +28,6 @@ fn server_timing(traceparent: &[u8]) -> Option<HeaderValue> {
     out[..PREFIX.len()].copy_from_slice(PREFIX);
     out[PREFIX.len()..PREFIX.len() + LEN].copy_from_slice(traceparent);
     HeaderValue::from_bytes(&out).ok()
-}
-
-fn grpc_error_type(code: u16) -> &'static str {
-    match code {
-        2 => "UNKNOWN",
-        4 => "DEADLINE_EXCEEDED",
-        12 => "UNIMPLEMENTED",
-        13 => "INTERNAL",
-        14 => "UNAVAILABLE",
-        15 => "DATA_LOSS",
-        _ => error::OTHER,
-    }
-}
-
-/// Reads the gRPC status from response headers or trailers, when the layer treats gRPC.
-pub(crate) fn read_grpc_status(request: &mut Request, headers: &HeaderMap) {
-    let Some(state) = request.state_mut() else {
-        return;
-    };
-    if !state.config.grpc {
-        return;
-    }
-    let Some(code) = grpc_status(headers) else {
-        return;
-    };
-    if GRPC_SERVER_ERRORS.contains(&code) {
-        state.fail(grpc_error_type(code));
-    }
-    with_record(request.span(), |record| {
-        record.set(rpc::GRPC_STATUS_CODE, AttrValue::I64(i64::from(code)));
-    });
 }
 
 pin_project! {
@@ -112,15 +80,12 @@ where
         match polled {
             Ok(mut response) => {
                 let status = response.status();
-                with_record(request.span(), |record| {
-                    record.set(
-                        keys::RESPONSE_STATUS_CODE,
-                        AttrValue::I64(i64::from(status.as_u16())),
-                    );
-                });
                 let panicked = response.extensions().get::<PanicCaught>().is_some();
+                let mut grpc = false;
                 if let Some(state) = request.state_mut() {
+                    grpc = state.config.grpc;
                     state.key.status = Some(status_text(status));
+                    state.status_code = Some(status.as_u16());
                     if panicked {
                         state.fail(crate::panic::ERROR_TYPE);
                         let method = metrics::SharedString::const_str(state.key.method);
@@ -133,7 +98,7 @@ where
                         state.fail(status_text(status));
                     }
                 }
-                if is_grpc(response.headers()) {
+                if grpc && is_grpc(response.headers()) {
                     read_grpc_status(&mut request, response.headers());
                 }
                 let headers = response.headers_mut();

@@ -1,6 +1,6 @@
 //! [`HttpServerLayer`]: configuration and the `tower::Layer` impl.
 
-use super::{HttpServer, REDACTED_HEADERS, ServerConfig};
+use super::{HttpServer, ServerConfig};
 use crate::classify::{ClassifyStatus, ServerErrors};
 use crate::route::{DynRoute, FnRoute, MatchedPathRoute};
 use sdk_core::propagation::Propagator;
@@ -143,10 +143,6 @@ impl HttpServerLayer {
     {
         let route: Arc<dyn DynRoute> = Arc::new(FnRoute(route));
         self.edit(|c| c.route = route)
-    }
-
-    pub(crate) fn is_redacted(name: &http::HeaderName) -> bool {
-        REDACTED_HEADERS.contains(&name.as_str())
     }
 }
 

@@ -16,6 +16,7 @@
 mod body;
 mod finish;
 mod future;
+mod grpc;
 mod layer;
 mod service;
 
@@ -52,3 +53,8 @@ pub const REDACTED_HEADERS: [&str; 4] = [
     "set-cookie",
     "proxy-authorization",
 ];
+
+/// Whether header `name` is always recorded as `[REDACTED]`.
+pub(crate) fn is_redacted(name: &http::HeaderName) -> bool {
+    REDACTED_HEADERS.contains(&name.as_str())
+}

@@ -2,7 +2,7 @@
 
 use super::finish::{OPERATION, ServerFinish};
 use super::future::ResponseFuture;
-use super::{HttpServerLayer, ServerConfig};
+use super::{ServerConfig, is_redacted};
 use crate::metrics_cache::FinishedKey;
 use crate::request_id;
 use http::{HeaderValue, Request, Response, Version};
@@ -131,12 +131,11 @@ where
         };
         let protocol = protocol(request.version());
 
-        // Every attribute is declared so that a subscriber without the SDK's collector
-        // receives it as a span field; under the SDK's stack the attributes go straight into
-        // the span's record, without field visitors or copies of static values.
+        let hook = sdk_core::record::RecordHook::current();
         let span = if !config.traces {
             tracing::Span::none()
-        } else {
+        } else if hook.needs_fields() {
+            // No SDK layer in the subscriber: every attribute becomes a span field.
             tracing::info_span!(
                 SPAN_NAME,
                 otel.name = Empty,
@@ -160,6 +159,17 @@ where
                 error.stack = Empty,
                 rpc.grpc.status_code = Empty,
             )
+        } else {
+            // The SDK's stack: attributes go straight into the span's record through the
+            // record hook; the few fields are for `Span::record` by the user's code.
+            tracing::info_span!(
+                SPAN_NAME,
+                otel.status_code = Empty,
+                otel.status_message = Empty,
+                error.type = Empty,
+                error.stack = Empty,
+                rpc.grpc.status_code = Empty,
+            )
         };
         let active = config
             .metrics
@@ -172,6 +182,8 @@ where
             active,
             request_bytes: known_size(&request),
             response_bytes: 0,
+            head: request.method() == http::Method::HEAD,
+            status_code: None,
             key: FinishedKey {
                 method,
                 route: route.clone(),
@@ -180,73 +192,74 @@ where
                 protocol,
             },
         };
-        let operation = Operation::start(span, OPERATION, SpanKind::Server, finish, |record| {
-            record.name_shared(config.handles.span_name(method, route.as_ref()));
-            record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
-            if method == error::OTHER {
-                record.push(
-                    keys::REQUEST_METHOD_ORIGINAL,
-                    AttrValue::Str(Cow::Owned(original_method.to_owned())),
-                );
-            }
-            if let Some(route) = &route {
-                record.push(keys::ROUTE, AttrValue::Shared(Arc::clone(route)));
-            }
-            record.push(
-                url::PATH,
-                AttrValue::Str(Cow::Owned(request.uri().path().to_owned())),
-            );
-            record.push(url::SCHEME, AttrValue::Str(Cow::Borrowed(config.scheme)));
-            if config.record_query
-                && let Some(query) = request.uri().query()
-            {
-                record.push(url::QUERY, AttrValue::Str(Cow::Owned(query.to_owned())));
-            }
-            if let Some((host, port)) = &config.server_address {
-                record.push(server::ADDRESS, AttrValue::Shared(Arc::clone(host)));
-                record.push(server::PORT, AttrValue::I64(i64::from(*port)));
-            }
-            record.push(
-                network::PROTOCOL_VERSION,
-                AttrValue::Str(Cow::Borrowed(protocol)),
-            );
-            record.push(request::ID, AttrValue::Shared(Arc::clone(&request_id)));
-            if let Some(agent) = request
-                .headers()
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-            {
-                record.push(
-                    user_agent::ORIGINAL,
-                    AttrValue::Str(Cow::Owned(agent.to_owned())),
-                );
-            }
-            for (name, key) in &config.headers {
-                if let Some(value) = request.headers().get(name) {
-                    let text = if HttpServerLayer::is_redacted(name) {
-                        "[REDACTED]".to_owned()
-                    } else {
-                        String::from_utf8_lossy(value.as_bytes()).into_owned()
-                    };
-                    record.push(key, AttrValue::Str(Cow::Owned(text)));
+        let operation =
+            Operation::start_with(hook, span, OPERATION, SpanKind::Server, finish, |record| {
+                record.name_shared(config.handles.span_name(method, route.as_ref()));
+                record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
+                if method == error::OTHER {
+                    record.push(
+                        keys::REQUEST_METHOD_ORIGINAL,
+                        AttrValue::Str(Cow::Owned(original_method.to_owned())),
+                    );
                 }
-            }
-        });
+                if let Some(route) = &route {
+                    record.push(keys::ROUTE, AttrValue::Shared(Arc::clone(route)));
+                }
+                record.push(
+                    url::PATH,
+                    AttrValue::Str(Cow::Owned(request.uri().path().to_owned())),
+                );
+                record.push(url::SCHEME, AttrValue::Str(Cow::Borrowed(config.scheme)));
+                if config.record_query
+                    && let Some(query) = request.uri().query()
+                {
+                    record.push(url::QUERY, AttrValue::Str(Cow::Owned(query.to_owned())));
+                }
+                if let Some((host, port)) = &config.server_address {
+                    record.push(server::ADDRESS, AttrValue::Shared(Arc::clone(host)));
+                    record.push(server::PORT, AttrValue::I64(i64::from(*port)));
+                }
+                record.push(
+                    network::PROTOCOL_VERSION,
+                    AttrValue::Str(Cow::Borrowed(protocol)),
+                );
+                record.push(request::ID, AttrValue::Shared(Arc::clone(&request_id)));
+                if let Some(agent) = request
+                    .headers()
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                {
+                    record.push(
+                        user_agent::ORIGINAL,
+                        AttrValue::Str(Cow::Owned(agent.to_owned())),
+                    );
+                }
+                for (name, key) in &config.headers {
+                    if let Some(value) = request.headers().get(name) {
+                        let text = if is_redacted(name) {
+                            "[REDACTED]".to_owned()
+                        } else {
+                            String::from_utf8_lossy(value.as_bytes()).into_owned()
+                        };
+                        record.push(key, AttrValue::Str(Cow::Owned(text)));
+                    }
+                }
+            });
         let traceparent = if config.traces {
             let extracted = config.propagator.extract(request.headers());
-            let span = operation.span();
-            if let Some(parent) = &extracted.context {
-                sdk_core::trace::set_parent(span, parent);
-            }
             let baggage = (!extracted.baggage.is_empty()).then_some(extracted.baggage);
-            sdk_core::trace::with_span_state(span, |state| {
-                state.request_id = Some(request_id);
-                if let Some(baggage) = baggage {
-                    state.baggage = Some(Arc::new(baggage));
-                }
-                w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
-            })
-            .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
+            operation
+                .trace_state(|state| {
+                    if let Some(parent) = &extracted.context {
+                        state.continue_remote(parent);
+                    }
+                    state.request_id = Some(request_id);
+                    if let Some(baggage) = baggage {
+                        state.baggage = Some(Arc::new(baggage));
+                    }
+                    w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
+                })
+                .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
         } else {
             None
         };
