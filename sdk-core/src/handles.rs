@@ -10,7 +10,7 @@
 //! ```
 //! use sdk_core::handles::HandleCache;
 //!
-//! let cache: HandleCache<&'static str, String> = HandleCache::new(2);
+//! let cache: HandleCache<String, String> = HandleCache::new(2);
 //! assert_eq!(cache.get_or_insert_with("GET", || "handle for GET".to_owned()), "handle for GET");
 //! assert_eq!(cache.len(), 1);
 //! ```

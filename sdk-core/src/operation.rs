@@ -17,12 +17,11 @@
 //! ```
 //! use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
 //! use sdk_core::spans::SpanKind;
-//! use std::time::Duration;
 //!
 //! struct Metrics;
 //! impl OnFinish for Metrics {
-//!     fn on_finish(self, _span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
-//!         println!("{:?} after {duration:?}", outcome.error_type());
+//!     fn on_finish(&mut self, finished: &Finished<'_>, outcome: &Outcome) {
+//!         println!("{:?} after {:?}", outcome.error_type(), finished.elapsed());
 //!     }
 //! }
 //!
@@ -97,8 +96,9 @@ impl Outcome {
 /// What an adapter records when one of its operations ends: its metrics, and any last
 /// attributes (through [`Finished::record`]: the span is still open).
 pub trait OnFinish {
-    /// Called exactly once, with the outcome and the time since the start.
-    fn on_finish(self, span: &Finished<'_>, outcome: &Outcome, duration: Duration);
+    /// Called exactly once, with the outcome and the time since the start (the state is
+    /// dropped right after; it is borrowed, not moved, so large states are not copied).
+    fn on_finish(&mut self, finished: &Finished<'_>, outcome: &Outcome);
 
     /// The adapter's cached `sdk.operation.cancelled` handle for its kind (see
     /// [`CancelledCounter`]); without one, each cancellation registers the handle anew.
@@ -129,9 +129,16 @@ fn cancelled_counter(kind: &'static str) -> metrics::Counter {
 pub struct Finished<'a> {
     span: &'a Span,
     hook: RecordHook,
+    started: Instant,
 }
 
 impl Finished<'_> {
+    /// The time since the operation started (read from the clock when asked: an adapter
+    /// that records no duration does not pay for it).
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// The span (still open).
     pub fn span(&self) -> &Span {
         self.span
@@ -185,6 +192,7 @@ impl<F: OnFinish> Operation<F> {
 
     /// [`start`](Self::start) with the record hook the adapter already looked up (to choose
     /// the span's callsite with [`RecordHook::needs_fields`]).
+    #[inline]
     pub fn start_with(
         hook: RecordHook,
         span: Span,
@@ -197,6 +205,36 @@ impl<F: OnFinish> Operation<F> {
             record.kind(span_kind);
             describe(record);
         });
+        Self::running(span, hook, kind, on_finish)
+    }
+
+    /// [`start_with`](Self::start_with) that also runs `trace` on the span's trace state
+    /// (to continue a remote parent, attach baggage, read the ids to propagate), in the same
+    /// visit of the span. `trace`'s answer is `None` under a subscriber without the SDK's
+    /// layers.
+    #[inline]
+    pub fn start_traced<R>(
+        hook: RecordHook,
+        span: Span,
+        kind: &'static str,
+        span_kind: SpanKind,
+        on_finish: F,
+        describe: impl FnOnce(&mut SpanRecord<'_>),
+        trace: impl FnOnce(&mut crate::trace::SpanState) -> R,
+    ) -> (Self, Option<R>) {
+        let traced = hook.record_and_state(
+            &span,
+            |record| {
+                record.kind(span_kind);
+                describe(record);
+            },
+            trace,
+        );
+        (Self::running(span, hook, kind, on_finish), traced)
+    }
+
+    #[inline]
+    fn running(span: Span, hook: RecordHook, kind: &'static str, on_finish: F) -> Self {
         Self {
             span,
             hook,
@@ -254,10 +292,9 @@ impl<F: OnFinish> Operation<F> {
     }
 
     fn end(&mut self, outcome: &Outcome) {
-        let Some(on_finish) = self.on_finish.take() else {
+        let Some(on_finish) = self.on_finish.as_mut() else {
             return;
         };
-        let duration = self.started.elapsed();
         match outcome {
             Outcome::Ok => {}
             Outcome::Failed {
@@ -284,10 +321,11 @@ impl<F: OnFinish> Operation<F> {
             &Finished {
                 span: &self.span,
                 hook: self.hook,
+                started: self.started,
             },
             outcome,
-            duration,
         );
+        self.on_finish = None;
     }
 }
 

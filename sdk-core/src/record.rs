@@ -41,6 +41,15 @@ use tracing::{Dispatch, Span};
 /// Runs a closure on the record of span `id`; `false` when the span has none.
 pub(crate) type WithRecording = fn(&Dispatch, &Id, &mut dyn FnMut(&mut Recording)) -> bool;
 
+/// Runs closures on the record and the trace state of span `id` in one visit; `false` when
+/// the span has no trace state.
+pub(crate) type WithRecordAndState = fn(
+    &Dispatch,
+    &Id,
+    &mut dyn FnMut(&mut Recording),
+    &mut dyn FnMut(&mut crate::trace::SpanState),
+) -> bool;
+
 /// Where a [`SpanRecord`] writes.
 enum Target<'a> {
     /// The SDK collector's record of a sampled span.
@@ -214,6 +223,12 @@ impl RecordHook {
         Self(tracing::dispatcher::get_default(crate::trace::state_hook))
     }
 
+    /// The hook for an operation that creates no span ([`Span::none`]), without looking
+    /// anything up: every write to a disabled span is skipped.
+    pub fn none() -> Self {
+        Self(None)
+    }
+
     /// Whether spans created under it need their attributes declared as fields.
     pub fn needs_fields(self) -> bool {
         self.0.is_none()
@@ -223,6 +238,45 @@ impl RecordHook {
     pub fn record(self, span: &Span, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
         span.with_subscriber(|(id, dispatch)| record_with(self.0, span, dispatch, id, f))
             .unwrap_or(false)
+    }
+
+    /// [`record`](Self::record) then [`state`](Self::state), in one visit of the span (one
+    /// lookup in the subscriber instead of two). Under a subscriber without the SDK's layers
+    /// `record` writes span fields and `state` does not run (`None`).
+    #[inline]
+    pub fn record_and_state<R>(
+        self,
+        span: &Span,
+        record: impl FnOnce(&mut SpanRecord<'_>),
+        state: impl FnOnce(&mut crate::trace::SpanState) -> R,
+    ) -> Option<R> {
+        let Some(hook) = self.0 else {
+            if !span.is_disabled() {
+                record(&mut SpanRecord(Target::Fields(span)));
+            }
+            return None;
+        };
+        span.with_subscriber(|(id, dispatch)| {
+            let mut record = Some(record);
+            let mut state = Some(state);
+            let mut out = None;
+            (hook.with_record_and_state)(
+                dispatch,
+                id,
+                &mut |recording| {
+                    if let Some(f) = record.take() {
+                        f(&mut SpanRecord(Target::Collector(recording)));
+                    }
+                },
+                &mut |found| {
+                    if let Some(f) = state.take() {
+                        out = Some(f(found));
+                    }
+                },
+            );
+            out
+        })
+        .flatten()
     }
 
     /// [`trace::with_span_state`](crate::trace::with_span_state) for a span created under

@@ -445,6 +445,34 @@ where
     }
 }
 
+/// [`record_in`] then the span's trace state, in one visit of span `id` (one lookup, one
+/// lock): `record` runs when the span has a record, `state` when it has a trace state;
+/// returns whether `state` ran.
+pub(crate) fn record_and_state_in<S>(
+    dispatch: &Dispatch,
+    id: &Id,
+    record: &mut dyn FnMut(&mut Recording),
+    state: &mut dyn FnMut(&mut crate::trace::SpanState),
+) -> bool
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(span) = dispatch.downcast_ref::<S>().and_then(|s| s.span(id)) else {
+        return false;
+    };
+    let mut extensions = span.extensions_mut();
+    if let Some(recording) = extensions.get_mut::<Recording>() {
+        record(recording);
+    }
+    match extensions.get_mut::<crate::trace::SpanState>() {
+        Some(found) => {
+            state(found);
+            true
+        }
+        None => false,
+    }
+}
+
 impl<S> Layer<S> for SpanCollectorLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,

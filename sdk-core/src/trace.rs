@@ -142,6 +142,9 @@ pub(crate) struct StateHook {
     /// Runs the closure on the span collector's record of span `id` (see
     /// [`crate::record`]); `false` when it has none.
     pub(crate) with_record: crate::record::WithRecording,
+    /// Runs the first closure on the record and the second on the state of span `id`, in
+    /// one visit; `false` when it has no state.
+    pub(crate) with_record_and_state: crate::record::WithRecordAndState,
 }
 
 fn state_in<S>(dispatch: &Dispatch, id: &Id, f: &mut dyn FnMut(&mut SpanState)) -> bool
@@ -294,6 +297,7 @@ where
             with_state: state_in::<S>,
             find_named: find_named_in::<S>,
             with_record: crate::spans::record_in::<S>,
+            with_record_and_state: crate::spans::record_and_state_in::<S>,
         });
     }
 

@@ -13,7 +13,6 @@ use sdk_core::semconv::{db, error, server};
 use sdk_core::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::field::Empty;
 
 /// One command or pipeline being measured, in sdk-core's operation lifecycle: finished
@@ -35,7 +34,8 @@ struct RedisFinish {
 }
 
 impl OnFinish for RedisFinish {
-    fn on_finish(self, span: &Finished<'_>, outcome: &Outcome, elapsed: Duration) {
+    fn on_finish(&mut self, span: &Finished<'_>, outcome: &Outcome) {
+        let elapsed = span.elapsed();
         let Some(error_type) = outcome.error_type() else {
             self.config
                 .handles()
@@ -53,7 +53,7 @@ impl OnFinish for RedisFinish {
                 metrics::SharedString::from(Arc::clone(&self.operation)),
             ),
         ];
-        if let Some(code) = self.status_code {
+        if let Some(code) = self.status_code.take() {
             span.record(|record| {
                 record.push(
                     db::RESPONSE_STATUS_CODE,

@@ -20,7 +20,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::task::{Context, Poll};
-use std::time::Duration;
 use tracing::field::Empty;
 
 /// What every query of one pool shares.
@@ -341,7 +340,8 @@ impl OnFinish for QueryFinish {
         Some(self.shared.cancelled.handle(OPERATION))
     }
 
-    fn on_finish(self, span: &Finished<'_>, outcome: &Outcome, elapsed: Duration) {
+    fn on_finish(&mut self, span: &Finished<'_>, outcome: &Outcome) {
+        let elapsed = span.elapsed();
         let rows = self.rows;
         let affected = self.affected;
         let query = &self.statement.query;

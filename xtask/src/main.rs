@@ -153,15 +153,14 @@ fn load(args: &[String]) -> Result {
 }
 
 /// Instructions one run of `profile_layer VARIANT REQUESTS` executes, read from callgrind.
-fn instructions(binary: &str, variant: &str, requests: u64) -> Result<u64> {
-    let output = Command::new("valgrind")
-        .args([
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            binary,
-            variant,
-            &requests.to_string(),
-        ])
+fn instructions(binary: &str, variant: &str, requests: u64, only: Option<&str>) -> Result<u64> {
+    let mut valgrind = Command::new("valgrind");
+    valgrind.args(["--tool=callgrind", "--callgrind-out-file=/dev/null"]);
+    if let Some(function) = only {
+        valgrind.arg(format!("--toggle-collect={function}"));
+    }
+    let output = valgrind
+        .args([binary, variant, &requests.to_string()])
         .output()
         .map_err(|e| format!("cannot run valgrind ({e}): apt-get install -y valgrind"))?;
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -173,10 +172,17 @@ fn instructions(binary: &str, variant: &str, requests: u64) -> Result<u64> {
 }
 
 /// Instructions per iteration of `binary VARIANT N`, from two run lengths so that setup
-/// cost cancels out.
-fn per_iteration(binary: &str, variant: &str, short: u64, long: u64) -> Result<f64> {
-    let a = instructions(binary, variant, short)?;
-    let b = instructions(binary, variant, long)?;
+/// cost cancels out; with `only`, just the instructions run inside that function (and
+/// what it calls, on its thread).
+fn per_iteration(
+    binary: &str,
+    variant: &str,
+    short: u64,
+    long: u64,
+    only: Option<&str>,
+) -> Result<f64> {
+    let a = instructions(binary, variant, short, only)?;
+    let b = instructions(binary, variant, long, only)?;
     Ok((b as f64 - a as f64) / (long - short) as f64)
 }
 
@@ -200,7 +206,18 @@ fn build_example(name: &str) -> Result<String> {
 
 fn profile() -> Result {
     let binary = build_example("profile_layer")?;
-    let per_request = |variant: &str| per_iteration(&binary, variant, 2_000, 12_000);
+    // Counted inside the request loop only: what a request costs on its own thread. Setup
+    // outside it (the Prometheus recorder calibrates its clock by measuring) would add
+    // hundreds of instructions of noise per request to the difference of the two runs.
+    let per_request = |variant: &str| {
+        per_iteration(
+            &binary,
+            variant,
+            2_000,
+            12_000,
+            Some("profile_layer::drive"),
+        )
+    };
     let bare = per_request("bare")?;
     let variants = [
         ("metrics", "sdk-tower metrics only"),
@@ -214,7 +231,7 @@ fn profile() -> Result {
         ),
     ];
     let mut added = Vec::new();
-    println!("bare router: {bare:.0} instructions per request");
+    println!("bare router: {bare:.0} instructions per request (request thread)");
     for (variant, label) in variants {
         let cost = per_request(variant)? - bare;
         println!("{label}: +{cost:.0} instructions per request");
@@ -233,7 +250,7 @@ fn profile() -> Result {
     );
 
     let binary = build_example("profile_sqlx")?;
-    let per_query = |variant: &str| per_iteration(&binary, variant, 500, 2_500);
+    let per_query = |variant: &str| per_iteration(&binary, variant, 500, 2_500, None);
     let plain = per_query("plain")?;
     let instrumented = per_query("instrumented")?;
     println!(
@@ -242,7 +259,7 @@ fn profile() -> Result {
     );
 
     let binary = build_example("profile_redis")?;
-    let per_command = |variant: &str| per_iteration(&binary, variant, 1_000, 5_000);
+    let per_command = |variant: &str| per_iteration(&binary, variant, 1_000, 5_000, None);
     let plain = per_command("plain")?;
     let instrumented = per_command("instrumented")?;
     println!(

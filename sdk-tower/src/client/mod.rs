@@ -19,7 +19,6 @@ use sdk_core::semconv::{self, error, http as keys, server, url};
 use sdk_core::spans::{AttrValue, SpanKind};
 use std::borrow::Cow;
 use std::sync::Arc;
-use std::time::Duration;
 use tracing::field::Empty;
 
 /// What both client integrations share.
@@ -64,12 +63,13 @@ impl OnFinish for ClientFinish {
         Some(self.cancelled.handle(OPERATION))
     }
 
-    fn on_finish(self, _span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
+    fn on_finish(&mut self, finished: &Finished<'_>, outcome: &Outcome) {
+        let duration = finished.elapsed();
         let mut labels: Vec<(&'static str, SharedString)> = vec![
             (keys::REQUEST_METHOD, SharedString::const_str(self.method)),
             (url::SCHEME, SharedString::const_str(self.scheme)),
         ];
-        if let Some(host) = self.host {
+        if let Some(host) = self.host.take() {
             labels.push((server::ADDRESS, host.into()));
         }
         if let Some(port) = self.port {
@@ -147,8 +147,13 @@ impl ClientCall {
             scheme,
             status: None,
         };
-        let operation =
-            Operation::start_with(hook, span, OPERATION, SpanKind::Client, finish, |record| {
+        let (operation, propagated) = Operation::start_traced(
+            hook,
+            span,
+            OPERATION,
+            SpanKind::Client,
+            finish,
+            |record| {
                 record.name(&semconv::http_span_name(method, None));
                 record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
                 if let Some(host) = uri.host() {
@@ -166,10 +171,10 @@ impl ClientCall {
                         uri.path()
                     ))),
                 );
-            });
-        if let Some((context, baggage)) =
-            operation.trace_state(|state| (state.span_context(), state.baggage.clone()))
-        {
+            },
+            |state| (state.span_context(), state.baggage.clone()),
+        );
+        if let Some((context, baggage)) = propagated {
             let baggage = baggage.unwrap_or_default();
             config.propagator.inject(&context, &baggage, headers);
         }

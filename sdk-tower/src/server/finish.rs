@@ -10,7 +10,6 @@ use metrics::Gauge;
 use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
 use sdk_core::spans::AttrValue;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The running request of the server layer.
 pub(crate) type Request = Operation<ServerFinish>;
@@ -47,7 +46,7 @@ impl OnFinish for ServerFinish {
         Some(self.config.handles.cancelled.handle(OPERATION))
     }
 
-    fn on_finish(mut self, span: &Finished<'_>, outcome: &Outcome, duration: Duration) {
+    fn on_finish(&mut self, span: &Finished<'_>, outcome: &Outcome) {
         if let Some(code) = self.status_code {
             span.record(|record| {
                 record.set(
@@ -63,7 +62,7 @@ impl OnFinish for ServerFinish {
             self.key.error_type = Some(sdk_core::semconv::error::CANCELLED);
         }
         let handles = self.config.handles.finished(&self.key, self.config.scheme);
-        handles.duration.record(duration.as_secs_f64());
+        handles.duration.record(span.elapsed().as_secs_f64());
         if let Some(bytes) = self.request_bytes {
             handles.request_size.record(bytes as f64);
         }

@@ -131,7 +131,11 @@ where
         };
         let protocol = protocol(request.version());
 
-        let hook = sdk_core::record::RecordHook::current();
+        let hook = if config.traces {
+            sdk_core::record::RecordHook::current()
+        } else {
+            sdk_core::record::RecordHook::none()
+        };
         let span = if !config.traces {
             tracing::Span::none()
         } else if hook.needs_fields() {
@@ -192,8 +196,19 @@ where
                 protocol,
             },
         };
-        let operation =
-            Operation::start_with(hook, span, OPERATION, SpanKind::Server, finish, |record| {
+        // The remote parent, baggage and ids are set in the same visit of the span as its
+        // attributes (one lookup in the subscriber).
+        let mut extracted = config
+            .traces
+            .then(|| config.propagator.extract(request.headers()));
+        let span_request_id = Arc::clone(&request_id);
+        let (operation, traceparent) = Operation::start_traced(
+            hook,
+            span,
+            OPERATION,
+            SpanKind::Server,
+            finish,
+            |record| {
                 record.name_shared(config.handles.span_name(method, route.as_ref()));
                 record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
                 if method == error::OTHER {
@@ -223,7 +238,7 @@ where
                     network::PROTOCOL_VERSION,
                     AttrValue::Str(Cow::Borrowed(protocol)),
                 );
-                record.push(request::ID, AttrValue::Shared(Arc::clone(&request_id)));
+                record.push(request::ID, AttrValue::Shared(span_request_id));
                 if let Some(agent) = request
                     .headers()
                     .get(http::header::USER_AGENT)
@@ -244,25 +259,21 @@ where
                         record.push(key, AttrValue::Str(Cow::Owned(text)));
                     }
                 }
-            });
-        let traceparent = if config.traces {
-            let extracted = config.propagator.extract(request.headers());
-            let baggage = (!extracted.baggage.is_empty()).then_some(extracted.baggage);
-            operation
-                .trace_state(|state| {
+            },
+            |state| {
+                if let Some(extracted) = &mut extracted {
                     if let Some(parent) = &extracted.context {
                         state.continue_remote(parent);
                     }
-                    state.request_id = Some(request_id);
-                    if let Some(baggage) = baggage {
-                        state.baggage = Some(Arc::new(baggage));
+                    if !extracted.baggage.is_empty() {
+                        state.baggage = Some(Arc::new(std::mem::take(&mut extracted.baggage)));
                     }
-                    w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
-                })
-                .and_then(|bytes| HeaderValue::from_bytes(&bytes).ok())
-        } else {
-            None
-        };
+                }
+                state.request_id = Some(request_id);
+                w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
+            },
+        );
+        let traceparent = traceparent.and_then(|bytes| HeaderValue::from_bytes(&bytes).ok());
 
         let future = {
             let _entered = operation.span().enter();
