@@ -158,6 +158,7 @@ pub struct Operation<F: OnFinish> {
     started: Instant,
     kind: &'static str,
     on_finish: Option<F>,
+    ending: bool,
 }
 
 impl<F: OnFinish> std::fmt::Debug for Operation<F> {
@@ -241,6 +242,7 @@ impl<F: OnFinish> Operation<F> {
             started: Instant::now(),
             kind,
             on_finish: Some(on_finish),
+            ending: false,
         }
     }
 
@@ -277,7 +279,7 @@ impl<F: OnFinish> Operation<F> {
 
     /// Whether it has finished.
     pub fn is_finished(&self) -> bool {
-        self.on_finish.is_none()
+        self.on_finish.is_none() || self.ending
     }
 
     /// Finishes with `outcome` (the span closes when the operation is dropped).
@@ -292,9 +294,16 @@ impl<F: OnFinish> Operation<F> {
     }
 
     fn end(&mut self, outcome: &Outcome) {
+        // Taken out of the option only after `on_finish` ran (the state is borrowed, not
+        // copied); until then `ending` keeps a second call — the drop after a panic inside
+        // `on_finish` — from recording twice.
+        if self.ending {
+            return;
+        }
         let Some(on_finish) = self.on_finish.as_mut() else {
             return;
         };
+        self.ending = true;
         match outcome {
             Outcome::Ok => {}
             Outcome::Failed {
