@@ -122,6 +122,7 @@ impl TelemetryGuard {
         #[cfg(feature = "otlp")]
         let logs = self.otlp_logs.as_ref().map(|p| p.request_flush(deadline));
         let _ = deadline;
+        #[cfg_attr(not(feature = "export"), allow(unused_mut))]
         let mut ok = true;
         #[cfg(feature = "export")]
         for pending in spans {
@@ -150,6 +151,7 @@ impl TelemetryGuard {
         }
         let asked = std::time::Instant::now();
         let deadline = asked + self.config.batch.export_timeout;
+        let _ = deadline; // unused when no exporter is compiled in
         // Ask every export worker first, then wait for all of them against one deadline,
         // so that one slow backend does not use up the others' time.
         #[cfg(feature = "export")]
@@ -167,6 +169,7 @@ impl TelemetryGuard {
         let logs = self.otlp_logs.take();
         #[cfg(feature = "otlp")]
         let logs_stopping = logs.as_ref().map(|p| p.request_shutdown(deadline));
+        #[cfg_attr(not(feature = "export"), allow(unused_mut))]
         let mut delivered = true;
         #[cfg(feature = "export")]
         for pending in spans {

@@ -44,6 +44,10 @@ pub fn recorder(config: &Config, addr: &str) -> Result<DogStatsDRecorder, Export
 /// datagrams over the following interval, and the crate offers no flush call, so a
 /// shutdown that must not lose the last second of metrics waits until two intervals (and
 /// a margin for a loaded machine) have passed since it was asked.
+#[cfg_attr(
+    not(all(feature = "json-logs", feature = "prometheus")),
+    allow(dead_code)
+)]
 pub(crate) fn sent_by(asked: std::time::Instant) -> std::time::Instant {
     asked + 2 * FLUSH_INTERVAL + Duration::from_millis(250)
 }

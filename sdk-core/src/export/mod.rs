@@ -119,11 +119,20 @@ impl BatchSpanProcessor {
     }
 
     /// Asks the worker to export what is queued by `deadline`; wait on the answer.
+    // Used by `TelemetryGuard`, which needs the `json-logs` and `prometheus` features too.
+    #[cfg_attr(
+        not(all(feature = "json-logs", feature = "prometheus")),
+        allow(dead_code)
+    )]
     pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
         self.worker.request_flush(deadline)
     }
 
     /// Asks the worker to export what is queued by `deadline` and stop.
+    #[cfg_attr(
+        not(all(feature = "json-logs", feature = "prometheus")),
+        allow(dead_code)
+    )]
     pub(crate) fn request_shutdown(&self, deadline: Instant) -> Pending<'_> {
         self.worker.request_shutdown(deadline)
     }

@@ -121,6 +121,10 @@ impl OtlpLogsPipeline {
     }
 
     /// Asks the worker to export what is queued by `deadline`; wait on the answer.
+    #[cfg_attr(
+        not(all(feature = "json-logs", feature = "prometheus")),
+        allow(dead_code)
+    )]
     pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
         self.worker.request_flush(deadline)
     }

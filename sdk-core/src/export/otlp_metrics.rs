@@ -317,6 +317,10 @@ impl OtlpMetricsPipeline {
     }
 
     /// Asks the worker to collect and export by `deadline`; wait on the answer.
+    #[cfg_attr(
+        not(all(feature = "json-logs", feature = "prometheus")),
+        allow(dead_code)
+    )]
     pub(crate) fn request_flush(&self, deadline: Instant) -> Pending<'_> {
         self.worker.request_flush(deadline)
     }
