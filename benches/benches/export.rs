@@ -113,11 +113,9 @@ impl SpanExporter for EncodeOnly {
 
 fn batch_path(c: &mut Criterion) {
     let batch = sample_batch();
-    let config = BatchConfig {
-        max_queue_size: 8192,
-        max_export_batch_size: BATCH,
-        ..BatchConfig::default()
-    };
+    let mut config = BatchConfig::default();
+    config.max_queue_size = 8192;
+    config.max_export_batch_size = BATCH;
     let processor = BatchSpanProcessor::new(Box::new(EncodeOnly(service())), config).unwrap();
     let mut group = c.benchmark_group("batch path");
     group.throughput(Throughput::Elements(batch.len() as u64));
@@ -155,11 +153,9 @@ fn request_thread(c: &mut Criterion) {
         group.bench_function("registry only", |b| b.iter(request));
     });
 
-    let config = BatchConfig {
-        max_queue_size: 1 << 16,
-        max_export_batch_size: 512,
-        ..BatchConfig::default()
-    };
+    let mut config = BatchConfig::default();
+    config.max_queue_size = 1 << 16;
+    config.max_export_batch_size = 512;
     let processor =
         Arc::new(BatchSpanProcessor::new(Box::new(EncodeOnly(service())), config).unwrap());
     let ours = tracing_subscriber::registry()

@@ -63,16 +63,9 @@ impl PushMetricExporter for NoopMetrics {
 
 /// A batch processor in front of [`Discard`], with room for a whole benchmark's spans.
 pub fn discarding_processor() -> Arc<BatchSpanProcessor> {
-    Arc::new(
-        BatchSpanProcessor::new(
-            Box::new(Discard),
-            BatchConfig {
-                max_queue_size: 1 << 16,
-                ..BatchConfig::default()
-            },
-        )
-        .unwrap_or_else(|e| panic!("{e}")),
-    )
+    let mut config = BatchConfig::default();
+    config.max_queue_size = 1 << 16;
+    Arc::new(BatchSpanProcessor::new(Box::new(Discard), config).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// The production span path: trace ids, span collection, the batch queue of `processor`.

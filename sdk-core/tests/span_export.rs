@@ -152,12 +152,11 @@ fn finished(n: u64) -> FinishedSpan {
 fn a_full_queue_drops_and_counts_without_blocking_and_shutdown_flushes() {
     let open = Arc::new((Mutex::new(false), std::sync::Condvar::new()));
     let exported = Arc::new(Mutex::new(Vec::new()));
-    let config = BatchConfig {
-        schedule_delay: Duration::from_millis(20),
-        export_timeout: Duration::from_secs(10),
-        max_queue_size: 8,
-        max_export_batch_size: 4,
-    };
+    let mut config = BatchConfig::default();
+    config.schedule_delay = Duration::from_millis(20);
+    config.export_timeout = Duration::from_secs(10);
+    config.max_queue_size = 8;
+    config.max_export_batch_size = 4;
     let span = finished(1);
     let recorded = capture_metrics(|| {
         let processor = BatchSpanProcessor::new(
@@ -207,12 +206,11 @@ fn a_full_queue_drops_and_counts_without_blocking_and_shutdown_flushes() {
 fn batches_go_out_on_schedule_and_failures_are_counted() {
     let open = Arc::new((Mutex::new(true), std::sync::Condvar::new()));
     let exported = Arc::new(Mutex::new(Vec::new()));
-    let config = BatchConfig {
-        schedule_delay: Duration::from_millis(50),
-        export_timeout: Duration::from_millis(100),
-        max_queue_size: 100,
-        max_export_batch_size: 10,
-    };
+    let mut config = BatchConfig::default();
+    config.schedule_delay = Duration::from_millis(50);
+    config.export_timeout = Duration::from_millis(100);
+    config.max_queue_size = 100;
+    config.max_export_batch_size = 10;
     let span = finished(2);
     let recorded = capture_metrics(|| {
         let processor = BatchSpanProcessor::new(

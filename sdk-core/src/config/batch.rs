@@ -4,8 +4,16 @@ use super::ConfigError;
 use super::env::{Env, parse_positive};
 use std::time::Duration;
 
-/// Batch span processing (`OTEL_BSP_*`).
+/// Batch span processing (`OTEL_BSP_*`). Start from [`BatchConfig::default`] (or the
+/// environment) and set the fields to change:
+///
+/// ```
+/// let mut batch = sdk_core::config::BatchConfig::default();
+/// batch.max_queue_size = 8192;
+/// assert_eq!(batch.max_export_batch_size, 512);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BatchConfig {
     /// Longest wait between two exports (`OTEL_BSP_SCHEDULE_DELAY`, ms; default 5000).
     pub schedule_delay: Duration,
