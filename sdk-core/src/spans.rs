@@ -452,7 +452,7 @@ pub(crate) fn record_and_state_in<S>(
     dispatch: &Dispatch,
     id: &Id,
     record: &mut dyn FnMut(&mut Recording),
-    state: &mut dyn FnMut(&mut crate::trace::SpanState),
+    state: &mut dyn FnMut(&mut SpanState),
 ) -> bool
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -464,7 +464,7 @@ where
     if let Some(recording) = extensions.get_mut::<Recording>() {
         record(recording);
     }
-    match extensions.get_mut::<crate::trace::SpanState>() {
+    match extensions.get_mut::<SpanState>() {
         Some(found) => {
             state(found);
             true
