@@ -29,6 +29,9 @@ pub enum InitError {
         /// The exporter's configuration name.
         exporter: &'static str,
     },
+    /// An application metric was refused by the catalogue.
+    #[error(transparent)]
+    Catalogue(#[from] crate::catalogue::CatalogueError),
     /// A global `tracing` subscriber was already installed.
     #[error("a global tracing subscriber is already installed")]
     SubscriberAlreadySet,

@@ -70,18 +70,24 @@ fn prometheus_name(name: &str) -> Option<&'static str> {
     });
     match by_address {
         Some(index) => PROMETHEUS_NAMES.get(index).map(String::as_str),
-        None => BY_NAME.get(name).copied(),
+        None => BY_NAME.get(name).copied().or_else(|| {
+            catalogue::registered()
+                .into_iter()
+                .find(|r| r.def.name == name)
+                .map(|r| r.prometheus)
+        }),
     }
 }
 
 /// A builder preconfigured from the catalogue: recommended naming for metrics outside the
-/// catalogue, and every catalogue histogram's buckets.
+/// catalogue, and the buckets of every catalogue histogram, the SDK's and the application
+/// metrics registered so far.
 pub fn catalogue_builder() -> Result<PrometheusBuilder, PrometheusError> {
     let mut builder = PrometheusBuilder::new()
         .with_recommended_naming(true)
         .set_buckets(catalogue::HTTP_SERVER_REQUEST_DURATION.buckets)?;
-    for def in catalogue::ALL
-        .iter()
+    for def in catalogue::all()
+        .into_iter()
         .filter(|def| def.kind == MetricKind::Histogram)
     {
         builder =

@@ -50,6 +50,7 @@ pub type BoxedLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
 pub struct TelemetryBuilder {
     config: Config,
     layers: Vec<BoxedLayer>,
+    metrics: Vec<&'static crate::catalogue::MetricDef>,
     #[cfg(feature = "export")]
     span_exporters: Vec<Box<dyn crate::export::SpanExporter>>,
 }
@@ -68,6 +69,7 @@ pub fn builder(config: Config) -> TelemetryBuilder {
     TelemetryBuilder {
         config,
         layers: Vec::new(),
+        metrics: Vec::new(),
         #[cfg(feature = "export")]
         span_exporters: Vec::new(),
     }
@@ -82,6 +84,16 @@ impl TelemetryBuilder {
         L: Layer<Registry> + Send + Sync + 'static,
     {
         self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Adds the service's own metrics to the catalogue (see
+    /// [`catalogue::register`](crate::catalogue::register)) before the exporters start, so
+    /// they get their units, descriptions, buckets and cardinality ceilings. A refused
+    /// definition fails [`init`](Self::init) / [`into_layers`](Self::into_layers) with
+    /// [`InitError::Catalogue`].
+    pub fn with_metrics(mut self, defs: &[&'static crate::catalogue::MetricDef]) -> Self {
+        self.metrics.extend_from_slice(defs);
         self
     }
 
@@ -140,6 +152,7 @@ impl TelemetryBuilder {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
+        crate::catalogue::register(&self.metrics)?;
         let config = self.config;
         if config.disabled {
             crate::global::set_config(config.clone());

@@ -21,6 +21,10 @@
 
 use crate::semconv::{browser, cache, db, error, http, network, sdk, server, url};
 
+mod application;
+pub(crate) use application::registered;
+pub use application::{CatalogueError, DEFAULT_MAX_SERIES, all, application, register};
+
 /// How a metric aggregates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MetricKind {
@@ -406,16 +410,32 @@ pub fn markdown() -> String {
     out
 }
 
-/// Looks a metric up by its OpenTelemetry name.
+/// Looks a metric (the SDK's or a registered application metric) up by its OpenTelemetry
+/// name.
 pub fn find(name: &str) -> Option<&'static MetricDef> {
-    ALL.iter().copied().find(|def| def.name == name)
+    ALL.iter()
+        .copied()
+        .find(|def| def.name == name)
+        .or_else(|| {
+            registered()
+                .into_iter()
+                .map(|r| r.def)
+                .find(|def| def.name == name)
+        })
 }
 
-/// Looks a metric up by its Prometheus name.
+/// Looks a metric (the SDK's or a registered application metric) up by its Prometheus
+/// name.
 pub fn find_prometheus(name: &str) -> Option<&'static MetricDef> {
     ALL.iter()
         .copied()
         .find(|def| def.prometheus_name() == name)
+        .or_else(|| {
+            registered()
+                .into_iter()
+                .find(|r| r.prometheus == name)
+                .map(|r| r.def)
+        })
 }
 
 #[cfg(feature = "metrics")]
@@ -510,9 +530,10 @@ mod record {
         }
     }
 
-    /// Describes every catalogue metric to the installed recorder.
+    /// Describes every catalogue metric, the SDK's and the registered application
+    /// metrics, to the installed recorder.
     pub fn describe_all() {
-        for def in super::ALL {
+        for def in super::all() {
             def.describe();
         }
     }
