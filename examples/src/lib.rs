@@ -15,6 +15,31 @@
 pub mod db;
 pub mod page;
 
+use sdk_core::catalogue::{MetricDef, MetricKind, Unit};
+
+/// Users looked up, by where the answer came from (`database`, `cache`): an application
+/// metric declared once here, registered with the catalogue at startup.
+pub static USER_LOOKUPS: MetricDef = MetricDef::new(
+    "app.user.lookups",
+    MetricKind::Counter,
+    Unit::Count("{lookup}"),
+    "Users looked up, by where the answer came from.",
+)
+.with_labels(&["app.lookup.source"])
+.with_max_series(10);
+
+/// Distinct user ids looked up since the process started (bounded by the ids that
+/// exist): the demo's gauge-shaped application metric.
+pub static USERS_SEEN: MetricDef = MetricDef::new(
+    "app.users.seen",
+    MetricKind::Gauge,
+    Unit::Count("{user}"),
+    "Distinct users looked up since the process started.",
+);
+
+/// The demo's application metrics, for `TelemetryBuilder::with_metrics`.
+pub static APP_METRICS: &[&MetricDef] = &[&USER_LOOKUPS, &USERS_SEEN];
+
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -33,6 +58,7 @@ pub struct AppState {
     base_url: Arc<OnceLock<String>>,
     db: db::Database,
     cache: Option<sdk_redis::Cache<redis::aio::ConnectionManager>>,
+    users_seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 impl AppState {
@@ -50,6 +76,7 @@ impl AppState {
             base_url: Arc::new(OnceLock::new()),
             db,
             cache,
+            users_seen: Arc::default(),
         }
     }
 
@@ -142,6 +169,20 @@ async fn index() -> &'static str {
     "demo service: try /app (in a browser), /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
+/// Counts a lookup and the distinct users seen (ids are bounded by the table's rows).
+fn record_lookup(state: &AppState, id: u64, source: &'static str) {
+    USER_LOOKUPS
+        .counter(&[("app.lookup.source", source.into())])
+        .increment(1);
+    let mut seen = state
+        .users_seen
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if seen.len() < 100_000 && seen.insert(id) {
+        USERS_SEEN.gauge(&[]).set(seen.len() as f64);
+    }
+}
+
 #[derive(Serialize)]
 struct User {
     id: u64,
@@ -157,7 +198,10 @@ async fn user(
     tracing::info!(user.id = id, "user lookup");
     let key = i64::try_from(id).map_err(|_| StatusCode::NOT_FOUND)?;
     match state.db.user_name(key).await {
-        Ok(Some(name)) => Ok(axum::Json(User { id, name })),
+        Ok(Some(name)) => {
+            record_lookup(&state, id, "database");
+            Ok(axum::Json(User { id, name }))
+        }
         Ok(None) => Err(StatusCode::NOT_FOUND),
         Err(err) => {
             tracing::error!(error = %err, "user query failed");
@@ -186,12 +230,15 @@ async fn cached_user(State(state): State<AppState>, Path(id): Path<u64>) -> Resp
         None => load().await.map_err(|e| e.to_string()),
     };
     match name {
-        Ok(Some(name)) => axum::Json(serde_json::json!({
+        Ok(Some(name)) => {
+            record_lookup(&state, id, "cache");
+            axum::Json(serde_json::json!({
             "id": id,
             "name": name,
             "cache": if state.cache.is_some() { "redis" } else { "off" },
-        }))
-        .into_response(),
+            }))
+            .into_response()
+        }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(err) => {
             tracing::error!(error = %err, "cached user lookup failed");

@@ -67,7 +67,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let telemetry = match sdk_core::init(config) {
+    let telemetry = match sdk_core::builder(config)
+        .with_metrics(demo::APP_METRICS)
+        .init()
+    {
         Ok(guard) => guard,
         Err(err) => {
             eprintln!("demo: {err}");

@@ -103,5 +103,8 @@ pub mod global;
 #[cfg(feature = "signal")]
 pub mod shutdown;
 
+#[cfg(feature = "ops")]
+pub mod ops;
+
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -13,6 +13,8 @@
 //!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
+//! - `ops`: regenerates the demo's rules, SLO recordings, anomaly bands, their promtool
+//!   tests and dashboards in `examples/ops/` from `examples/ops/spec.yaml`;
 //! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
 //! - `peers`: installs, starts and configures the test peers (PostgreSQL with
 //!   `pg_stat_statements`, Redis, promtool, the Datadog test agent) without running tests;
@@ -27,7 +29,7 @@ use std::time::Instant;
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
-const CORE_FEATURES: [&str; 13] = [
+const CORE_FEATURES: [&str; 14] = [
     "tracing",
     "json-logs",
     "metrics",
@@ -41,6 +43,7 @@ const CORE_FEATURES: [&str; 13] = [
     "testing-otlp",
     "testing",
     "rum",
+    "ops",
 ];
 
 fn main() -> ExitCode {
@@ -52,6 +55,23 @@ fn main() -> ExitCode {
         "test" => test(),
         "bench" => bench(&rest),
         "docs" => docs(),
+        "ops" => run(
+            "generate examples/ops",
+            cargo()
+                .args([
+                    "run",
+                    "--quiet",
+                    "--package",
+                    "demo",
+                    "--bin",
+                    "ops",
+                    "--",
+                    "generate",
+                    "examples/ops/spec.yaml",
+                    "examples/ops",
+                ])
+                .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
+        ),
         "load" => load(&rest),
         "profile" => profile(),
         "wasm" => wasm::bundle(),
@@ -63,7 +83,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | load [seconds] | profile | wasm | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [seconds] | profile | wasm | peers>"
             );
             return ExitCode::from(2);
         }

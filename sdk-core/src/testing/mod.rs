@@ -169,6 +169,39 @@ pub fn capture_metrics(f: impl FnOnce()) -> Vec<RecordedMetric> {
         .collect()
 }
 
+/// Runs the real `promtool` (from `$PROMTOOL`, else `PATH`) with `args` in `dir`, such as
+/// `["test", "rules", "shop.rules.test.yml"]`.
+///
+/// `Ok` carries promtool's output when it exits with status 0; otherwise the error holds
+/// its status and output. A missing promtool is an error that says how to install it.
+pub fn promtool(args: &[&str], dir: &std::path::Path) -> Result<String, String> {
+    let program = std::env::var_os("PROMTOOL").unwrap_or_else(|| "promtool".into());
+    let output = std::process::Command::new(&program)
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .map_err(|err| {
+            format!(
+                "cannot run {}: {err}. `cargo xtask test` installs it; by hand: apt-get install -y prometheus",
+                program.to_string_lossy()
+            )
+        })?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(format!(
+            "promtool {} ({}):\n{text}",
+            args.join(" "),
+            output.status
+        ))
+    }
+}
+
 /// Runs the real `promtool check metrics` on `exposition` (from `$PROMTOOL`, else `PATH`).
 ///
 /// Returns promtool's findings as an error; `Ok` means exit status 0 and no findings.
