@@ -78,6 +78,7 @@
 
 mod alerts;
 mod anomaly;
+mod datadog;
 mod promql;
 mod rules;
 mod slo;
@@ -223,6 +224,7 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
             },
         )?);
     }
+    files.extend(datadog::files(spec)?);
     Ok(files)
 }
 
@@ -241,6 +243,9 @@ pub fn write(dir: &Path, files: &[GeneratedFile]) -> Result<(), OpsError> {
     std::fs::create_dir_all(dir).map_err(io(dir.to_owned()))?;
     for file in files {
         let path = dir.join(&file.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent.to_owned()))?;
+        }
         std::fs::write(&path, &file.contents).map_err(io(path.clone()))?;
     }
     Ok(())
