@@ -2,7 +2,8 @@
 //!
 //! - `demo [ARGS]`: builds the browser module, then runs the demo service (`--addr
 //!   HOST:PORT`, default `127.0.0.1:3000`; open `/app` in a browser);
-//! - `test`: everything CI runs: installs the real peers the tests need (`promtool`, the
+//! - `test`: everything CI runs: installs the real peers the tests need (`promtool`,
+//!   Prometheus and Alertmanager, the
 //!   Datadog test agent in a virtualenv, the wasm32 target, the wasm-bindgen CLI, binaryen,
 //!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
 //!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget, the
@@ -576,11 +577,28 @@ fn ensure_redis() -> Result {
 
 fn ensure_promtool() -> Result {
     let promtool = std::env::var("PROMTOOL").unwrap_or_else(|_| "promtool".into());
-    if succeeds(&promtool, &["--version"]) {
+    // promtool and prometheus come from Debian's `prometheus`, Alertmanager from
+    // `prometheus-alertmanager`; the packaged services are not started.
+    let missing: Vec<&str> = [
+        (promtool.as_str(), "prometheus"),
+        ("prometheus", "prometheus"),
+        ("prometheus-alertmanager", "prometheus-alertmanager"),
+    ]
+    .iter()
+    .filter(|(program, _)| !succeeds(program, &["--version"]))
+    .map(|(_, package)| *package)
+    .collect();
+    let mut packages = missing.clone();
+    packages.dedup();
+    if packages.is_empty() {
         return Ok(());
     }
     if !is_root() || !succeeds("apt-get", &["--version"]) {
-        return Err("promtool is missing: install Debian's `prometheus` package (apt-get install -y prometheus) or set PROMTOOL".into());
+        return Err(format!(
+            "missing: install Debian's {} (apt-get install -y {}), or set PROMTOOL",
+            packages.join(", "),
+            packages.join(" ")
+        ));
     }
     let policy = std::path::Path::new("/usr/sbin/policy-rc.d");
     let placed_policy = !policy.exists();
@@ -597,15 +615,10 @@ fn ensure_promtool() -> Result {
     )
     .and_then(|()| {
         run(
-            "install promtool (Debian prometheus)",
+            &format!("install {}", packages.join(" ")),
             Command::new("apt-get")
-                .args([
-                    "install",
-                    "-y",
-                    "-qq",
-                    "--no-install-recommends",
-                    "prometheus",
-                ])
+                .args(["install", "-y", "-qq", "--no-install-recommends"])
+                .args(&packages)
                 .env("DEBIAN_FRONTEND", "noninteractive"),
         )
     });
@@ -613,10 +626,10 @@ fn ensure_promtool() -> Result {
         let _ = std::fs::remove_file(policy);
     }
     installed?;
-    if succeeds(&promtool, &["--version"]) {
+    if succeeds(&promtool, &["--version"]) && succeeds("prometheus-alertmanager", &["--version"]) {
         Ok(())
     } else {
-        Err("promtool still missing after install".into())
+        Err("promtool, prometheus or prometheus-alertmanager still missing after install".into())
     }
 }
 

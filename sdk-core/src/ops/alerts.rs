@@ -3,7 +3,7 @@
 //! scenarios its generated `promtool` test runs.
 
 use super::promql::{label, matchers, num, series, sum_by};
-use super::rules::{Rule, SERVICE_LABEL, names};
+use super::rules::{Names, Rule, SERVICE_LABEL};
 use super::spec::{Spec, Window};
 use super::tests::{Series, counter, gauge};
 use crate::catalogue::{
@@ -28,9 +28,10 @@ pub(crate) struct Alert {
     pub(crate) zero: Vec<Series>,
     /// When the scenarios are judged, seconds from their start.
     pub(crate) eval_seconds: u64,
-    /// Minutes between input samples and rule evaluations in the test (long windows
-    /// are tested at a coarser step; the test files are grouped by it).
-    pub(crate) every_minutes: u64,
+    /// Seconds between input samples and rule evaluations in the test (long windows
+    /// are tested at a coarser step, short ones at a finer; the test files are grouped
+    /// by it).
+    pub(crate) every_seconds: u64,
 }
 
 impl Alert {
@@ -71,9 +72,14 @@ impl Alert {
             quiet,
             zero,
             eval_seconds,
-            every_minutes: 1,
+            every_seconds: spec_step(spec),
         }
     }
+}
+
+/// The test step of the symptom alerts: a minute, or a quarter of a shorter rate window.
+fn spec_step(spec: &Spec) -> u64 {
+    (spec.rate_window.seconds() / 4).clamp(1, 60)
 }
 
 /// `requests-availability` → `RequestsAvailability`.
@@ -111,8 +117,10 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
     let svc = format!("{{{SERVICE_LABEL}=\"{}\"}}", spec.service);
     let prefix = camel(&spec.service);
     let for_ = Some(&t.for_);
-    let eval = 300 + t.for_.seconds() + 300;
+    let eval = spec.rate_window.seconds() + t.for_.seconds() + 300;
     let sel = matchers(&spec.selector, &[]);
+    let n = Names::of(spec);
+    let w = n.window();
     let mut alerts = Vec::new();
 
     if let Some(threshold) = t.latency_p95 {
@@ -144,7 +152,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         alerts.push(Alert::new(
             spec,
             &format!("{prefix}HighLatencyP95"),
-            format!("{}{svc} > {}", names::route_quantile(95), num(threshold)),
+            format!("{}{svc} > {}", n.route_quantile(95), num(threshold)),
             for_,
             "warning",
             format!("{} {{{{ $labels.http_route }}}} is slow", spec.service),
@@ -180,7 +188,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         alerts.push(Alert::new(
             spec,
             &format!("{prefix}HighErrorRatio"),
-            format!("{}{svc} > {}", names::ROUTE_ERRORS, num(threshold)),
+            format!("{}{svc} > {}", n.route_errors(), num(threshold)),
             for_,
             "critical",
             format!("{} {{{{ $labels.http_route }}}} answers with server errors", spec.service),
@@ -216,7 +224,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         alerts.push(Alert::new(
             spec,
             &format!("{prefix}CacheHitRatioLow"),
-            format!("{}{svc} < {}", names::CACHE_HIT, num(threshold)),
+            format!("{}{svc} < {}", n.cache_hit(), num(threshold)),
             for_,
             "warning",
             format!("{} cache prefix {{{{ $labels.cache_key_prefix }}}} mostly misses", spec.service),
@@ -264,7 +272,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         &format!("{prefix}DbPoolExhausted"),
         format!(
             "{}{svc} >= 1\nand on ({pool_label})\n{} > 0",
-            names::POOL_SATURATION,
+            n.pool_saturation(),
             sum_by(
                 &[&pool_label],
                 &format!("{}{sel}", DB_CLIENT_CONNECTION_PENDING_REQUESTS.prometheus_name())
@@ -302,7 +310,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             sum_by(
                 &[&pool_label],
                 &format!(
-                    "increase({}{sel}[5m])",
+                    "increase({}{sel}[{w}])",
                     DB_CLIENT_CONNECTION_TIMEOUTS.prometheus_name()
                 )
             )
@@ -311,7 +319,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         "critical",
         format!("{} pool {{{{ $labels.{pool_label} }}}} times out", spec.service),
         format!(
-            "Requests have timed out waiting for a connection of the pool {{{{ $labels.{pool_label} }}}} in the last 5 minutes."
+            "Requests have timed out waiting for a connection of the pool {{{{ $labels.{pool_label} }}}} in the last {w}."
         ),
         Scenario {
             series: per_minute_counter(&DB_CLIENT_CONNECTION_TIMEOUTS, &pool, 1.0),
@@ -319,7 +327,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         },
         per_minute_counter(&DB_CLIENT_CONNECTION_TIMEOUTS, &pool, 0.0),
         per_minute_counter(&DB_CLIENT_CONNECTION_TIMEOUTS, &pool, 0.0),
-        600,
+        eval,
     ));
 
     if let Some(threshold) = t.slow_queries_per_second {
@@ -337,7 +345,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
                 "{} > {}",
                 sum_by(
                     &by,
-                    &format!("rate({}{sel}[5m])", DB_CLIENT_SLOW_QUERIES.prometheus_name())
+                    &format!("rate({}{sel}[{w}])", DB_CLIENT_SLOW_QUERIES.prometheus_name())
                 ),
                 num(threshold)
             ),
@@ -379,7 +387,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         alerts.push(Alert::new(
             spec,
             &format!("{prefix}RumPoorRatings"),
-            format!("{}{svc} > {}", names::RUM_POOR, num(threshold)),
+            format!("{}{svc} > {}", n.rum_poor(), num(threshold)),
             for_,
             "warning",
             format!(
@@ -413,9 +421,9 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         &format!("{prefix}TelemetryDropped"),
         format!(
             "{} > 0",
-            sum_by(&by, &format!("rate({}{sel}[5m])", EXPORTER_DROPPED.prometheus_name()))
+            sum_by(&by, &format!("rate({}{sel}[{w}])", EXPORTER_DROPPED.prometheus_name()))
         ),
-        Some(&Window::from_seconds(120)),
+        for_,
         "warning",
         format!(
             "{} drops {{{{ $labels.sdk_signal }}}} at the {{{{ $labels.sdk_exporter }}}} exporter",
@@ -428,7 +436,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         },
         per_minute_counter(&EXPORTER_DROPPED, &dropped, 0.0),
         per_minute_counter(&EXPORTER_DROPPED, &dropped, 0.0),
-        600,
+        eval,
     ));
 
     let metric = [(sdk::METRIC, "http.server.request.duration")];
@@ -439,10 +447,10 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             "{} > 0",
             sum_by(
                 &[&label(sdk::METRIC)],
-                &format!("rate({}{sel}[5m])", METRIC_OVERFLOW.prometheus_name())
+                &format!("rate({}{sel}[{w}])", METRIC_OVERFLOW.prometheus_name())
             )
         ),
-        Some(&Window::from_seconds(120)),
+        for_,
         "warning",
         format!("{} metric {{{{ $labels.sdk_metric }}}} hit its series ceiling", spec.service),
         "New label combinations of {{ $labels.sdk_metric }} are folded into its overflow series: a label carries unbounded values (ids, raw paths).".to_owned(),
@@ -452,7 +460,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         },
         per_minute_counter(&METRIC_OVERFLOW, &metric, 0.0),
         per_minute_counter(&METRIC_OVERFLOW, &metric, 0.0),
-        600,
+        eval,
     ));
     alerts
 }

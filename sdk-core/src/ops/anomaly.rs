@@ -7,7 +7,7 @@
 
 use super::alerts::{Alert, Scenario, camel};
 use super::promql::{label, num};
-use super::rules::{Group, Rule, SERVICE_LABEL, group, names};
+use super::rules::{Group, Names, Rule, SERVICE_LABEL, group};
 use super::spec::Spec;
 use super::tests::{Series, counter_segments};
 use crate::catalogue::HTTP_SERVER_REQUEST_DURATION;
@@ -15,10 +15,13 @@ use crate::semconv::http;
 use std::collections::BTreeMap;
 
 /// The signals that get a band, each with the alert name's stem.
-const SIGNALS: [(&str, &str); 2] = [
-    (names::SERVICE_RATE, "RequestRate"),
-    (names::SERVICE_ERRORS, "ErrorRatio"),
-];
+fn watched(spec: &Spec) -> [(String, &'static str); 2] {
+    let n = Names::of(spec);
+    [
+        (n.service_rate(), "RequestRate"),
+        (n.service_errors(), "ErrorRatio"),
+    ]
+}
 
 fn svc(spec: &Spec) -> String {
     format!("{{{SERVICE_LABEL}=\"{}\"}}", spec.service)
@@ -29,7 +32,7 @@ fn svc(spec: &Spec) -> String {
 pub(crate) fn band_group(spec: &Spec, signals: Vec<Rule>) -> Group {
     let sel = svc(spec);
     let mut rules = signals;
-    for (signal, _) in SIGNALS {
+    for (signal, _) in watched(spec) {
         rules.push(Rule::record(
             format!("{signal}:avg_over_time_1w"),
             format!("avg_over_time({signal}{sel}[1w])"),
@@ -80,7 +83,7 @@ pub(crate) fn band_alerts(spec: &Spec) -> Vec<Alert> {
     };
     let eval = (week + 45) * 60;
     let mut alerts = Vec::new();
-    for (signal, stem) in SIGNALS {
+    for (signal, stem) in watched(spec) {
         let name = format!("{}{stem}Anomaly", camel(&spec.service));
         let (fire, quiet, zero): (Vec<Series>, Vec<Series>, Vec<Series>) = if stem == "RequestRate"
         {
@@ -110,7 +113,7 @@ pub(crate) fn band_alerts(spec: &Spec) -> Vec<Alert> {
             format!(
                 "abs(\n  ({signal}{sel} - {signal}:prediction{sel})\n  / ({signal}:stddev_over_time_1w{sel} > 0)\n) > {k}\nand on ()\n{rate}{sel} > {min}",
                 k = num(a.k),
-                rate = names::SERVICE_RATE,
+                rate = Names::of(spec).service_rate(),
                 min = num(a.min_request_rate),
             ),
             Some(&a.for_),

@@ -79,6 +79,7 @@
 mod alerts;
 mod anomaly;
 mod datadog;
+pub mod grafana;
 mod promql;
 mod rules;
 mod slo;
@@ -180,17 +181,18 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
     alert_list.extend(symptoms);
     // One test file per sampling step: day-long burn-rate windows are tested on a
     // coarser grid than the 5-minute symptoms.
-    let mut steps: Vec<u64> = alert_list.iter().map(|a| a.every_minutes).collect();
+    let mut steps: Vec<u64> = alert_list.iter().map(|a| a.every_seconds).collect();
     steps.sort_unstable();
     steps.dedup();
     for every in steps {
-        let name = if every == 1 {
+        let step = spec::Window::from_seconds(every);
+        let name = if every == 60 {
             format!("{service}.rules.test.yml")
         } else {
-            format!("{service}-{every}m.rules.test.yml")
+            format!("{service}-{}.rules.test.yml", step.as_str())
         };
         // Burn-rate alerts over days need only the SLO file.
-        let rule_files = if every == 1 {
+        let rule_files = if every <= 60 {
             vec![rules_file.clone(), slo_file.clone(), alerts_file.clone()]
         } else {
             vec![slo_file.clone()]
@@ -199,10 +201,10 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
             &name,
             &TestFile {
                 rule_files,
-                evaluation_interval: format!("{every}m"),
+                evaluation_interval: step.as_str().to_owned(),
                 tests: alert_list
                     .iter()
-                    .filter(|a| a.every_minutes == every)
+                    .filter(|a| a.every_seconds == every)
                     .flat_map(tests::alert_tests)
                     .collect(),
             },
@@ -224,6 +226,7 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
             },
         )?);
     }
+    files.extend(grafana::files(spec)?);
     files.extend(datadog::files(spec)?);
     Ok(files)
 }

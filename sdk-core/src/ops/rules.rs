@@ -67,45 +67,100 @@ impl Rule {
 /// The label every SDK recording rule carries, naming the service.
 pub(crate) const SERVICE_LABEL: &str = "sdk_service";
 
-/// The rate window of the per-route recordings.
-pub(crate) const RATE: &str = "5m";
+/// Recorded series names, shared by alerts, tests and dashboards. Like sloth's, they
+/// carry the rate window they were computed over (`…:ratio_rate5m`).
+pub(crate) struct Names(String);
 
-/// Recorded series names, shared by alerts, tests and dashboards.
-pub(crate) mod names {
+impl Names {
+    pub(crate) fn of(spec: &Spec) -> Self {
+        Self(spec.rate_window.as_str().to_owned())
+    }
+
+    /// The rate window (`5m`).
+    pub(crate) fn window(&self) -> &str {
+        &self.0
+    }
+
     /// Requests per second by route.
-    pub(crate) const ROUTE_RATE: &str = "http_route:http_server_requests:rate5m";
+    pub(crate) fn route_rate(&self) -> String {
+        format!("http_route:http_server_requests:rate{}", self.0)
+    }
     /// 5xx ratio by route.
-    pub(crate) const ROUTE_ERRORS: &str = "http_route:http_server_requests_errors:ratio_rate5m";
-    /// Requests per second, whole service.
-    pub(crate) const SERVICE_RATE: &str = "service:http_server_requests:rate5m";
-    /// 5xx ratio, whole service.
-    pub(crate) const SERVICE_ERRORS: &str = "service:http_server_requests_errors:ratio_rate5m";
-    /// p95 latency, whole service.
-    pub(crate) const SERVICE_P95: &str = "service:http_server_request_duration_seconds:p95_rate5m";
-    /// Cache hit ratio by key prefix.
-    pub(crate) const CACHE_HIT: &str = "cache_key_prefix:sdk_cache_requests_hit:ratio_rate5m";
-    /// Pool connections in use over the pool maximum.
-    pub(crate) const POOL_SATURATION: &str =
-        "db_client_connection_pool_name:db_client_connection:saturation";
-    /// Ratio of "poor" ratings by route and vital.
-    pub(crate) const RUM_POOR: &str = "http_route:browser_web_vital_poor:ratio_rate5m";
-
+    pub(crate) fn route_errors(&self) -> String {
+        format!(
+            "http_route:http_server_requests_errors:ratio_rate{}",
+            self.0
+        )
+    }
     /// Latency quantile by route (`q` = 50, 90, 95, 99).
-    pub(crate) fn route_quantile(q: u32) -> String {
-        format!("http_route:http_server_request_duration_seconds:p{q}_rate5m")
+    pub(crate) fn route_quantile(&self, q: u32) -> String {
+        format!(
+            "http_route:http_server_request_duration_seconds:p{q}_rate{}",
+            self.0
+        )
+    }
+    /// Requests per second, whole service.
+    pub(crate) fn service_rate(&self) -> String {
+        format!("service:http_server_requests:rate{}", self.0)
+    }
+    /// 5xx ratio, whole service.
+    pub(crate) fn service_errors(&self) -> String {
+        format!("service:http_server_requests_errors:ratio_rate{}", self.0)
+    }
+    /// p95 latency, whole service.
+    pub(crate) fn service_p95(&self) -> String {
+        format!(
+            "service:http_server_request_duration_seconds:p95_rate{}",
+            self.0
+        )
+    }
+    /// Database p95 by system, operation and table.
+    pub(crate) fn db_p95(&self) -> String {
+        format!(
+            "db_operation:db_client_operation_duration_seconds:p95_rate{}",
+            self.0
+        )
+    }
+    /// Cache hit ratio by key prefix.
+    pub(crate) fn cache_hit(&self) -> String {
+        format!(
+            "cache_key_prefix:sdk_cache_requests_hit:ratio_rate{}",
+            self.0
+        )
+    }
+    /// Pool connections in use over the pool maximum (a gauge ratio: no window).
+    pub(crate) fn pool_saturation(&self) -> String {
+        "db_client_connection_pool_name:db_client_connection:saturation".to_owned()
+    }
+    /// Web-vital timing p75 by route and vital.
+    pub(crate) fn vital_p75(&self) -> String {
+        format!(
+            "http_route:browser_web_vital_duration_seconds:p75_rate{}",
+            self.0
+        )
+    }
+    /// CLS p75 by route.
+    pub(crate) fn cls_p75(&self) -> String {
+        format!("http_route:browser_web_vital_cls:p75_rate{}", self.0)
+    }
+    /// Ratio of "poor" ratings by route and vital.
+    pub(crate) fn rum_poor(&self) -> String {
+        format!("http_route:browser_web_vital_poor:ratio_rate{}", self.0)
     }
 }
 
 /// The quantiles recorded per route.
 pub(crate) const QUANTILES: [u32; 4] = [50, 90, 95, 99];
 
-fn rate(series_with_matchers: &str) -> String {
-    format!("rate({series_with_matchers}[{RATE}])")
+fn rate_over(window: &str) -> impl Fn(&str) -> String + '_ {
+    move |series_with_matchers| format!("rate({series_with_matchers}[{window}])")
 }
 
 /// RED per route, and for the whole service (the second list: the signals the anomaly
 /// bands watch, recorded in the band's own group when bands are on).
 pub(crate) fn red(spec: &Spec) -> (Vec<Rule>, Vec<Rule>) {
+    let n = Names::of(spec);
+    let rate = rate_over(n.window());
     let route = label(http::ROUTE);
     let status = label(http::RESPONSE_STATUS_CODE);
     let sel = matchers(&spec.selector, &[]);
@@ -127,25 +182,22 @@ pub(crate) fn red(spec: &Spec) -> (Vec<Rule>, Vec<Rule>) {
     };
     let by_route = [route.as_str()];
     let mut rules = vec![
-        Rule::record(names::ROUTE_RATE, total(&by_route)),
+        Rule::record(n.route_rate(), total(&by_route)),
         Rule::record(
-            names::ROUTE_ERRORS,
+            n.route_errors(),
             guarded_ratio(&errors(&by_route), &total(&by_route)),
         ),
     ];
     rules.extend(
         QUANTILES
             .iter()
-            .map(|q| Rule::record(names::route_quantile(*q), quantile(*q, &by_route))),
+            .map(|q| Rule::record(n.route_quantile(*q), quantile(*q, &by_route))),
     );
     let service = vec![
-        Rule::record(names::SERVICE_RATE, total(&[])),
+        Rule::record(n.service_rate(), total(&[])),
+        Rule::record(n.service_errors(), guarded_ratio(&errors(&[]), &total(&[]))),
         Rule::record(
-            names::SERVICE_ERRORS,
-            guarded_ratio(&errors(&[]), &total(&[])),
-        ),
-        Rule::record(
-            names::SERVICE_P95,
+            n.service_p95(),
             format!(
                 "histogram_quantile(0.95, {})\nand ({} > 0)",
                 sum_by(&["le"], &rate(&format!("{bucket}{sel}"))),
@@ -159,6 +211,8 @@ pub(crate) fn red(spec: &Spec) -> (Vec<Rule>, Vec<Rule>) {
 /// Database query latency by operation, pool saturation; cache hit ratio; web-vital
 /// p75s and poor ratings by route.
 pub(crate) fn dependencies(spec: &Spec) -> Group {
+    let n = Names::of(spec);
+    let rate = rate_over(n.window());
     let sel = matchers(&spec.selector, &[]);
     let pool = label(db::CLIENT_CONNECTION_POOL_NAME);
     let state = label(db::CLIENT_CONNECTION_STATE);
@@ -175,7 +229,7 @@ pub(crate) fn dependencies(spec: &Spec) -> Group {
     let db_count = series(&DB_CLIENT_OPERATION_DURATION, "_count");
     let db_by = [system.as_str(), op.as_str(), table.as_str()];
     let mut rules = vec![Rule::record(
-        "db_operation:db_client_operation_duration_seconds:p95_rate5m",
+        n.db_p95(),
         format!(
             "histogram_quantile(0.95, {})\nand on ({}) ({} > 0)",
             sum_by(
@@ -188,7 +242,7 @@ pub(crate) fn dependencies(spec: &Spec) -> Group {
     )];
     let used = matchers(&spec.selector, &[(state, "=", "used".into())]);
     rules.push(Rule::record(
-        names::POOL_SATURATION,
+        n.pool_saturation(),
         format!(
             "{}\n/\n({} > 0)",
             sum_by(
@@ -205,7 +259,7 @@ pub(crate) fn dependencies(spec: &Spec) -> Group {
     let cache_total = series(&CACHE_REQUESTS, "");
     let hits = matchers(&spec.selector, &[(result, "=", "hit".into())]);
     rules.push(Rule::record(
-        names::CACHE_HIT,
+        n.cache_hit(),
         guarded_ratio(
             &sum_by(&[&prefix], &rate(&format!("{cache_total}{hits}"))),
             &sum_by(&[&prefix], &rate(&format!("{cache_total}{sel}"))),
@@ -213,14 +267,8 @@ pub(crate) fn dependencies(spec: &Spec) -> Group {
     ));
 
     for (def, record) in [
-        (
-            &BROWSER_WEB_VITAL_DURATION,
-            "http_route:browser_web_vital_duration_seconds:p75_rate5m",
-        ),
-        (
-            &BROWSER_WEB_VITAL_CLS,
-            "http_route:browser_web_vital_cls:p75_rate5m",
-        ),
+        (&BROWSER_WEB_VITAL_DURATION, n.vital_p75()),
+        (&BROWSER_WEB_VITAL_CLS, n.cls_p75()),
     ] {
         let bucket = series(def, "_bucket");
         let count = series(def, "_count");
@@ -251,7 +299,7 @@ pub(crate) fn dependencies(spec: &Spec) -> Group {
         )
     };
     rules.push(Rule::record(
-        names::RUM_POOR,
+        n.rum_poor(),
         guarded_ratio(&counts(&poor), &counts(&sel)),
     ));
     group(spec, "dependencies", rules)

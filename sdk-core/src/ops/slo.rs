@@ -350,8 +350,13 @@ pub(crate) fn burn_rate_alerts(spec: &Spec, slo: &Slo) -> Vec<Alert> {
         let fire_share = (1.0 + first.factor * budget) / 2.0;
         // A quarter of the short window between samples: enough for every rate, and a
         // day-long window stays a quick test.
-        let every = (first.short.seconds() / 60 / 4).max(1);
-        let eval = first.long.seconds() + 2 * every * 60;
+        let quarter = (first.short.seconds() / 4).max(1);
+        let every = if quarter >= 60 {
+            quarter / 60 * 60
+        } else {
+            quarter
+        };
+        let eval = first.long.seconds() + 2 * every;
         let c = counting(spec, &slo.sli, &spec.period);
         let mut alert = Alert::new(
             spec,
@@ -383,7 +388,7 @@ pub(crate) fn burn_rate_alerts(spec: &Spec, slo: &Slo) -> Vec<Alert> {
             .rule
             .labels
             .insert("sloth_severity".into(), sloth_severity.into());
-        alert.every_minutes = every;
+        alert.every_seconds = every;
         alerts.push(alert);
     }
     alerts

@@ -86,6 +86,10 @@ pub struct Spec {
     /// The SLO period (default 30d).
     #[serde(default = "default_period")]
     pub period: Window,
+    /// The rate window of the per-route recordings and the symptom alerts (default 5m;
+    /// named in the recordings, as in `http_route:http_server_requests:rate5m`).
+    #[serde(default = "default_rate_window")]
+    pub rate_window: Window,
     /// Burn-rate alert windows; default: the SRE workbook's table.
     #[serde(default)]
     pub burn_rate: BurnRateWindows,
@@ -102,6 +106,10 @@ pub struct Spec {
 
 fn default_period() -> Window {
     Window::from_seconds(30 * 86_400)
+}
+
+fn default_rate_window() -> Window {
+    Window::from_seconds(300)
 }
 
 /// The page and ticket windows of the multiwindow, multi-burn-rate alerts.

@@ -107,7 +107,7 @@ pub(crate) fn counter_segments(
 }
 
 impl Series {
-    /// `steps` samples after the first, `every` minutes apart.
+    /// `steps` samples after the first, `every` seconds apart.
     fn values(&self, steps: u64, every: u64) -> String {
         let mut out = Vec::new();
         let mut value = self.start;
@@ -118,12 +118,12 @@ impl Series {
             let taken = if last {
                 left
             } else {
-                (length / every).min(left)
+                (length * 60 / every).min(left)
             };
             if taken == 0 {
                 continue;
             }
-            let step = rate * every as f64;
+            let step = rate * every as f64 / 60.0;
             // `a+bxn` yields a, a+b, …, a+nb: the first value is already written.
             out.push(format!("{}+{}x{}", num(value + step), num(step), taken - 1));
             value += step * taken as f64;
@@ -143,8 +143,8 @@ fn render(template: &str, labels: &BTreeMap<String, String>) -> String {
 
 /// The three test groups of an alert.
 pub(crate) fn alert_tests(alert: &Alert) -> Vec<TestGroup> {
-    let every = alert.every_minutes.max(1);
-    let steps = alert.eval_seconds / 60 / every + 5;
+    let every = alert.every_seconds.max(1);
+    let steps = alert.eval_seconds / every + 5;
     let eval_time = super::spec::Window::from_seconds(alert.eval_seconds)
         .as_str()
         .to_owned();
@@ -169,7 +169,7 @@ pub(crate) fn alert_tests(alert: &Alert) -> Vec<TestGroup> {
         .collect();
     labels.remove("alertname");
     let case = |series: &[Series], expected: Vec<ExpectedAlert>| TestGroup {
-        interval: format!("{every}m"),
+        interval: super::spec::Window::from_seconds(every).as_str().to_owned(),
         input_series: inputs(series),
         alert_rule_test: vec![AlertTest {
             eval_time: eval_time.clone(),
@@ -198,11 +198,12 @@ mod unit {
     fn expanding_notation_covers_every_minute() {
         let s = counter("x", &[("a".into(), "b".into())], 60.0);
         assert_eq!(s.name, "x{a=\"b\"}");
-        assert_eq!(s.values(3, 1), "0 60+60x2");
-        assert_eq!(s.values(2, 30), "0 1800+1800x1");
+        assert_eq!(s.values(3, 60), "0 60+60x2");
+        assert_eq!(s.values(2, 1800), "0 1800+1800x1");
+        assert_eq!(s.values(2, 15), "0 15+15x1");
         let seg = counter_segments("x", &[], vec![(2, 1.0), (2, 3.0)]);
         // 0, 1, 2, then +3: 5, 8, 11
-        assert_eq!(seg.values(5, 1), "0 1+1x1 5+3x2");
-        assert_eq!(gauge("g", &[], 5.0).values(2, 1), "5 5+0x1");
+        assert_eq!(seg.values(5, 60), "0 1+1x1 5+3x2");
+        assert_eq!(gauge("g", &[], 5.0).values(2, 60), "5 5+0x1");
     }
 }
