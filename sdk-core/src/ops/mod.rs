@@ -78,6 +78,7 @@
 
 mod alerts;
 mod anomaly;
+pub mod budget;
 mod datadog;
 pub mod grafana;
 mod promql;
@@ -269,14 +270,24 @@ pub fn stale(dir: &Path, files: &[GeneratedFile]) -> Vec<String> {
 }
 
 /// The command line: `generate <spec.yaml> <dir>` writes the files; `check <spec.yaml>
-/// <dir>` fails, naming them, when the files in `dir` differ from what the spec generates.
+/// <dir>` fails, naming them, when the files in `dir` differ from what the spec generates;
+/// `budget <budget.yaml> <prometheus-url> [<bundle-bytes>]` prints the budget table for
+/// the run Prometheus scraped and fails when a line is over.
 pub fn cli(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
     use std::process::ExitCode;
     let args: Vec<String> = args.into_iter().collect();
+    if let [c, budget_path, prometheus, rest @ ..] = args.as_slice()
+        && c == "budget"
+        && rest.len() <= 1
+    {
+        return budget_cli(Path::new(budget_path), prometheus, rest.first());
+    }
     let (command, spec_path, dir) = match args.as_slice() {
         [c, s, d] if c == "generate" || c == "check" => (c.as_str(), Path::new(s), Path::new(d)),
         _ => {
-            eprintln!("usage: ops generate|check <spec.yaml> <output-dir>");
+            eprintln!(
+                "usage: ops generate|check <spec.yaml> <output-dir>\n       ops budget <budget.yaml> <prometheus-url> [<bundle-bytes>]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -314,6 +325,40 @@ pub fn cli(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
         }
         Err(e) => {
             eprintln!("ops: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn budget_cli(path: &Path, prometheus: &str, bundle: Option<&String>) -> std::process::ExitCode {
+    use std::process::ExitCode;
+    let bundle = match bundle.map(|b| b.parse::<u64>()) {
+        None => None,
+        Some(Ok(bytes)) => Some(bytes),
+        Some(Err(e)) => {
+            eprintln!("ops budget: bundle bytes: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = std::fs::read_to_string(path)
+        .map_err(|source| OpsError::Io {
+            path: path.to_owned(),
+            source,
+        })
+        .and_then(|text| budget::Budget::from_yaml(&text))
+        .and_then(|b| budget::check(&b, &budget::PrometheusApi::new(prometheus), bundle));
+    match report {
+        Ok(report) => {
+            print!("{}", report.table());
+            if report.passed() {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("ops budget: over budget");
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("ops budget: {e}");
             ExitCode::FAILURE
         }
     }

@@ -244,8 +244,14 @@ async fn http_export(
 impl OtlpReceiver {
     /// Starts both servers on free loopback ports.
     pub fn start() -> Result<Self, String> {
+        Self::start_with_http_at("127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
+    }
+
+    /// Starts the HTTP server at `http` (for instance the address a collector that was
+    /// down comes back on) and the gRPC server on a free loopback port.
+    pub fn start_with_http_at(http: std::net::SocketAddr) -> Result<Self, String> {
         let grpc = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-        let http = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+        let http = std::net::TcpListener::bind(http).map_err(|e| format!("bind {http}: {e}"))?;
         let grpc_addr = grpc.local_addr().map_err(|e| e.to_string())?;
         let http_addr = http.local_addr().map_err(|e| e.to_string())?;
         grpc.set_nonblocking(true).map_err(|e| e.to_string())?;
