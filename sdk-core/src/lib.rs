@@ -45,6 +45,7 @@
 //! | `datadog` | no | traces to the Datadog agent (v0.4/v0.5 msgpack) |
 //! | `dogstatsd` | no | metrics to DogStatsD (UDP, Unix socket) |
 //! | `signal` | no | `shutdown::shutdown_signal`: SIGTERM or SIGINT (Ctrl-C) for graceful shutdown (tokio) |
+//! | `ops` | no | `ops`: Prometheus recording and alerting rules (SLOs with burn rates, symptoms, anomaly bands), their `promtool` tests, Grafana and Datadog dashboards from an SLO spec and the catalogue; performance budgets |
 //! | `testing` | no | capture helpers for logs, metrics and spans; the Datadog test agent; `promtool` |
 //! | `testing-otlp` | no | an OTLP receiver (gRPC and HTTP) built from the official protobufs |
 //!
