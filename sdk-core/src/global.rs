@@ -1,6 +1,6 @@
 //! The configuration in force, for the pieces that are built after setup.
 //!
-//! [`crate::init`] (and [`Telemetry::builder`](crate::Telemetry::builder)) publish the
+//! [`crate::init`] (and [`builder`](crate::builder)) publish the
 //! [`Config`] they installed here; the server and client layers, the sqlx and redis
 //! wrappers read it when they are constructed, so that a service is wired without handing
 //! the propagator or the service name around — as sentry-tower reads its hub. Before setup

@@ -251,7 +251,8 @@ impl<F: OnFinish> Operation<F> {
         &self.span
     }
 
-    /// Writes to the span's record ([`with_record`], without looking the hook up again).
+    /// Writes to the span's record ([`with_record`](crate::record::with_record), without
+    /// looking the hook up again).
     pub fn record(&self, f: impl FnOnce(&mut SpanRecord<'_>)) -> bool {
         self.hook.record(&self.span, f)
     }

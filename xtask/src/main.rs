@@ -8,8 +8,8 @@
 //!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
 //!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget, the
 //!   wasm-bindgen tests in headless Chromium, feature-combination checks, every test
-//!   (the demo's end-to-end browser scenarios included) and doctest, and a one-iteration
-//!   run of every benchmark;
+//!   (the demo's end-to-end browser scenarios included) and doctest, a one-iteration
+//!   run of every benchmark, and rustdoc of the library crates with warnings as errors;
 //! - `wasm`: builds the optimized browser bundle into `sdk-wasm-rum/pkg/`, prints its raw,
 //!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
@@ -423,6 +423,24 @@ fn test() -> Result {
     run(
         "doctests",
         cargo().args(["test", "--workspace", "--all-features", "--doc"]),
+    )?;
+    run(
+        "rustdoc, broken links and markup as errors",
+        cargo()
+            .args([
+                "doc",
+                "--no-deps",
+                "--all-features",
+                "--package",
+                "sdk-core",
+                "--package",
+                "sdk-tower",
+                "--package",
+                "sdk-sqlx",
+                "--package",
+                "sdk-redis",
+            ])
+            .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     eprintln!(
         "all checks passed in {:.0}s",

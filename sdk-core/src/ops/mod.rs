@@ -269,10 +269,13 @@ pub fn stale(dir: &Path, files: &[GeneratedFile]) -> Vec<String> {
         .collect()
 }
 
-/// The command line: `generate <spec.yaml> <dir>` writes the files; `check <spec.yaml>
-/// <dir>` fails, naming them, when the files in `dir` differ from what the spec generates;
-/// `budget <budget.yaml> <prometheus-url> [<bundle-bytes>]` prints the budget table for
-/// the run Prometheus scraped and fails when a line is over.
+/// The command line:
+///
+/// - `generate <spec.yaml> <dir>` writes the files;
+/// - `check <spec.yaml> <dir>` fails, naming them, when the files in `dir` differ from
+///   what the spec generates;
+/// - `budget <budget.yaml> <prometheus-url> [<bundle-bytes>]` prints the budget table
+///   for the run Prometheus scraped and fails when a line is over.
 pub fn cli(args: impl IntoIterator<Item = String>) -> std::process::ExitCode {
     use std::process::ExitCode;
     let args: Vec<String> = args.into_iter().collect();
