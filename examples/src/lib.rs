@@ -11,6 +11,9 @@
 //! (`REDIS_URL`, else the default port), straight from the database otherwise.
 //! `POST /rum` ingests browser beacons into web-vital histograms on `/metrics`; `/app` is
 //! a page that measures itself with the browser module and sends them there.
+//! `/ops` (mounted with `/metrics`) is a live operations page computed in the browser from
+//! `/metrics` and the SLOs of `ops/spec.yaml`: RED per route, database, cache, web vitals,
+//! SLO budgets and dropped telemetry, with no backend.
 
 pub mod db;
 pub mod page;
@@ -123,7 +126,18 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
         .route_service("/health/live", health.liveness())
         .route_service("/health/ready", health.readiness());
     if let Some(metrics) = metrics {
-        router = router.route_service("/metrics", metrics);
+        // The operations page reads `/metrics`, with the SLOs of `ops/spec.yaml`.
+        let ops = sdk_tower::OpsPage::new("/metrics");
+        let ops = match sdk_core::ops::Spec::from_yaml(include_str!("../ops/spec.yaml")) {
+            Ok(spec) => ops.with_spec(&spec),
+            Err(err) => {
+                tracing::warn!(target: "demo::startup", error = %err, "/ops shows no SLOs: ops/spec.yaml is invalid");
+                ops
+            }
+        };
+        router = router
+            .route_service("/metrics", metrics)
+            .route_service("/ops", ops);
     }
     router
         .layer(CatchPanicLayer::new())
@@ -166,7 +180,7 @@ pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionMa
 }
 
 async fn index() -> &'static str {
-    "demo service: try /app (in a browser), /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
+    "demo service: try /app and /ops (in a browser), /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
 /// Counts a lookup and the distinct users seen (ids are bounded by the table's rows).

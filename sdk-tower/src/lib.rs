@@ -7,14 +7,16 @@
 //!   `Server-Timing` on the response, a request id, RED metrics from the catalogue (body
 //!   sizes counted as they stream), header allow-list with redaction; the propagation
 //!   formats `sdk_core::init` configured, without passing them around;
-//! - [`CatchPanicLayer`] ([`panic`]): a panicking handler answers 500, recorded on the
+//! - [`CatchPanicLayer`] ([`panic`](mod@panic)): a panicking handler answers 500, recorded on the
 //!   request span and counted;
 //! - [`HttpClientLayer`] (tower and hyper clients) and `ReqwestMiddleware` (feature
 //!   `reqwest`): a client span per outbound request, the configured propagation headers and
 //!   `http.client.request.duration`;
 //! - [`health`]: liveness and readiness endpoints with pluggable, measured async checks;
 //! - [`classify`]: which statuses (and gRPC codes) are failures;
-//! - [`rum`]: the route that ingests browser beacons into web-vital histograms.
+//! - [`rum`]: the route that ingests browser beacons into web-vital histograms;
+//! - `OpsPage` (feature `ops-page`, module `ops_page`): a live operations page with no
+//!   backend, computed in the browser from the process's own `/metrics` and SLO spec.
 //!
 //! ```
 //! use axum::{Router, routing::get};
@@ -37,6 +39,8 @@ pub mod classify;
 pub mod client;
 pub mod health;
 mod metrics_cache;
+#[cfg(feature = "ops-page")]
+pub mod ops_page;
 pub mod panic;
 pub mod request_id;
 mod route;
@@ -46,6 +50,8 @@ pub mod server;
 pub use client::HttpClientLayer;
 #[cfg(feature = "reqwest")]
 pub use client::ReqwestMiddleware;
+#[cfg(feature = "ops-page")]
+pub use ops_page::OpsPage;
 pub use panic::CatchPanicLayer;
 pub use server::RequestSpan;
 pub use server::{HttpServer, HttpServerLayer};

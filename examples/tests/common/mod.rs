@@ -1,6 +1,9 @@
 //! The demo binary as the tests start it, and a plain HTTP GET.
 #![allow(dead_code, reason = "each test crate uses part of it")]
 
+pub(crate) mod browser;
+pub(crate) mod exposition;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client;
