@@ -7,73 +7,14 @@
 
 mod common;
 
+use common::browser::Browser;
 use common::{Demo, get, hex};
-use fantoccini::{Client, ClientBuilder, Locator};
-use serde_json::{Value, json};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use fantoccini::Locator;
+use serde_json::Value;
 use std::time::{Duration, Instant};
 
-/// ChromeDriver and one headless Chromium session; both are killed on drop.
-struct Browser {
-    driver: Child,
-    client: Client,
-}
-
+/// The RUM page's own helpers on the shared session.
 impl Browser {
-    async fn start() -> Self {
-        let chromedriver =
-            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let driver = Command::new(&chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("{chromedriver} does not start ({e}); `cargo xtask test` installs it")
-            });
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({
-                "binary": "/usr/bin/chromium",
-                "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                         "--disable-dev-shm-usage", "--disable-background-networking",
-                         "--disable-component-update", "--no-first-run"],
-            }),
-        );
-        let url = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let client = loop {
-            match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-                .capabilities(capabilities.clone())
-                .connect(&url)
-                .await
-            {
-                Ok(client) => break client,
-                Err(err) if Instant::now() > deadline => panic!("no WebDriver session: {err}"),
-                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
-            }
-        };
-        Self { driver, client }
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.expect("navigation");
-    }
-
-    async fn eval(&self, expression: &str) -> Value {
-        self.client
-            .execute(&format!("return ({expression});"), Vec::new())
-            .await
-            .unwrap_or_else(|e| panic!("{expression}: {e}"))
-    }
-
     /// Polls `expression` until it is truthy (bounded).
     async fn wait_for(&self, expression: &str, what: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(20);
@@ -120,16 +61,6 @@ impl Browser {
         let both = self.eval("[window.__vitals, window.__final]").await;
         let list = |i: usize| both[i].as_array().cloned().unwrap_or_default();
         (list(0), list(1))
-    }
-}
-
-impl Drop for Browser {
-    fn drop(&mut self) {
-        // ChromeDriver and the Chromium it started share a process group.
-        let _ = Command::new("pkill")
-            .args(["-KILL", "-g", &self.driver.id().to_string()])
-            .status();
-        let _ = self.driver.wait();
     }
 }
 
@@ -215,7 +146,7 @@ const BLOCK_MS: f64 = 300.0;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     let (mut demo, addr) = Demo::start(&[("RUST_LOG", "info,sdk_tower::rum=debug")]);
-    let browser = Browser::start().await;
+    let browser = Browser::start(800, 600).await;
     browser
         .goto(&format!(
             "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&errors=1"
@@ -342,7 +273,7 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn back_forward_cache_restore_starts_new_metrics() {
     let (_demo, addr) = Demo::start(&[]);
-    let browser = Browser::start().await;
+    let browser = Browser::start(800, 600).await;
     browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
     browser
         .wait_for(
@@ -400,7 +331,7 @@ async fn back_forward_cache_restore_starts_new_metrics() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_page_hidden_from_the_start_reports_no_lcp() {
     let (_demo, addr) = Demo::start(&[]);
-    let browser = Browser::start().await;
+    let browser = Browser::start(800, 600).await;
     browser.client.minimize_window().await.expect("minimize");
     browser
         .goto(&format!("http://{addr}/app?image_ms=100"))
@@ -450,7 +381,7 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
     let receiver = sdk_core::testing::otlp::OtlpReceiver::start().expect("OTLP receiver");
     let endpoint = receiver.http_url("");
     let (_demo, addr) = Demo::start(&[("SDK_RUM_OTLP_ENDPOINT", endpoint.as_str())]);
-    let browser = Browser::start().await;
+    let browser = Browser::start(800, 600).await;
     browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
     browser
         .wait_for(
@@ -547,7 +478,7 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_prerendered_page_measures_from_its_activation() {
     let (_demo, addr) = Demo::start(&[]);
-    let browser = Browser::start().await;
+    let browser = Browser::start(800, 600).await;
     browser.goto(&format!("http://{addr}/app/next")).await;
     // Chromium prerenders the link's target (speculation rules) in the background.
     tokio::time::sleep(Duration::from_millis(1500)).await;
