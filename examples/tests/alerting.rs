@@ -120,7 +120,8 @@ async fn eventually<T>(
 /// Notifications received by the webhook: (alertname, status) → first arrival.
 type Seen = Arc<Mutex<BTreeMap<(String, String), Instant>>>;
 
-async fn webhook(addr: SocketAddr, seen: Seen) {
+/// Serves the webhook on `listener`, bound before Alertmanager is told its address.
+async fn webhook(listener: tokio::net::TcpListener, seen: Seen) {
     let app = axum::Router::new().route(
         "/hook",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
@@ -138,7 +139,6 @@ async fn webhook(addr: SocketAddr, seen: Seen) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
     axum::serve(listener, app).await.unwrap();
 }
 
@@ -215,9 +215,10 @@ async fn faults_raise_and_resolve_their_alerts_and_every_panel_has_data() {
         ("SDK_DB_SLOW_QUERY_MS", "100"),
     ]);
 
-    let hook = free_addr();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = listener.local_addr().unwrap();
     let seen: Seen = Arc::default();
-    tokio::spawn(webhook(hook, Arc::clone(&seen)));
+    tokio::spawn(webhook(listener, Arc::clone(&seen)));
 
     let am = free_addr();
     std::fs::write(
