@@ -267,7 +267,28 @@ impl<F: Fn(FinishedSpan) + Send + Sync + 'static> SpanSink for F {
     }
 }
 
-/// Recording state of an open sampled span, kept in its extensions.
+/// Where a span's [`Recording`] lives: inside its trace state. A copy of the state (for
+/// code that reads ids) carries no record.
+#[derive(Default)]
+pub(crate) struct RecordingSlot(pub(crate) Option<Recording>);
+
+impl Clone for RecordingSlot {
+    fn clone(&self) -> Self {
+        Self(None)
+    }
+}
+
+impl std::fmt::Debug for RecordingSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "recording"
+        } else {
+            "none"
+        })
+    }
+}
+
+/// Recording state of an open sampled span, kept in its trace state.
 pub(crate) struct Recording {
     pub(crate) name: SpanName,
     pub(crate) kind: SpanKind,
@@ -436,7 +457,10 @@ where
         return false;
     };
     let mut extensions = span.extensions_mut();
-    match extensions.get_mut::<Recording>() {
+    match extensions
+        .get_mut::<SpanState>()
+        .and_then(|state| state.recording.0.as_mut())
+    {
         Some(recording) => {
             f(recording);
             true
@@ -461,16 +485,14 @@ where
         return false;
     };
     let mut extensions = span.extensions_mut();
-    if let Some(recording) = extensions.get_mut::<Recording>() {
+    let Some(found) = extensions.get_mut::<SpanState>() else {
+        return false;
+    };
+    if let Some(recording) = found.recording.0.as_mut() {
         record(recording);
     }
-    match extensions.get_mut::<SpanState>() {
-        Some(found) => {
-            state(found);
-            true
-        }
-        None => false,
-    }
+    state(found);
+    true
 }
 
 impl<S> Layer<S> for SpanCollectorLayer
@@ -480,12 +502,12 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        if !extensions
+        let Some(state) = extensions
             .get_mut::<SpanState>()
-            .is_some_and(|state| state.sampled)
-        {
+            .filter(|state| state.sampled)
+        else {
             return;
-        }
+        };
         let mut recording = Recording {
             name: SpanName::Static(attrs.metadata().name()),
             kind: SpanKind::Internal,
@@ -498,13 +520,16 @@ where
             status: SpanStatus::Unset,
         };
         attrs.record(&mut SpanFields(&mut recording));
-        extensions.insert(recording);
+        state.recording.0 = Some(recording);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        if let Some(recording) = extensions.get_mut::<Recording>() {
+        if let Some(recording) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.recording.0.as_mut())
+        {
             values.record(&mut SpanFields(recording));
         }
     }
@@ -514,7 +539,10 @@ where
             return;
         };
         let mut extensions = span.extensions_mut();
-        let Some(recording) = extensions.get_mut::<Recording>() else {
+        let Some(recording) = extensions
+            .get_mut::<SpanState>()
+            .and_then(|state| state.recording.0.as_mut())
+        else {
             return;
         };
         let meta = event.metadata();
@@ -545,10 +573,10 @@ where
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(&id) else { return };
         let mut extensions = span.extensions_mut();
-        let Some(recording) = extensions.remove::<Recording>() else {
+        let Some(state) = extensions.get_mut::<SpanState>() else {
             return;
         };
-        let Some(state) = extensions.get_mut::<SpanState>() else {
+        let Some(recording) = state.recording.0.take() else {
             return;
         };
         let parent_is_remote = state

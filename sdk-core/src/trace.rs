@@ -66,6 +66,10 @@ pub struct SpanState {
     /// `user.id` (or `user_id`) recorded on this span.
     pub user_id: Option<Box<str>>,
     sampler: Sampler,
+    /// The span's record for export, kept here by
+    /// [`SpanCollectorLayer`](crate::spans::SpanCollectorLayer) when the span is sampled:
+    /// one extension per span, one lookup to reach both.
+    pub(crate) recording: crate::spans::RecordingSlot,
 }
 
 impl SpanState {
@@ -332,6 +336,7 @@ where
                 request_id: None,
                 user_id: None,
                 sampler: p.sampler,
+                recording: crate::spans::RecordingSlot::default(),
             })
         });
         let mut state = match inherited {
@@ -348,6 +353,7 @@ where
                     request_id: None,
                     user_id: None,
                     sampler: self.sampler,
+                    recording: crate::spans::RecordingSlot::default(),
                 }
             }
         };

@@ -55,7 +55,7 @@ impl RedisConfig {
                 .iter()
                 .find(|p| key.starts_with(p.as_bytes()))
                 .cloned()
-                .unwrap_or_else(|| Arc::from("other")),
+                .unwrap_or_else(|| self.handles.other_prefix()),
         )
     }
 

@@ -78,16 +78,23 @@ fn shape(command: &str, subcommand: Option<&str>) -> Shape {
 
 /// Upper-case name of a command from its first argument (`GET`), bounded and ASCII.
 pub fn command_name(first: &[u8]) -> String {
-    let mut name: String = first
-        .iter()
-        .take(32)
-        .filter(|b| b.is_ascii_graphic())
-        .map(|b| char::from(b.to_ascii_uppercase()))
-        .collect();
-    if name.is_empty() {
-        name.push('?');
+    upper_name(first, &mut [0; NAME_LEN]).to_owned()
+}
+
+/// Longest command name kept, in bytes.
+pub(crate) const NAME_LEN: usize = 32;
+
+/// [`command_name`] written into `buffer` instead of a new string.
+pub(crate) fn upper_name<'b>(first: &[u8], buffer: &'b mut [u8; NAME_LEN]) -> &'b str {
+    let mut len = 0;
+    for byte in first.iter().take(NAME_LEN).filter(|b| b.is_ascii_graphic()) {
+        buffer[len] = byte.to_ascii_uppercase();
+        len += 1;
     }
-    name
+    match std::str::from_utf8(&buffer[..len]) {
+        Ok(name) if !name.is_empty() => name,
+        _ => "?",
+    }
 }
 
 /// The command `args` (name first) in CLI form with values masked.
@@ -101,11 +108,16 @@ pub fn masked_text<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> String {
 pub fn write_masked<'a>(out: &mut String, args: impl IntoIterator<Item = &'a [u8]>) {
     let mut args = args.into_iter();
     let Some(first) = args.next() else { return };
-    let command = command_name(first);
+    let mut name = [0; NAME_LEN];
+    let command = upper_name(first, &mut name);
     let rest: Vec<&[u8]> = args.collect();
+    // Room for the whole command at once (the text is bounded by MAX_TEXT_LEN anyway).
+    out.reserve(
+        (command.len() + rest.iter().map(|a| a.len() + 1).sum::<usize>()).min(MAX_TEXT_LEN),
+    );
     let subcommand = rest.first().and_then(|s| std::str::from_utf8(s).ok());
-    let shape = shape(&command, subcommand);
-    push(out, &command);
+    let shape = shape(command, subcommand);
+    push(out, command);
     // Index of the first masked member in ZADD: after the key and the options, pairs of
     // score (shown) and member (masked).
     let zadd_first_score = rest

@@ -5,7 +5,7 @@
 
 use crate::config::RedisConfig;
 use crate::lookups::count_lookups;
-use crate::mask::{MAX_TEXT_LEN, command_name, write_masked};
+use crate::mask::{MAX_TEXT_LEN, write_masked};
 use redis::{RedisError, Value};
 use sdk_core::catalogue::{DB_CLIENT_OPERATION_BATCH_SIZE, DB_CLIENT_OPERATION_DURATION};
 use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
@@ -116,7 +116,7 @@ impl Run {
             );
             record.push(
                 db::NAMESPACE,
-                AttrValue::Str(Cow::Owned(db_index.to_string())),
+                AttrValue::Shared(config.handles().namespace(db_index)),
             );
             record.push(
                 db::OPERATION_NAME,
@@ -189,10 +189,9 @@ impl<'a> CommandRun<'a> {
         db_index: i64,
         arguments: Vec<&'a [u8]>,
     ) -> Self {
-        let operation: Arc<str> = arguments
-            .first()
-            .map_or_else(|| "?".to_owned(), |name| command_name(name))
-            .into();
+        let operation = config
+            .handles()
+            .operation_name(arguments.first().copied().unwrap_or_default());
         let mut text = String::new();
         write_masked(&mut text, arguments.iter().copied());
         Self {
@@ -277,7 +276,7 @@ impl<'a> PipelineRun<'a> {
                 };
                 for (arguments, value) in self.commands.iter().zip(per_command) {
                     if let Some(name) = arguments.first() {
-                        let operation: Arc<str> = command_name(name).into();
+                        let operation = self.config.handles().operation_name(name);
                         count_lookups(&self.config, &operation, arguments, value);
                     }
                 }

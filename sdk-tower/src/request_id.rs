@@ -18,13 +18,7 @@ pub fn is_valid(value: &[u8]) -> bool {
 
 /// A new random id as 32 lower-case hex digits, without allocating.
 pub fn generate_bytes() -> [u8; 32] {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let value = sdk_core::trace::random_id_u128();
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = HEX[((value >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    out
+    sdk_core::propagation::hex_u128(sdk_core::trace::random_id_u128())
 }
 
 #[cfg(test)]

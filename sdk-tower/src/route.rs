@@ -1,12 +1,15 @@
 //! Where the route template of a request comes from.
 
-/// Finds the route template (`/users/{id}`) of a request, never its raw path.
+use std::borrow::Cow;
+
+/// Finds the route template (`/users/{id}`) of a request, never its raw path. axum's
+/// template is borrowed from the request: nothing is copied per request.
 pub(crate) trait DynRoute: Send + Sync + 'static {
-    fn route_of(
+    fn route_of<'a>(
         &self,
-        extensions: &http::Extensions,
-        uri: &http::Uri,
-    ) -> Option<std::sync::Arc<str>>;
+        extensions: &'a http::Extensions,
+        uri: &'a http::Uri,
+    ) -> Option<Cow<'a, str>>;
 }
 
 /// Routes from axum's `MatchedPath` (the layer must be added with `Router::layer`).
@@ -14,16 +17,16 @@ pub(crate) trait DynRoute: Send + Sync + 'static {
 pub(crate) struct MatchedPathRoute;
 
 impl DynRoute for MatchedPathRoute {
-    fn route_of(
+    fn route_of<'a>(
         &self,
-        extensions: &http::Extensions,
-        _uri: &http::Uri,
-    ) -> Option<std::sync::Arc<str>> {
+        extensions: &'a http::Extensions,
+        _uri: &'a http::Uri,
+    ) -> Option<Cow<'a, str>> {
         #[cfg(feature = "axum")]
         {
             extensions
                 .get::<axum::extract::MatchedPath>()
-                .map(|m| std::sync::Arc::from(m.as_str()))
+                .map(|m| Cow::Borrowed(m.as_str()))
         }
         #[cfg(not(feature = "axum"))]
         {
@@ -41,11 +44,11 @@ impl<F> DynRoute for FnRoute<F>
 where
     F: Fn(&http::Extensions, &http::Uri) -> Option<String> + Send + Sync + 'static,
 {
-    fn route_of(
+    fn route_of<'a>(
         &self,
-        extensions: &http::Extensions,
-        uri: &http::Uri,
-    ) -> Option<std::sync::Arc<str>> {
-        (self.0)(extensions, uri).map(std::sync::Arc::from)
+        extensions: &'a http::Extensions,
+        uri: &'a http::Uri,
+    ) -> Option<Cow<'a, str>> {
+        (self.0)(extensions, uri).map(Cow::Owned)
     }
 }

@@ -101,12 +101,44 @@ impl fmt::Debug for SpanId {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// Writes the low `out.len()` hex digits of `value` (lower case, zero-padded) into `out`.
+/// The two hex digits of every byte value.
+const HEX_PAIRS: [[u8; 2]; 256] = {
+    let mut pairs = [[0u8; 2]; 256];
+    let mut i = 0;
+    while i < 256 {
+        pairs[i] = [HEX[i >> 4], HEX[i & 0xf]];
+        i += 1;
+    }
+    pairs
+};
+
+/// Writes the low `out.len()` hex digits of `value` (lower case, zero-padded) into `out`:
+/// a byte at a time from a table when the length is even (ids and flags), a digit at a time
+/// otherwise.
 pub(crate) fn write_hex(mut value: u128, out: &mut [u8]) {
+    if out.len().is_multiple_of(2) && out.len() <= 32 {
+        let bytes = value.to_be_bytes();
+        let first = 16 - out.len() / 2;
+        for (pair, byte) in out.chunks_exact_mut(2).zip(&bytes[first..]) {
+            pair.copy_from_slice(&HEX_PAIRS[usize::from(*byte)]);
+        }
+        return;
+    }
     for slot in out.iter_mut().rev() {
         *slot = HEX[(value & 0xf) as usize];
         value >>= 4;
     }
+}
+
+/// `value` as 32 lower-case hex digits, without allocating.
+///
+/// ```
+/// assert_eq!(&sdk_core::propagation::hex_u128(0xab), b"000000000000000000000000000000ab");
+/// ```
+pub fn hex_u128(value: u128) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    write_hex(value, &mut out);
+    out
 }
 
 /// Hex digits are ASCII, so this never fails; the fallback keeps the function total.
@@ -195,5 +227,28 @@ impl SpanContext {
     /// The Datadog sampling priority: the carried one, else 1 (auto keep) or 0 (auto reject).
     pub fn datadog_priority(&self) -> i8 {
         self.sampling_priority.unwrap_or(i8::from(self.sampled))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_digits_match_format_at_every_length() {
+        let values = [0, 1, 0xab, 0x0123_4567_89ab_cdef, u128::MAX, u128::MAX / 3];
+        for value in values {
+            for len in 1..=32 {
+                let mut out = vec![0u8; len];
+                write_hex(value, &mut out);
+                let full = format!("{value:032x}");
+                assert_eq!(
+                    std::str::from_utf8(&out).ok(),
+                    Some(&full[32 - len..]),
+                    "{value} {len}"
+                );
+            }
+            assert_eq!(hex_u128(value), *format!("{value:032x}").as_bytes());
+        }
     }
 }

@@ -39,7 +39,7 @@ mod tracestate;
 pub mod w3c;
 
 pub use baggage::{BAGGAGE_MAX_LEN, BAGGAGE_MAX_MEMBERS, Baggage, BaggageEntry};
-pub use context::{SpanContext, SpanId, TraceId};
+pub use context::{SpanContext, SpanId, TraceId, hex_u128};
 pub use tracestate::{TRACESTATE_MAX_LEN, TRACESTATE_MAX_MEMBERS, TraceState};
 
 use std::collections::HashMap;

@@ -5,7 +5,7 @@
 //! timeout) or whose body was dropped before its end ends as cancelled, with its duration.
 
 use super::ServerConfig;
-use crate::metrics_cache::FinishedKey;
+use crate::metrics_cache::{FinishedKey, RouteHandles};
 use metrics::Gauge;
 use sdk_core::operation::{Finished, OnFinish, Operation, Outcome};
 use sdk_core::spans::AttrValue;
@@ -30,6 +30,8 @@ pub(crate) struct ServerFinish {
     pub(crate) head: bool,
     /// The response status, written on the span when the request ends.
     pub(crate) status_code: Option<u16>,
+    /// The route's handles, bound on its first request.
+    pub(crate) route: Arc<RouteHandles>,
     pub(crate) key: FinishedKey,
 }
 
@@ -61,7 +63,7 @@ impl OnFinish for ServerFinish {
         if matches!(outcome, Outcome::Cancelled) {
             self.key.error_type = Some(sdk_core::semconv::error::CANCELLED);
         }
-        let handles = self.config.handles.finished(&self.key, self.config.scheme);
+        let handles = self.route.finished(&self.key, self.config.scheme);
         handles.duration.record(span.elapsed().as_secs_f64());
         if let Some(bytes) = self.request_bytes {
             handles.request_size.record(bytes as f64);

@@ -17,17 +17,53 @@ use std::task::{Context, Poll, ready};
 static SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 static TRACEPARENT: HeaderName = HeaderName::from_static(sdk_core::propagation::w3c::TRACEPARENT);
 
-/// `Server-Timing: traceparent;desc="…"`, built on the stack.
-fn server_timing(traceparent: &[u8]) -> Option<HeaderValue> {
-    const PREFIX: &[u8; 18] = b"traceparent;desc=\"";
-    const LEN: usize = 55;
-    if traceparent.len() != LEN {
-        return None;
+/// The headers the layer adds to a response: `traceparent`, `Server-Timing:
+/// traceparent;desc="…"` (for the browser, which cannot read `traceparent`) and the request
+/// id. They are slices of one buffer: one copy for all three.
+#[derive(Default)]
+pub(crate) struct ResponseHeaders {
+    pub(crate) traceparent: Option<HeaderValue>,
+    pub(crate) server_timing: Option<HeaderValue>,
+    pub(crate) request_id: Option<HeaderValue>,
+}
+
+impl ResponseHeaders {
+    /// The headers of a request whose span has `traceparent` and that echoes a `generated`
+    /// request id.
+    pub(crate) fn new(traceparent: Option<&[u8; 55]>, generated_id: Option<&[u8; 32]>) -> Self {
+        const PREFIX: &[u8; 18] = b"traceparent;desc=\"";
+        let mut buffer = Vec::with_capacity(PREFIX.len() + 55 + 1 + 32);
+        if let Some(traceparent) = traceparent {
+            buffer.extend_from_slice(PREFIX);
+            buffer.extend_from_slice(traceparent);
+            buffer.push(b'"');
+        }
+        let timing_end = buffer.len();
+        if let Some(id) = generated_id {
+            buffer.extend_from_slice(id);
+        }
+        if buffer.is_empty() {
+            return Self::default();
+        }
+        let buffer = bytes::Bytes::from(buffer);
+        let value = |range: std::ops::Range<usize>| {
+            (!range.is_empty()).then(|| {
+                let bytes = buffer.slice(range);
+                // SAFETY: the buffer holds only the ASCII prefix and quote above, the
+                // hex digits and dashes of `traceparent` and the hex digits of a
+                // generated request id: visible ASCII, which is a valid header value.
+                #[allow(unsafe_code)]
+                unsafe {
+                    HeaderValue::from_maybe_shared_unchecked(bytes)
+                }
+            })
+        };
+        Self {
+            traceparent: value(PREFIX.len().min(timing_end)..timing_end.saturating_sub(1)),
+            server_timing: value(0..timing_end),
+            request_id: value(timing_end..buffer.len()),
+        }
     }
-    let mut out = [b'"'; PREFIX.len() + LEN + 1];
-    out[..PREFIX.len()].copy_from_slice(PREFIX);
-    out[PREFIX.len()..PREFIX.len() + LEN].copy_from_slice(traceparent);
-    HeaderValue::from_bytes(&out).ok()
 }
 
 pin_project! {
@@ -37,23 +73,16 @@ pin_project! {
         inner: F,
         request: Option<Request>,
         // Headers to add to the response.
-        traceparent: Option<HeaderValue>,
-        request_id: Option<HeaderValue>,
+        headers: ResponseHeaders,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(
-        inner: F,
-        request: Request,
-        traceparent: Option<HeaderValue>,
-        request_id: Option<HeaderValue>,
-    ) -> Self {
+    pub(crate) fn new(inner: F, request: Request, headers: ResponseHeaders) -> Self {
         Self {
             inner,
             request: Some(request),
-            traceparent,
-            request_id,
+            headers,
         }
     }
 }
@@ -90,7 +119,7 @@ where
                         state.fail(crate::panic::ERROR_TYPE);
                         let method = metrics::SharedString::const_str(state.key.method);
                         let mut labels = vec![(keys::REQUEST_METHOD, method)];
-                        if let Some(route) = &state.key.route {
+                        if let Some(route) = &state.route.route {
                             labels.push((keys::ROUTE, route.to_string().into()));
                         }
                         HTTP_SERVER_PANICS.counter(&labels).increment(1);
@@ -102,13 +131,14 @@ where
                     read_grpc_status(&mut request, response.headers());
                 }
                 let headers = response.headers_mut();
-                if let Some(traceparent) = this.traceparent.take() {
-                    if let Some(timing) = server_timing(traceparent.as_bytes()) {
-                        headers.append(SERVER_TIMING.clone(), timing);
-                    }
+                let added = std::mem::take(this.headers);
+                if let Some(timing) = added.server_timing {
+                    headers.append(SERVER_TIMING.clone(), timing);
+                }
+                if let Some(traceparent) = added.traceparent {
                     headers.insert(TRACEPARENT.clone(), traceparent);
                 }
-                if let Some(request_id) = this.request_id.take() {
+                if let Some(request_id) = added.request_id {
                     headers.insert(crate::request_id::HEADER_NAME.clone(), request_id);
                 }
                 Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, request))))

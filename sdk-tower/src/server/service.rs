@@ -1,11 +1,11 @@
 //! [`HttpServer`]: the service the layer produces.
 
 use super::finish::{OPERATION, ServerFinish};
-use super::future::ResponseFuture;
+use super::future::{ResponseFuture, ResponseHeaders};
 use super::{ServerConfig, is_redacted};
 use crate::metrics_cache::FinishedKey;
 use crate::request_id;
-use http::{HeaderValue, Request, Response, Version};
+use http::{Request, Response, Version};
 use http_body::Body;
 use sdk_core::operation::Operation;
 use sdk_core::propagation::w3c;
@@ -112,20 +112,27 @@ where
         let config = &self.config;
         let original_method = request.method().as_str();
         let method = semconv::normalize_method(original_method);
-        let route: Option<Arc<str>> = config.route.route_of(request.extensions(), request.uri());
-        // One shared copy of the request id serves the span, the log lines and the echo.
-        let (request_id, request_id_header): (Arc<str>, Option<HeaderValue>) = match request
+        let route = config.handles.route(
+            config
+                .route
+                .route_of(request.extensions(), request.uri())
+                .as_deref(),
+        );
+        // One shared copy of the request id serves the span and the log lines; the echo is
+        // the incoming header itself, or a slice of the response headers' one buffer.
+        let incoming_id = request
             .headers()
             .get(&request_id::HEADER_NAME)
             .filter(|v| request_id::is_valid(v.as_bytes()))
-            .and_then(|v| Some((v.to_str().ok()?, v)))
-        {
-            Some((text, header)) => (text.into(), Some(header.clone())),
+            .and_then(|v| Some((v.to_str().ok()?, v)));
+        let (request_id, incoming_id, generated_id): (Arc<str>, _, _) = match incoming_id {
+            Some((text, header)) => (text.into(), Some(header.clone()), None),
             None => {
                 let id = request_id::generate_bytes();
                 (
                     std::str::from_utf8(&id).unwrap_or_default().into(),
-                    HeaderValue::from_bytes(&id).ok(),
+                    None,
+                    Some(id),
                 )
             }
         };
@@ -188,9 +195,9 @@ where
             response_bytes: 0,
             head: request.method() == http::Method::HEAD,
             status_code: None,
+            route: Arc::clone(&route),
             key: FinishedKey {
                 method,
-                route: route.clone(),
                 status: None,
                 error_type: None,
                 protocol,
@@ -209,7 +216,7 @@ where
             SpanKind::Server,
             finish,
             |record| {
-                record.name_shared(config.handles.span_name(method, route.as_ref()));
+                record.name_shared(route.span_name(method));
                 record.push(keys::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed(method)));
                 if method == error::OTHER {
                     record.push(
@@ -217,7 +224,7 @@ where
                         AttrValue::Str(Cow::Owned(original_method.to_owned())),
                     );
                 }
-                if let Some(route) = &route {
+                if let Some(route) = &route.route {
                     record.push(keys::ROUTE, AttrValue::Shared(Arc::clone(route)));
                 }
                 record.push(
@@ -273,12 +280,15 @@ where
                 w3c::traceparent_bytes(state.trace_id, state.span_id, state.sampled)
             },
         );
-        let traceparent = traceparent.and_then(|bytes| HeaderValue::from_bytes(&bytes).ok());
+        let mut headers = ResponseHeaders::new(traceparent.as_ref(), generated_id.as_ref());
+        if incoming_id.is_some() {
+            headers.request_id = incoming_id;
+        }
 
         let future = {
             let _entered = operation.span().enter();
             self.inner.call(request)
         };
-        ResponseFuture::new(future, operation, traceparent, request_id_header)
+        ResponseFuture::new(future, operation, headers)
     }
 }
