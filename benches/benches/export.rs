@@ -8,7 +8,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor as OtelBatch, SdkTracerProvider, SpanData};
 use prost::Message;
 use sdk_core::config::{BatchConfig, Sampler, ServiceInfo};
-use sdk_core::export::datadog::{encode_v04, encode_v05, to_traces};
+use sdk_core::export::datadog::{encode_batch_v04, encode_v05, to_traces};
 use sdk_core::export::otlp::{resource, to_span_data};
 use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
 use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
@@ -72,7 +72,7 @@ fn encoding(c: &mut Criterion) {
     let mut group = c.benchmark_group("encode 512 spans");
     group.throughput(Throughput::Elements(batch.len() as u64));
     group.bench_function("datadog v0.4 msgpack", |b| {
-        b.iter(|| encode_v04(&to_traces(black_box(&batch), &service)).map(|v| v.len()))
+        b.iter(|| encode_batch_v04(black_box(&batch), &service).map(|(v, _)| v.len()))
     });
     group.bench_function("datadog v0.5 msgpack", |b| {
         b.iter(|| encode_v05(&to_traces(black_box(&batch), &service)).map(|v| v.len()))
@@ -106,7 +106,7 @@ impl SpanExporter for EncodeOnly {
         "encode-only"
     }
     fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
-        black_box(encode_v04(&to_traces(batch, &self.0))?);
+        black_box(encode_batch_v04(batch, &self.0)?);
         Ok(())
     }
 }

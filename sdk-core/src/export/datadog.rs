@@ -21,9 +21,9 @@ use super::{ExportError, SpanExporter};
 use crate::config::{DatadogApi, ServiceInfo};
 use crate::semconv::{db, error, http};
 use crate::spans::{AttrValue, FinishedSpan, SpanKind, SpanStatus};
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
 fn path(version: DatadogApi) -> &'static str {
@@ -95,65 +95,88 @@ fn attr_str<'a>(span: &'a FinishedSpan, key: &str) -> Option<&'a str> {
 /// chunk's root (the span whose parent is remote or absent, else the first span) carries
 /// `_dd.p.tid`, `_sampling_priority_v1` and `_dd.origin`.
 pub fn to_traces<'a>(batch: &'a [FinishedSpan], service: &'a ServiceInfo) -> Vec<Vec<DdSpan<'a>>> {
-    let mut order: Vec<u128> = Vec::new();
-    let mut chunks: HashMap<u128, Vec<&FinishedSpan>> = HashMap::new();
-    for span in batch {
-        let key = span.trace_id.get();
-        chunks
-            .entry(key)
-            .or_insert_with(|| {
-                order.push(key);
-                Vec::new()
-            })
-            .push(span);
-    }
-    order
-        .into_iter()
-        .filter_map(|key| chunks.remove(&key))
-        .map(|chunk| {
-            let root = chunk
-                .iter()
-                .position(|s| s.parent_span_id.is_none() || s.parent_is_remote)
-                .or_else(|| {
-                    chunk
-                        .iter()
-                        .position(|s| !chunk.iter().any(|p| Some(p.span_id) == s.parent_span_id))
-                })
-                .unwrap_or(0);
+    let (spans, ends) = chunks(batch);
+    let mut start = 0;
+    ends.iter()
+        .map(|&end| {
+            let chunk = &spans[start..end];
+            start = end;
+            let root = root_of(chunk);
             chunk
                 .iter()
                 .enumerate()
                 .map(|(i, span)| {
                     let mut dd = to_dd_span(span, service);
                     if i == root {
-                        let high = span.trace_id.high_u64();
-                        if high != 0 {
-                            put(
-                                &mut dd.meta,
-                                "_dd.p.tid",
-                                Cow::Owned(format!("{high:016x}")),
-                            );
-                        }
-                        let priority = span
-                            .remote
-                            .as_ref()
-                            .and_then(|r| r.sampling_priority)
-                            .unwrap_or(1);
-                        put(
-                            &mut dd.metrics,
-                            "_sampling_priority_v1",
-                            f64::from(priority),
-                        );
-                        if let Some(origin) = span.remote.as_ref().and_then(|r| r.origin.as_deref())
-                        {
-                            put(&mut dd.meta, "_dd.origin", Cow::Borrowed(origin));
-                        }
+                        mark_root(&mut dd, span);
                     }
                     dd
                 })
                 .collect()
         })
         .collect()
+}
+
+/// The spans of `batch` grouped by trace (chunks in order of first appearance, spans in
+/// batch order within a chunk), and where each chunk ends.
+fn chunks(batch: &[FinishedSpan]) -> (Vec<&FinishedSpan>, Vec<usize>) {
+    let mut chunk_of: FxHashMap<u128, usize> = FxHashMap::default();
+    let mut keyed: Vec<(usize, &FinishedSpan)> = batch
+        .iter()
+        .map(|span| {
+            let next = chunk_of.len();
+            (*chunk_of.entry(span.trace_id.get()).or_insert(next), span)
+        })
+        .collect();
+    // Stable: batch order is kept inside a chunk.
+    keyed.sort_by_key(|(chunk, _)| *chunk);
+    let mut ends = Vec::with_capacity(chunk_of.len());
+    for (i, (chunk, _)) in keyed.iter().enumerate() {
+        if keyed.get(i + 1).is_none_or(|(next, _)| next != chunk) {
+            ends.push(i + 1);
+        }
+    }
+    (keyed.into_iter().map(|(_, span)| span).collect(), ends)
+}
+
+/// Index of a chunk's root: the span whose parent is remote or absent, else the first span
+/// whose parent is not in the chunk, else the first.
+fn root_of(chunk: &[&FinishedSpan]) -> usize {
+    chunk
+        .iter()
+        .position(|s| s.parent_span_id.is_none() || s.parent_is_remote)
+        .or_else(|| {
+            chunk
+                .iter()
+                .position(|s| !chunk.iter().any(|p| Some(p.span_id) == s.parent_span_id))
+        })
+        .unwrap_or(0)
+}
+
+/// What the root of a chunk carries for the whole trace.
+fn mark_root<'a>(dd: &mut DdSpan<'a>, span: &'a FinishedSpan) {
+    let high = span.trace_id.high_u64();
+    if high != 0 {
+        let digits = crate::propagation::hex_u128(u128::from(high));
+        put(
+            &mut dd.meta,
+            "_dd.p.tid",
+            Cow::Owned(String::from_utf8_lossy(&digits[16..]).into_owned()),
+        );
+    }
+    let priority = span
+        .remote
+        .as_ref()
+        .and_then(|r| r.sampling_priority)
+        .unwrap_or(1);
+    put(
+        &mut dd.metrics,
+        "_sampling_priority_v1",
+        f64::from(priority),
+    );
+    if let Some(origin) = span.remote.as_ref().and_then(|r| r.origin.as_deref()) {
+        put(&mut dd.meta, "_dd.origin", Cow::Borrowed(origin));
+    }
 }
 
 fn db_operation_name(system: &str) -> Cow<'static, str> {
@@ -166,7 +189,27 @@ fn db_operation_name(system: &str) -> Cow<'static, str> {
     }
 }
 
+/// String tags of a Datadog span.
+type Meta<'a> = Vec<(Cow<'a, str>, Cow<'a, str>)>;
+/// Numeric tags of a Datadog span.
+type Metrics<'a> = Vec<(Cow<'a, str>, f64)>;
+
 fn to_dd_span<'a>(span: &'a FinishedSpan, service: &'a ServiceInfo) -> DdSpan<'a> {
+    to_dd_span_in(
+        span,
+        service,
+        Vec::with_capacity(span.attributes.len() + 6),
+        Vec::with_capacity(4),
+    )
+}
+
+/// [`to_dd_span`] filling the given (empty) tag lists, so an encoder can reuse them.
+fn to_dd_span_in<'a>(
+    span: &'a FinishedSpan,
+    service: &'a ServiceInfo,
+    mut meta: Meta<'a>,
+    mut metrics: Metrics<'a>,
+) -> DdSpan<'a> {
     let nanos = |t: std::time::SystemTime| {
         t.duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as i64)
@@ -191,8 +234,6 @@ fn to_dd_span<'a>(span: &'a FinishedSpan, service: &'a ServiceInfo) -> DdSpan<'a
     };
     let resource: Cow<'a, str> = Cow::Borrowed(attr_str(span, "dd.resource").unwrap_or(&span.name));
 
-    let mut meta: Vec<(Cow<'a, str>, Cow<'a, str>)> = Vec::with_capacity(span.attributes.len() + 6);
-    let mut metrics: Vec<(Cow<'a, str>, f64)> = Vec::with_capacity(4);
     for (key, value) in &span.attributes {
         if matches!(*key, "dd.resource" | "dd.type") {
             continue;
@@ -251,14 +292,126 @@ fn to_dd_span<'a>(span: &'a FinishedSpan, service: &'a ServiceInfo) -> DdSpan<'a
 }
 
 /// Encodes traces as the v0.4 payload: an array of traces, each an array of span maps.
+///
+/// Written field by field (`rmp`'s msgpack primitives for numbers and lengths, strings
+/// appended directly), in the bytes `rmp_serde` produces for [`DdSpan`] as a struct map (a
+/// test holds the two equal), without serde's per-field dispatch.
 pub fn encode_v04(traces: &[Vec<DdSpan<'_>>]) -> Result<Vec<u8>, ExportError> {
     let spans: usize = traces.iter().map(Vec::len).sum();
     let mut out = Vec::with_capacity(spans * 400);
-    let mut serializer = rmp_serde::Serializer::new(&mut out).with_struct_map();
-    traces
-        .serialize(&mut serializer)
-        .map_err(|e| ExportError::Rejected(format!("msgpack: {e}")))?;
+    write_v04(&mut out, traces).map_err(|e| ExportError::Rejected(format!("msgpack: {e}")))?;
     Ok(out)
+}
+
+/// Encodes `batch` as the v0.4 payload straight from the finished spans: the bytes of
+/// `encode_v04(&to_traces(batch, service))`, with one pair of tag lists reused for every
+/// span instead of two allocations per span. Returns the payload and its trace count.
+pub fn encode_batch_v04(
+    batch: &[FinishedSpan],
+    service: &ServiceInfo,
+) -> Result<(Vec<u8>, usize), ExportError> {
+    let msgpack = |e: rmp::encode::ValueWriteError| ExportError::Rejected(format!("msgpack: {e}"));
+    let (spans, ends) = chunks(batch);
+    let mut out = Vec::with_capacity(batch.len() * 400);
+    rmp::encode::write_array_len(&mut out, count(ends.len())).map_err(msgpack)?;
+    let (mut meta, mut metrics): (Meta<'_>, Metrics<'_>) = (Vec::new(), Vec::new());
+    let mut start = 0;
+    for &end in &ends {
+        let chunk = &spans[start..end];
+        start = end;
+        rmp::encode::write_array_len(&mut out, count(chunk.len())).map_err(msgpack)?;
+        let root = root_of(chunk);
+        for (i, span) in chunk.iter().enumerate() {
+            meta.clear();
+            metrics.clear();
+            let mut dd = to_dd_span_in(span, service, meta, metrics);
+            if i == root {
+                mark_root(&mut dd, span);
+            }
+            write_span(&mut out, &dd).map_err(msgpack)?;
+            (meta, metrics) = (dd.meta, dd.metrics);
+        }
+    }
+    Ok((out, ends.len()))
+}
+
+/// A msgpack array or map length.
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn write_v04(
+    out: &mut Vec<u8>,
+    traces: &[Vec<DdSpan<'_>>],
+) -> Result<(), rmp::encode::ValueWriteError> {
+    rmp::encode::write_array_len(out, count(traces.len()))?;
+    for trace in traces {
+        rmp::encode::write_array_len(out, count(trace.len()))?;
+        for span in trace {
+            write_span(out, span)?;
+        }
+    }
+    Ok(())
+}
+
+/// One span as a v0.4 map, field by field in `DdSpan`'s order.
+fn write_span(out: &mut Vec<u8>, span: &DdSpan<'_>) -> Result<(), rmp::encode::ValueWriteError> {
+    use rmp::encode::{write_f64, write_map_len, write_sint, write_uint};
+    write_map_len(out, 12)?;
+    write_str(out, "service");
+    write_str(out, span.service);
+    write_str(out, "name");
+    write_str(out, &span.name);
+    write_str(out, "resource");
+    write_str(out, &span.resource);
+    write_str(out, "trace_id");
+    write_uint(out, span.trace_id)?;
+    write_str(out, "span_id");
+    write_uint(out, span.span_id)?;
+    write_str(out, "parent_id");
+    write_uint(out, span.parent_id)?;
+    write_str(out, "start");
+    write_sint(out, span.start)?;
+    write_str(out, "duration");
+    write_sint(out, span.duration)?;
+    write_str(out, "error");
+    write_sint(out, i64::from(span.error))?;
+    write_str(out, "meta");
+    write_map_len(out, count(span.meta.len()))?;
+    for (key, value) in &span.meta {
+        write_str(out, key);
+        write_str(out, value);
+    }
+    write_str(out, "metrics");
+    write_map_len(out, count(span.metrics.len()))?;
+    for (key, value) in &span.metrics {
+        write_str(out, key);
+        write_f64(out, *value)?;
+    }
+    write_str(out, "type");
+    write_str(out, &span.span_type);
+    Ok(())
+}
+
+/// A msgpack str (fixstr, str 8/16/32 by length) appended to `out`.
+///
+/// Strings are most of a span, and rmp's `write_str` goes through `io::Write` once for the
+/// marker and once for the body: measured with callgrind, 30 % of the encoder's
+/// instructions. Texts over 4 GiB cannot occur (attribute values are clipped to 4 KiB).
+fn write_str(out: &mut Vec<u8>, text: &str) {
+    let len = text.len();
+    if len < 32 {
+        out.push(0xa0 | len as u8);
+    } else if let Ok(len) = u8::try_from(len) {
+        out.extend_from_slice(&[0xd9, len]);
+    } else if let Ok(len) = u16::try_from(len) {
+        out.push(0xda);
+        out.extend_from_slice(&len.to_be_bytes());
+    } else {
+        out.push(0xdb);
+        out.extend_from_slice(&count(len).to_be_bytes());
+    }
+    out.extend_from_slice(text.as_bytes());
 }
 
 /// A v0.5 span: service, name, resource, trace id, span id, parent id, start, duration,
@@ -388,12 +541,14 @@ impl SpanExporter for DatadogExporter {
     }
 
     fn export(&mut self, batch: &[FinishedSpan], deadline: Instant) -> Result<(), ExportError> {
-        let traces = to_traces(batch, &self.service);
-        let body = match self.version {
-            DatadogApi::V04 => encode_v04(&traces)?,
-            DatadogApi::V05 => encode_v05(&traces)?,
+        let (body, traces) = match self.version {
+            DatadogApi::V04 => encode_batch_v04(batch, &self.service)?,
+            DatadogApi::V05 => {
+                let traces = to_traces(batch, &self.service);
+                (encode_v05(&traces)?, traces.len())
+            }
         };
-        let count = traces.len().to_string();
+        let count = traces.to_string();
         let result = with_backoff(deadline, || {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let response = self
@@ -445,5 +600,85 @@ impl SpanExporter for DatadogExporter {
             Ok(Err(rejected)) => Err(rejected),
             Err(reason) => Err(ExportError::Failed(reason)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::propagation::{SpanId, TraceId};
+    use std::time::{Duration, SystemTime};
+
+    fn span(trace: u128, id: u64, parent: Option<u64>, status: SpanStatus) -> FinishedSpan {
+        let start = SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789);
+        FinishedSpan {
+            trace_id: TraceId::new(trace).unwrap_or_else(|| panic!("trace id")),
+            span_id: SpanId::new(id).unwrap_or_else(|| panic!("span id")),
+            parent_span_id: parent.and_then(SpanId::new),
+            parent_is_remote: false,
+            name: crate::spans::SpanName::Static("GET /users/{id}"),
+            kind: SpanKind::Server,
+            start,
+            end: start + Duration::from_micros(1_250),
+            attributes: vec![
+                (http::REQUEST_METHOD, AttrValue::Str(Cow::Borrowed("GET"))),
+                (http::RESPONSE_STATUS_CODE, AttrValue::I64(503)),
+                ("ratio", AttrValue::F64(0.25)),
+                ("flag", AttrValue::Bool(true)),
+                ("request.id", AttrValue::Shared(std::sync::Arc::from("r-1"))),
+            ],
+            dropped_attributes: 0,
+            events: Vec::new(),
+            dropped_events: 0,
+            status,
+            target: "test",
+            remote: None,
+        }
+    }
+
+    #[test]
+    fn v04_writer_produces_the_bytes_of_the_serde_model() {
+        let service = ServiceInfo {
+            name: "checkout".into(),
+            version: Some("1.2.3".into()),
+            environment: Some("prod".into()),
+        };
+        let batch = vec![
+            span(u128::MAX - 7, 1, None, SpanStatus::Error("boom".into())),
+            span(42, 2, None, SpanStatus::Ok),
+            span(u128::MAX - 7, 3, Some(1), SpanStatus::Unset),
+            span(42, u64::MAX, Some(2), SpanStatus::Error(String::new())),
+        ];
+        let mut batch = batch;
+        // Every msgpack str form: fixstr, str 8, str 16 and str 32, at their edges.
+        for (key, len) in [
+            ("s31", 31),
+            ("s32", 32),
+            ("s255", 255),
+            ("s256", 256),
+            ("s65535", 65_535),
+            ("s65536", 65_536),
+        ] {
+            batch[2].attributes.push((
+                key,
+                AttrValue::Str(Cow::Owned("é".repeat(len / 2) + &"x".repeat(len % 2))),
+            ));
+        }
+        let traces = to_traces(&batch, &service);
+        assert_eq!(traces.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2]);
+        let mut expected = Vec::new();
+        traces
+            .serialize(&mut rmp_serde::Serializer::new(&mut expected).with_struct_map())
+            .unwrap_or_else(|e| panic!("{e}"));
+        let written = encode_v04(&traces).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written, expected);
+        let direct = encode_batch_v04(&batch, &service).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(direct, (expected, 2));
+        let empty: Vec<Vec<DdSpan<'_>>> = Vec::new();
+        assert_eq!(encode_v04(&empty).ok(), rmp_serde::to_vec(&empty).ok());
+        assert_eq!(
+            encode_batch_v04(&[], &service).ok(),
+            rmp_serde::to_vec(&empty).ok().map(|bytes| (bytes, 0))
+        );
     }
 }
