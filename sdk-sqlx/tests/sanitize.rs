@@ -211,6 +211,25 @@ fn operation_tables_and_summary() {
             None,
             "SELECT",
         ),
+        (
+            "create function f() returns table (id int) as $$ select 1 $$",
+            Some("CREATE"),
+            None,
+            "CREATE",
+        ),
+        (
+            "with x as (select 1) update Accounts set a = 1",
+            Some("UPDATE"),
+            Some("Accounts"),
+            "UPDATE Accounts",
+        ),
+        (
+            // Four tables at most in the summary, eight read.
+            "SELECT * FROM a JOIN b ON 1 JOIN c ON 1 JOIN d ON 1 JOIN e ON 1 JOIN a ON 1",
+            Some("SELECT"),
+            None,
+            "SELECT a b c d",
+        ),
         ("frobnicate the database", None, None, ""),
         ("", None, None, ""),
     ];

@@ -1,12 +1,35 @@
 //! Lexical scanning over the statement's bytes: identifier characters and the end of each
 //! comment, string, quoted identifier, dollar quote and number.
 
+/// Bit of [`CLASS`]: may start an identifier (letters, `_`, any non-ASCII byte).
+const IDENT_START: u8 = 1;
+/// Bit of [`CLASS`]: may continue an identifier (also digits and `$`).
+const IDENT_CHAR: u8 = 2;
+
+/// The character class of every byte, looked up instead of tested (both scans of a
+/// statement ask it for every byte).
+static CLASS: [u8; 256] = {
+    let mut class = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let byte = b as u8;
+        if byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80 {
+            class[b] |= IDENT_START | IDENT_CHAR;
+        }
+        if byte.is_ascii_digit() || byte == b'$' {
+            class[b] |= IDENT_CHAR;
+        }
+        b += 1;
+    }
+    class
+};
+
 pub(super) fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+    CLASS[usize::from(b)] & IDENT_START != 0
 }
 
 pub(super) fn is_ident_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+    CLASS[usize::from(b)] & IDENT_CHAR != 0
 }
 
 pub(super) fn utf8_len(first: u8) -> usize {

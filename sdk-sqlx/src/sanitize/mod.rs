@@ -55,14 +55,14 @@ pub fn sanitize_for(sql: &str, dialect: Dialect) -> SanitizedQuery {
     let text = sanitize_text_for(sql, dialect);
     let (operation, tables) = shape(&text);
     let collection = match tables.as_slice() {
-        [only] => Some(only.as_str().into()),
+        [only] => Some(Arc::from(*only)),
         _ => None,
     };
     let summary = summary(operation, &tables);
     SanitizedQuery {
-        text: text.into(),
+        text: Arc::from(text.as_str()),
         operation,
         collection,
-        summary: summary.into(),
+        summary,
     }
 }

@@ -2,6 +2,7 @@
 //! `db.query.summary`) read from a sanitized statement.
 
 use super::lexer::{is_ident_char, is_ident_start, scan, skip_quoted, utf8_len};
+use std::sync::Arc;
 
 /// Longest summary kept, in bytes (OpenTelemetry suggests 255).
 pub const MAX_SUMMARY_LEN: usize = 255;
@@ -77,29 +78,50 @@ const NOT_TABLES: &[&str] = &[
     "DEFAULT",
 ];
 
-/// Operation and tables of a sanitized statement.
-pub(super) fn shape(text: &str) -> (Option<&'static str>, Vec<String>) {
+/// Tables named by a statement, the first few kept (on the stack).
+#[derive(Default)]
+pub(super) struct Tables<'a> {
+    names: [&'a str; MAX_SUMMARY_TABLES * 2],
+    len: usize,
+}
+
+impl<'a> Tables<'a> {
+    fn push(&mut self, name: &'a str) {
+        if let Some(slot) = self.names.get_mut(self.len) {
+            *slot = name;
+            self.len += 1;
+        }
+    }
+
+    pub(super) fn as_slice(&self) -> &[&'a str] {
+        &self.names[..self.len]
+    }
+}
+
+/// The keyword of `list` that `token` is, in any case.
+fn keyword(token: &str, list: &[&'static str]) -> Option<&'static str> {
+    list.iter().copied().find(|k| k.eq_ignore_ascii_case(token))
+}
+
+/// Operation and tables of a sanitized statement; the tables borrow from `text`. Keywords
+/// are compared in place, ignoring ASCII case (nothing is copied per token).
+pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
     let mut words = Tokens { text, pos: 0 };
+    let mut tables = Tables::default();
     let Some(first) = words.next() else {
-        return (None, Vec::new());
+        return (None, tables);
     };
-    let first_upper = first.to_ascii_uppercase();
-    let mut operation = OPERATIONS.iter().copied().find(|op| *op == first_upper);
-    if first_upper == "WITH" {
-        operation = None;
-    }
-    let mut tables: Vec<String> = Vec::new();
+    let is = |token: &str, word: &str| token.eq_ignore_ascii_case(word);
+    let mut operation = if is(first, "WITH") {
+        None
+    } else {
+        keyword(first, OPERATIONS)
+    };
     let mut depth = 0usize;
-    let mut expect_table = false;
-    let mut previous_upper = first_upper.clone();
-    let rest = Tokens {
-        text,
-        pos: words.pos,
-    };
-    if first_upper == "UPDATE" {
-        expect_table = true;
-    }
-    for token in rest {
+    let mut expect_table = is(first, "UPDATE");
+    // The previous word was `RETURNS` (`RETURNS TABLE (…)` names no table).
+    let mut after_returns = is(first, "RETURNS");
+    for token in words {
         match token {
             "(" => {
                 depth += 1;
@@ -113,36 +135,36 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Vec<String>) {
             }
             _ => {}
         }
-        let upper = token.to_ascii_uppercase();
         if operation.is_none()
             && depth == 0
-            && let Some(main) = MAIN_OPERATIONS.iter().copied().find(|op| *op == upper)
+            && let Some(main) = keyword(token, MAIN_OPERATIONS)
         {
             operation = Some(main);
-            if upper == "UPDATE" {
+            if main == "UPDATE" {
                 expect_table = true;
-                previous_upper = upper;
+                after_returns = false;
                 continue;
             }
         }
         if expect_table {
-            if NOT_TABLES.contains(&upper.as_str()) {
+            if keyword(token, NOT_TABLES).is_some() {
                 continue;
             }
             expect_table = false;
             let first_char = token.as_bytes()[0];
             if (is_ident_start(first_char) || first_char == b'"' || first_char == b'`')
-                && tables.len() < MAX_SUMMARY_TABLES * 2
-                && !tables.iter().any(|t| t == token)
+                && !tables.as_slice().contains(&token)
             {
-                tables.push(token.to_owned());
+                tables.push(token);
             }
-        } else if matches!(upper.as_str(), "FROM" | "JOIN" | "INTO")
-            || (upper == "TABLE" && previous_upper != "RETURNS")
+        } else if is(token, "FROM")
+            || is(token, "JOIN")
+            || is(token, "INTO")
+            || (is(token, "TABLE") && !after_returns)
         {
             expect_table = true;
         }
-        previous_upper = upper;
+        after_returns = is(token, "RETURNS");
     }
     (operation, tables)
 }
@@ -190,17 +212,23 @@ impl<'a> Iterator for Tokens<'a> {
 
 /// `db.query.summary`: the operation, then up to [`MAX_SUMMARY_TABLES`] tables while the
 /// whole fits in [`MAX_SUMMARY_LEN`]; empty without an operation.
-pub(super) fn summary(operation: Option<&str>, tables: &[String]) -> String {
-    let mut summary = String::new();
-    if let Some(op) = operation {
-        summary.push_str(op);
-        for table in tables.iter().take(MAX_SUMMARY_TABLES) {
-            if summary.len() + 1 + table.len() > MAX_SUMMARY_LEN {
+pub(super) fn summary(operation: Option<&str>, tables: &Tables<'_>) -> Arc<str> {
+    // Built on the stack, then one shared copy.
+    fn append(summary: &mut [u8; MAX_SUMMARY_LEN], len: &mut usize, part: &str) {
+        summary[*len..*len + part.len()].copy_from_slice(part.as_bytes());
+        *len += part.len();
+    }
+    let mut summary = [0u8; MAX_SUMMARY_LEN];
+    let mut len = 0;
+    if let Some(op) = operation.filter(|op| op.len() <= MAX_SUMMARY_LEN) {
+        append(&mut summary, &mut len, op);
+        for table in tables.as_slice().iter().take(MAX_SUMMARY_TABLES) {
+            if len + 1 + table.len() > MAX_SUMMARY_LEN {
                 break;
             }
-            summary.push(' ');
-            summary.push_str(table);
+            append(&mut summary, &mut len, " ");
+            append(&mut summary, &mut len, table);
         }
     }
-    summary
+    Arc::from(std::str::from_utf8(&summary[..len]).unwrap_or_default())
 }

@@ -38,8 +38,15 @@ impl Out {
     }
 
     fn space(&mut self) {
-        if !self.text.is_empty() && !self.text.ends_with(' ') && !self.text.ends_with('(') {
+        if !matches!(self.text.as_bytes().last(), None | Some(b' ' | b'(')) {
             self.push_str(" ");
+        }
+    }
+
+    /// Drops a trailing space.
+    fn trim_space(&mut self) {
+        if self.text.as_bytes().last() == Some(&b' ') {
+            self.text.pop();
         }
     }
 
@@ -73,9 +80,7 @@ impl Out {
                 self.text.push('?');
             }
         }
-        if self.text.ends_with(' ') {
-            self.text.pop();
-        }
+        self.trim_space();
         self.token(")");
     }
 }
@@ -159,9 +164,7 @@ pub fn sanitize_text_for(sql: &str, dialect: Dialect) -> String {
                 i += 1;
             }
             b',' => {
-                if out.text.ends_with(' ') {
-                    out.text.pop();
-                }
+                out.trim_space();
                 let in_list = out.in_list;
                 out.push_str(",");
                 out.in_list = in_list;
