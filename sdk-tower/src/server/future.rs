@@ -27,25 +27,53 @@ pub(crate) struct ResponseHeaders {
     pub(crate) request_id: Option<HeaderValue>,
 }
 
+/// Room for `Server-Timing` (which holds `traceparent`) and a generated request id.
+const HEADER_BYTES: usize = 18 + 55 + 1 + 32;
+
+/// The bytes of [`ResponseHeaders`], owned by the `Bytes` they are sliced from.
+struct HeaderBytes {
+    bytes: [u8; HEADER_BYTES],
+    len: usize,
+}
+
+impl HeaderBytes {
+    fn push(&mut self, part: &[u8]) {
+        if let Some(slot) = self.bytes.get_mut(self.len..self.len + part.len()) {
+            slot.copy_from_slice(part);
+            self.len += part.len();
+        }
+    }
+}
+
+impl AsRef<[u8]> for HeaderBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
 impl ResponseHeaders {
     /// The headers of a request whose span has `traceparent` and that echoes a `generated`
     /// request id.
     pub(crate) fn new(traceparent: Option<&[u8; 55]>, generated_id: Option<&[u8; 32]>) -> Self {
         const PREFIX: &[u8; 18] = b"traceparent;desc=\"";
-        let mut buffer = Vec::with_capacity(PREFIX.len() + 55 + 1 + 32);
+        let mut buffer = HeaderBytes {
+            bytes: [0; HEADER_BYTES],
+            len: 0,
+        };
         if let Some(traceparent) = traceparent {
-            buffer.extend_from_slice(PREFIX);
-            buffer.extend_from_slice(traceparent);
-            buffer.push(b'"');
+            buffer.push(PREFIX);
+            buffer.push(traceparent);
+            buffer.push(b"\"");
         }
-        let timing_end = buffer.len();
+        let timing_end = buffer.len;
         if let Some(id) = generated_id {
-            buffer.extend_from_slice(id);
+            buffer.push(id);
         }
-        if buffer.is_empty() {
+        if buffer.len == 0 {
             return Self::default();
         }
-        let buffer = bytes::Bytes::from(buffer);
+        // One allocation holds the buffer; the three values are counted references to it.
+        let buffer = bytes::Bytes::from_owner(buffer);
         let value = |range: std::ops::Range<usize>| {
             (!range.is_empty()).then(|| {
                 let bytes = buffer.slice(range);
