@@ -7,12 +7,12 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{BatchSpanProcessor as OtelBatch, SdkTracerProvider, SpanData};
 use prost::Message;
+use sdk_benches::{sample_batch, sample_request};
 use sdk_core::config::{BatchConfig, Sampler, ServiceInfo};
 use sdk_core::export::datadog::{encode_batch_v04, encode_v05, to_traces};
 use sdk_core::export::otlp::{resource, to_span_data};
 use sdk_core::export::{BatchSpanProcessor, ExportError, SpanExporter};
 use sdk_core::spans::{FinishedSpan, SpanCollectorLayer};
-use sdk_core::testing::CapturedSpans;
 use sdk_core::trace::TraceContextLayer;
 use std::hint::black_box;
 use std::sync::Arc;
@@ -29,42 +29,8 @@ fn service() -> ServiceInfo {
     }
 }
 
-/// A realistic request: server span with HTTP attributes and a database child.
-fn request() {
-    let server = tracing::info_span!(
-        "http.server.request",
-        otel.name = "GET /users/{id}",
-        otel.kind = "server",
-        http.request.method = "GET",
-        http.route = "/users/{id}",
-        url.scheme = "http",
-        http.response.status_code = tracing::field::Empty,
-        request_id = "4bf92f3577b34da6",
-    );
-    let _g = server.enter();
-    tracing::info_span!(
-        "db",
-        otel.name = "SELECT users",
-        otel.kind = "client",
-        db.system.name = "postgresql",
-        db.query.text = "SELECT * FROM users WHERE id = $1",
-    )
-    .in_scope(|| {});
-    server.record("http.response.status_code", 200);
-}
-
-fn sample_batch() -> Vec<FinishedSpan> {
-    let captured = CapturedSpans::default();
-    tracing::subscriber::with_default(captured.subscriber(Sampler::default()), || {
-        for _ in 0..BATCH / 2 {
-            request();
-        }
-    });
-    captured.spans()
-}
-
 fn encoding(c: &mut Criterion) {
-    let batch = sample_batch();
+    let batch = sample_batch(BATCH);
     let service = service();
     let otel_resource = resource(&service, &[]);
     let proto_resource = (&otel_resource).into();
@@ -112,7 +78,7 @@ impl SpanExporter for EncodeOnly {
 }
 
 fn batch_path(c: &mut Criterion) {
-    let batch = sample_batch();
+    let batch = sample_batch(BATCH);
     let mut config = BatchConfig::default();
     config.max_queue_size = 8192;
     config.max_export_batch_size = BATCH;
@@ -150,7 +116,7 @@ fn request_thread(c: &mut Criterion) {
 
     let bare = tracing_subscriber::registry();
     tracing::subscriber::with_default(bare, || {
-        group.bench_function("registry only", |b| b.iter(request));
+        group.bench_function("registry only", |b| b.iter(sample_request));
     });
 
     let mut config = BatchConfig::default();
@@ -163,14 +129,16 @@ fn request_thread(c: &mut Criterion) {
         .with(SpanCollectorLayer::new(processor.clone()));
     tracing::subscriber::with_default(ours, || {
         group.bench_function("sdk-core ids + collector + batch queue", |b| {
-            b.iter(request)
+            b.iter(sample_request)
         });
     });
     processor.shutdown(Duration::from_secs(5));
 
     let ids_only = tracing_subscriber::registry().with(TraceContextLayer::new(Sampler::default()));
     tracing::subscriber::with_default(ids_only, || {
-        group.bench_function("sdk-core ids only (no exporter)", |b| b.iter(request));
+        group.bench_function("sdk-core ids only (no exporter)", |b| {
+            b.iter(sample_request)
+        });
     });
 
     let provider = SdkTracerProvider::builder()
@@ -180,7 +148,7 @@ fn request_thread(c: &mut Criterion) {
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")));
     tracing::subscriber::with_default(otel, || {
         group.bench_function("tracing-opentelemetry + SDK batch processor", |b| {
-            b.iter(request)
+            b.iter(sample_request)
         });
     });
     let _ = provider.shutdown();

@@ -4,31 +4,20 @@
 //! production, metrics into a Prometheus recorder.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use sdk_benches::{discarding_processor, runtime, traced_subscriber};
+use sdk_benches::{SQL_CORPUS, discarding_processor, runtime, traced_subscriber};
 use sdk_sqlx::sanitize::{QueryCache, sanitize};
 use sdk_sqlx::{InstrumentedPool, SqlxConfig};
 use sqlx::ConnectOptions;
 use std::hint::black_box;
 use std::time::Duration;
 
-/// Statements as applications write them: parameterized, with inline literals, comments.
-const CORPUS: &[&str] = &[
-    "SELECT u.id, u.email, u.created_at FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL",
-    "INSERT INTO orders (id, user_id, total, currency, note) VALUES (42, 7, 19.99, 'EUR', 'gift for O''Brien')",
-    "UPDATE accounts SET balance = balance - 100.50, updated_at = now() WHERE id IN (1, 2, 3, 4, 5, 6, 7, 8) -- transfer",
-    "SELECT * FROM events /* hot path */ WHERE kind = 'click' AND ts > '2026-01-01T00:00:00Z' ORDER BY ts DESC LIMIT 100",
-    "WITH recent AS (SELECT user_id, count(*) AS n FROM sessions WHERE started_at > $1 GROUP BY user_id) SELECT u.name, r.n FROM users u JOIN recent r ON r.user_id = u.id WHERE r.n > 10",
-    "DELETE FROM tokens WHERE expires_at < $1 OR token = E'abc\\'def' OR id = 0x1F",
-    "SELECT $fn$ body with 'quotes' $fn$, TRUE, FALSE, NULL, -3.5e10 FROM dual",
-];
-
 fn sanitizer(c: &mut Criterion) {
-    let bytes: usize = CORPUS.iter().map(|s| s.len()).sum();
+    let bytes: usize = SQL_CORPUS.iter().map(|s| s.len()).sum();
     let mut group = c.benchmark_group("sql sanitizer");
     group.throughput(Throughput::Bytes(bytes as u64));
     group.bench_function("sanitize corpus (uncached)", |b| {
         b.iter(|| {
-            for sql in CORPUS {
+            for sql in SQL_CORPUS {
                 black_box(sanitize(black_box(sql)));
             }
         })
@@ -36,7 +25,7 @@ fn sanitizer(c: &mut Criterion) {
     group.finish();
 
     let cache = QueryCache::default();
-    let sql = CORPUS[0];
+    let sql = SQL_CORPUS[0];
     cache.get(sql);
     let mut group = c.benchmark_group("sql sanitizer");
     group.bench_function("cached lookup, 88-byte statement", |b| {

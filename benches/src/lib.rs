@@ -1,6 +1,6 @@
 //! Benchmarks live in `benches/`; this library holds what they and the profiling examples
-//! share: exporters that discard, and the production span path (ids, collector, batch
-//! queue) to record into.
+//! share: exporters that discard, the production span path (ids, collector, batch queue)
+//! to record into, a sample request's spans and the SQL corpus.
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;
@@ -107,4 +107,64 @@ pub fn otel_providers() -> (
     opentelemetry::global::set_tracer_provider(tracer_provider.clone());
     opentelemetry::global::set_meter_provider(meter_provider.clone());
     (tracer_provider, meter_provider)
+}
+
+/// Statements as applications write them: parameterized, with inline literals, comments
+/// (752 bytes).
+pub const SQL_CORPUS: &[&str] = &[
+    "SELECT u.id, u.email, u.created_at FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL",
+    "INSERT INTO orders (id, user_id, total, currency, note) VALUES (42, 7, 19.99, 'EUR', 'gift for O''Brien')",
+    "UPDATE accounts SET balance = balance - 100.50, updated_at = now() WHERE id IN (1, 2, 3, 4, 5, 6, 7, 8) -- transfer",
+    "SELECT * FROM events /* hot path */ WHERE kind = 'click' AND ts > '2026-01-01T00:00:00Z' ORDER BY ts DESC LIMIT 100",
+    "WITH recent AS (SELECT user_id, count(*) AS n FROM sessions WHERE started_at > $1 GROUP BY user_id) SELECT u.name, r.n FROM users u JOIN recent r ON r.user_id = u.id WHERE r.n > 10",
+    "DELETE FROM tokens WHERE expires_at < $1 OR token = E'abc\\'def' OR id = 0x1F",
+    "SELECT $fn$ body with 'quotes' $fn$, TRUE, FALSE, NULL, -3.5e10 FROM dual",
+];
+
+/// A realistic request: server span with HTTP attributes and a database child.
+pub fn sample_request() {
+    let server = tracing::info_span!(
+        "http.server.request",
+        otel.name = "GET /users/{id}",
+        otel.kind = "server",
+        http.request.method = "GET",
+        http.route = "/users/{id}",
+        url.scheme = "http",
+        http.response.status_code = tracing::field::Empty,
+        request_id = "4bf92f3577b34da6",
+    );
+    let _g = server.enter();
+    tracing::info_span!(
+        "db",
+        otel.name = "SELECT users",
+        otel.kind = "client",
+        db.system.name = "postgresql",
+        db.query.text = "SELECT * FROM users WHERE id = $1",
+    )
+    .in_scope(|| {});
+    server.record("http.response.status_code", 200);
+}
+
+/// The spans of `spans / 2` sample requests, as the collector finishes them.
+pub fn sample_batch(spans: usize) -> Vec<FinishedSpan> {
+    let finished = Arc::new(std::sync::Mutex::new(Vec::with_capacity(spans)));
+    let sink = Arc::clone(&finished);
+    let subscriber = tracing_subscriber::registry()
+        .with(TraceContextLayer::new(Sampler::default()))
+        .with(SpanCollectorLayer::new(Arc::new(
+            move |span: FinishedSpan| {
+                if let Ok(mut spans) = sink.lock() {
+                    spans.push(span);
+                }
+            },
+        )));
+    tracing::subscriber::with_default(subscriber, || {
+        for _ in 0..spans / 2 {
+            sample_request();
+        }
+    });
+    finished
+        .lock()
+        .map(|mut spans| std::mem::take(&mut *spans))
+        .unwrap_or_default()
 }

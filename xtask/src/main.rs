@@ -9,7 +9,8 @@
 //!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget, the
 //!   wasm-bindgen tests in headless Chromium, feature-combination checks, every test
 //!   (the demo's end-to-end browser scenarios included) and doctest, a one-iteration
-//!   run of every benchmark, and rustdoc of the library crates with warnings as errors;
+//!   run of every benchmark, rustdoc of the library crates with warnings as errors, and
+//!   the performance gate (`gate`, below);
 //! - `wasm`: builds the optimized browser bundle into `sdk-wasm-rum/pkg/`, prints its raw,
 //!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
@@ -20,8 +21,13 @@
 //! - `peers`: installs, starts and configures the test peers (PostgreSQL with
 //!   `pg_stat_statements`, Redis, promtool, the Datadog test agent) without running tests;
 //! - `profile`: instructions per request of each server-layer variant under callgrind
-//!   (independent of the machine's load), with the ratios the benchmark reports.
+//!   (independent of the machine's load), with the ratios the benchmark reports;
+//! - `gate [--record]`: the performance regression gate (callgrind instruction counts of
+//!   the server layer, a Redis GET, a sqlx query, propagation, span encoding and the SQL
+//!   sanitizer, and allocations per request) against `benches/gate.txt`; `--record`
+//!   rewrites the recorded values.
 
+mod gate;
 mod wasm;
 
 use std::process::{Command, ExitCode};
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
         ),
         "load" => load(&rest),
         "profile" => profile(),
+        "gate" => gate::gate(&rest),
         "wasm" => wasm::bundle(),
         "peers" => ensure_postgres()
             .and_then(|()| ensure_redis())
@@ -84,7 +91,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [seconds] | profile | wasm | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [seconds] | profile | gate [--record] | wasm | peers>"
             );
             return ExitCode::from(2);
         }
@@ -173,70 +180,19 @@ fn load(args: &[String]) -> Result {
     )
 }
 
-/// Instructions one run of `profile_layer VARIANT REQUESTS` executes, read from callgrind.
-fn instructions(binary: &str, variant: &str, requests: u64, only: Option<&str>) -> Result<u64> {
-    let mut valgrind = Command::new("valgrind");
-    valgrind.args(["--tool=callgrind", "--callgrind-out-file=/dev/null"]);
-    if let Some(function) = only {
-        valgrind.arg(format!("--toggle-collect={function}"));
-    }
-    let output = valgrind
-        .args([binary, variant, &requests.to_string()])
-        .output()
-        .map_err(|e| format!("cannot run valgrind ({e}): apt-get install -y valgrind"))?;
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    stderr
-        .lines()
-        .find_map(|line| line.split("Collected :").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| format!("no instruction count from valgrind for {variant}: {stderr}"))
-}
-
-/// Instructions per iteration of `binary VARIANT N`, from two run lengths so that setup
-/// cost cancels out; with `only`, just the instructions run inside that function (and
-/// what it calls, on its thread).
-fn per_iteration(
-    binary: &str,
-    variant: &str,
-    short: u64,
-    long: u64,
-    only: Option<&str>,
-) -> Result<f64> {
-    let a = instructions(binary, variant, short, only)?;
-    let b = instructions(binary, variant, long, only)?;
-    Ok((b as f64 - a as f64) / (long - short) as f64)
-}
-
-/// Builds a `sdk-benches` example with the bench profile; returns its path.
-fn build_example(name: &str) -> Result<String> {
-    run(
-        &format!("build {name}"),
-        cargo().args([
-            "build",
-            "--profile",
-            "bench",
-            "--package",
-            "sdk-benches",
-            "--example",
-            name,
-        ]),
-    )?;
-    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-    Ok(format!("{target}/release/examples/{name}"))
-}
-
 fn profile() -> Result {
-    let binary = build_example("profile_layer")?;
+    ensure_valgrind()?;
+    gate::build_examples(&["profile_layer", "profile_sqlx", "profile_redis"])?;
+    let binary = gate::example("profile_layer");
     // Counted inside the request loop only: what a request costs on its own thread. Setup
     // outside it (the Prometheus recorder calibrates its clock by measuring) would add
     // hundreds of instructions of noise per request to the difference of the two runs.
     let per_request = |variant: &str| {
-        per_iteration(
+        gate::per_iteration(
             &binary,
-            variant,
-            2_000,
-            12_000,
-            Some("profile_layer::drive"),
+            &[variant],
+            &["profile_layer::drive"],
+            (2_000, 12_000),
         )
     };
     let bare = per_request("bare")?;
@@ -270,8 +226,11 @@ fn profile() -> Result {
         get("full") / get("diy")
     );
 
-    let binary = build_example("profile_sqlx")?;
-    let per_query = |variant: &str| per_iteration(&binary, variant, 500, 2_500, None);
+    // Whole client process: the plain variants go through tokio and sockets, so these
+    // totals move by a few thousand between runs; `cargo xtask gate` counts the wrappers'
+    // own work deterministically.
+    let binary = gate::example("profile_sqlx");
+    let per_query = |variant: &str| gate::per_iteration(&binary, &[variant], &[], (500, 2_500));
     let plain = per_query("plain")?;
     let instrumented = per_query("instrumented")?;
     println!(
@@ -279,8 +238,8 @@ fn profile() -> Result {
         instrumented - plain
     );
 
-    let binary = build_example("profile_redis")?;
-    let per_command = |variant: &str| per_iteration(&binary, variant, 1_000, 5_000, None);
+    let binary = gate::example("profile_redis");
+    let per_command = |variant: &str| gate::per_iteration(&binary, &[variant], &[], (1_000, 5_000));
     let plain = per_command("plain")?;
     let instrumented = per_command("instrumented")?;
     println!(
@@ -442,11 +401,51 @@ fn test() -> Result {
             ])
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    run_step("performance gate", || gate::gate(&[]))?;
     eprintln!(
         "all checks passed in {:.0}s",
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Runs an in-process step with the same banner as [`run`].
+fn run_step(step: &str, f: impl FnOnce() -> Result) -> Result {
+    let started = Instant::now();
+    eprintln!("==> {step}");
+    let result = f();
+    eprintln!(
+        "<== {step}: {} in {:.1}s",
+        if result.is_ok() { "ok" } else { "failed" },
+        started.elapsed().as_secs_f64()
+    );
+    result
+}
+
+/// Installs valgrind (callgrind counts the gate's instructions) when it is missing.
+fn ensure_valgrind() -> Result {
+    if succeeds("valgrind", &["--version"]) {
+        return Ok(());
+    }
+    if !(is_root() && succeeds("apt-get", &["--version"])) {
+        return Err("valgrind is missing: apt-get install -y valgrind".into());
+    }
+    run(
+        "apt-get update",
+        Command::new("apt-get").args(["update", "-qq"]),
+    )?;
+    run(
+        "install valgrind",
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-qq",
+                "--no-install-recommends",
+                "valgrind",
+            ])
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
 }
 
 fn cargo_program() -> String {
