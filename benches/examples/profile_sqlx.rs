@@ -2,6 +2,8 @@
 //! `profile_sqlx <plain|instrumented|pg-plain|pg-instrumented> [queries]` (SQLite in memory
 //! or the PostgreSQL of the tests, spans collected into a
 //! batch queue, metrics into a Prometheus recorder, as in the `sqlx` benchmark).
+//! `--toggle-collect=profile_sqlx::query` counts one query's path on the calling thread,
+//! without setup, the database's worker thread or the batch queue's export thread.
 
 use sdk_benches::{discarding_processor, runtime, traced_subscriber};
 use sdk_sqlx::{InstrumentedPool, SqlxConfig};
@@ -43,24 +45,13 @@ fn main() {
             })
         })
     });
-    let (plain, instrumented, pg, pg_instrumented) = pools;
     let subscriber = traced_subscriber(&processor);
     tracing::subscriber::with_default(subscriber, || {
         metrics::with_local_recorder(&recorder, || {
             // One `block_on` per query, as the benchmark does.
             let started = Instant::now();
             for _ in 0..queries {
-                let v = runtime.block_on(async {
-                    let q = sqlx::query_scalar::<_, i64>("SELECT ? + 1").bind(7_i64);
-                    let pq = sqlx::query_scalar::<_, i64>("SELECT $1::int8 + 1").bind(7_i64);
-                    match variant.as_str() {
-                        "plain" => q.fetch_one(&plain).await,
-                        "pg-plain" => pq.fetch_one(&pg).await,
-                        "pg-instrumented" => pq.fetch_one(&pg_instrumented).await,
-                        _ => q.fetch_one(&instrumented).await,
-                    }
-                });
-                black_box(v.ok());
+                black_box(query(&runtime, &variant, &pools));
             }
             println!(
                 "{variant}: {:.1} µs/query",
@@ -69,4 +60,32 @@ fn main() {
         });
     });
     processor.shutdown(Duration::from_secs(5));
+}
+
+/// The pools a query can go through: SQLite plain and instrumented, PostgreSQL plain and
+/// instrumented.
+type Pools = (
+    sqlx::SqlitePool,
+    InstrumentedPool<sqlx::Sqlite>,
+    sqlx::PgPool,
+    InstrumentedPool<sqlx::Postgres>,
+);
+
+/// One query of `variant`, from building it to its row, on the calling thread (one
+/// `block_on` per query, as the benchmark does).
+#[inline(never)]
+fn query(runtime: &tokio::runtime::Runtime, variant: &str, pools: &Pools) -> Option<i64> {
+    let (plain, instrumented, pg, pg_instrumented) = pools;
+    runtime
+        .block_on(async {
+            let q = sqlx::query_scalar::<_, i64>("SELECT ? + 1").bind(7_i64);
+            let pq = sqlx::query_scalar::<_, i64>("SELECT $1::int8 + 1").bind(7_i64);
+            match variant {
+                "plain" => q.fetch_one(plain).await,
+                "pg-plain" => pq.fetch_one(pg).await,
+                "pg-instrumented" => pq.fetch_one(pg_instrumented).await,
+                _ => q.fetch_one(instrumented).await,
+            }
+        })
+        .ok()
 }

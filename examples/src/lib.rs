@@ -91,6 +91,23 @@ impl AppState {
 
 /// The demo router; `metrics` is mounted at `/metrics` when given.
 pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService>) -> Router {
+    routes(&state, metrics)
+        .layer(CatchPanicLayer::new())
+        .layer(HttpServerLayer::new())
+        .with_state(state)
+}
+
+/// The demo's routes without the SDK's HTTP layers ([`HttpServerLayer`],
+/// [`CatchPanicLayer`]): what the demo serves with `OTEL_SDK_DISABLED=true`, so that an
+/// "SDK off" load run measures the service without them.
+pub fn app_without_sdk_layers(state: AppState) -> Router {
+    routes(&state, None).with_state(state)
+}
+
+fn routes(
+    state: &AppState,
+    metrics: Option<sdk_core::prometheus::MetricsService>,
+) -> Router<AppState> {
     let database = state.db.clone();
     let mut health = Health::new()
         .with_check(check("self", || async { Ok(()) }))
@@ -140,9 +157,6 @@ pub fn app(state: AppState, metrics: Option<sdk_core::prometheus::MetricsService
             .route_service("/ops", ops);
     }
     router
-        .layer(CatchPanicLayer::new())
-        .layer(HttpServerLayer::new())
-        .with_state(state)
 }
 
 /// The cache in front of the database: Redis at `REDIS_URL` (else the default port) when it

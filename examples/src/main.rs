@@ -105,7 +105,13 @@ async fn main() -> ExitCode {
     tracing::info!(target: "demo::startup", database = db.system(), "database ready");
     let cache = demo::connect_cache().await;
     let state = demo::AppState::new(db.clone(), cache);
-    let app = demo::app(state.clone(), metrics);
+    // `OTEL_SDK_DISABLED=true` installs nothing; the HTTP layers would still run (and
+    // answer with trace headers), so the service is served without them.
+    let app = if telemetry.config().disabled {
+        demo::app_without_sdk_layers(state.clone())
+    } else {
+        demo::app(state.clone(), metrics)
+    };
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,

@@ -12,12 +12,12 @@
 mod common;
 
 use common::Demo;
+use common::prometheus::{eventually, free_addr};
 use sdk_core::ops::budget::{self, Budget, PrometheusApi};
 use sdk_core::ops::{self, Spec};
 use sdk_core::testing::otlp::OtlpReceiver;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -70,12 +70,6 @@ const EVENT_ONLY: [&str; 6] = [
     "Query errors",
 ];
 
-fn free_addr() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-}
-
 /// A peer process, killed when dropped.
 struct Peer(Child);
 
@@ -96,25 +90,6 @@ fn start(program: &str, args: &[String]) -> Peer {
             panic!("cannot start {program}: {e}; `cargo xtask test` installs it (Debian prometheus, prometheus-alertmanager)")
         });
     Peer(child)
-}
-
-/// Polls `check` every 200 ms until it yields a value or `limit` passes.
-async fn eventually<T>(
-    what: &str,
-    limit: Duration,
-    mut check: impl AsyncFnMut() -> Option<T>,
-) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < limit,
-            "gave up after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// Notifications received by the webhook: (alertname, status) → first arrival.

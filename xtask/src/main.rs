@@ -3,7 +3,7 @@
 //! - `demo [ARGS]`: builds the browser module, then runs the demo service (`--addr
 //!   HOST:PORT`, default `127.0.0.1:3000`; open `/app` in a browser);
 //! - `test`: everything CI runs: installs the real peers the tests need (`promtool`,
-//!   Prometheus and Alertmanager, the
+//!   Prometheus and Alertmanager, the load generator oha, the
 //!   Datadog test agent in a virtualenv, the wasm32 target, the wasm-bindgen CLI, binaryen,
 //!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
 //!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget, the
@@ -17,17 +17,23 @@
 //! - `docs`: regenerates `docs/metrics.md` from the metric catalogue;
 //! - `ops`: regenerates the demo's rules, SLO recordings, anomaly bands, their promtool
 //!   tests and dashboards in `examples/ops/` from `examples/ops/spec.yaml`;
-//! - `load [SECONDS]`: loopback load run with `wrk`, bare vs instrumented hello-world;
+//! - `load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk
+//!   on|off|both]`: the demo under oha (installed when missing) at a fixed rate, SDK on and
+//!   off: steady baseline (with Prometheus' p95 against the generator's), a 10× spike and
+//!   its recovery time, a 10-minute soak and its RSS growth; JSON and an HTML page with
+//!   plots under `target/load/`. `hello` is the bare vs instrumented hello-world under `wrk`;
 //! - `peers`: installs, starts and configures the test peers (PostgreSQL with
 //!   `pg_stat_statements`, Redis, promtool, the Datadog test agent) without running tests;
 //! - `profile`: instructions per request of each server-layer variant under callgrind
 //!   (independent of the machine's load), with the ratios the benchmark reports;
-//! - `gate [--record]`: the performance regression gate (callgrind instruction counts of
-//!   the server layer, a Redis GET, a sqlx query, propagation, span encoding and the SQL
-//!   sanitizer, and allocations per request) against `benches/gate.txt`; `--record`
-//!   rewrites the recorded values.
+//! - `gate [--record]`: the performance regression gate (`gate.rs`): callgrind instruction
+//!   counts of the server layer over the bare router (full, metrics, traces), a Redis GET
+//!   and a sqlx query over their plain clients, propagation, span encoding and the SQL
+//!   sanitizer, and heap allocations per request, against `benches/gate.toml` (3 % for
+//!   instructions, 0.1 allocations); `--record` rewrites the recorded values.
 
 mod gate;
+mod load;
 mod wasm;
 
 use std::process::{Command, ExitCode};
@@ -79,7 +85,7 @@ fn main() -> ExitCode {
                 ])
                 .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")),
         ),
-        "load" => load(&rest),
+        "load" => load::load(&rest),
         "profile" => profile(),
         "gate" => gate::gate(&rest),
         "wasm" => wasm::bundle(),
@@ -91,7 +97,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [seconds] | profile | gate [--record] | wasm | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | peers>"
             );
             return ExitCode::from(2);
         }
@@ -150,36 +156,6 @@ fn demo(args: &[String]) -> Result {
     )
 }
 
-fn load(args: &[String]) -> Result {
-    let has_wrk = || succeeds("sh", &["-c", "command -v wrk"]);
-    let can_install = is_root() && succeeds("apt-get", &["--version"]);
-    if !has_wrk() && !can_install {
-        return Err("wrk is missing: apt-get install -y wrk".into());
-    }
-    if !has_wrk() {
-        run(
-            "install wrk",
-            Command::new("apt-get")
-                .args(["install", "-y", "-qq", "wrk"])
-                .env("DEBIAN_FRONTEND", "noninteractive"),
-        )?;
-    }
-    run(
-        "loopback load",
-        cargo()
-            .args([
-                "run",
-                "--release",
-                "--package",
-                "sdk-benches",
-                "--bin",
-                "loopback_load",
-                "--",
-            ])
-            .args(args),
-    )
-}
-
 fn profile() -> Result {
     ensure_valgrind()?;
     gate::build_examples(&["profile_layer", "profile_sqlx", "profile_redis"])?;
@@ -193,6 +169,7 @@ fn profile() -> Result {
             &[variant],
             &["profile_layer::drive"],
             (2_000, 12_000),
+            1,
         )
     };
     let bare = per_request("bare")?;
@@ -226,24 +203,40 @@ fn profile() -> Result {
         get("full") / get("diy")
     );
 
-    // Whole client process: the plain variants go through tokio and sockets, so these
-    // totals move by a few thousand between runs; `cargo xtask gate` counts the wrappers'
-    // own work deterministically.
+    // The calling thread's path of one query or command (the database's worker thread, the
+    // Redis server and the batch queue's export thread not counted); `cargo xtask gate`
+    // measures the same, lowest of three runs.
     let binary = gate::example("profile_sqlx");
-    let per_query = |variant: &str| gate::per_iteration(&binary, &[variant], &[], (500, 2_500));
+    let per_query = |variant: &str| {
+        gate::per_iteration(
+            &binary,
+            &[variant],
+            &["profile_sqlx::query"],
+            (200, 2_200),
+            1,
+        )
+    };
     let plain = per_query("plain")?;
     let instrumented = per_query("instrumented")?;
     println!(
-        "SQLite in memory, all threads: plain sqlx {plain:.0}, InstrumentedPool {instrumented:.0} instructions per query (+{:.0})",
+        "SQLite in memory, calling thread: plain sqlx {plain:.0}, InstrumentedPool {instrumented:.0} instructions per query (+{:.0})",
         instrumented - plain
     );
 
     let binary = gate::example("profile_redis");
-    let per_command = |variant: &str| gate::per_iteration(&binary, &[variant], &[], (1_000, 5_000));
+    let per_command = |variant: &str| {
+        gate::per_iteration(
+            &binary,
+            &[variant],
+            &["profile_redis::command"],
+            (200, 1_000),
+            1,
+        )
+    };
     let plain = per_command("plain")?;
     let instrumented = per_command("instrumented")?;
     println!(
-        "Redis GET, client process: plain redis-rs {plain:.0}, InstrumentedConnection {instrumented:.0} instructions per command (+{:.0})",
+        "Redis GET, calling thread: plain redis-rs {plain:.0}, InstrumentedConnection {instrumented:.0} instructions per command (+{:.0})",
         instrumented - plain
     );
     Ok(())
@@ -276,6 +269,7 @@ fn test() -> Result {
     ensure_redis()?;
     wasm::ensure_wasm_tools()?;
     wasm::ensure_browser()?;
+    load::ensure_load_generator()?;
     let test_agent = ensure_test_agent()?;
     let peers = [
         ("DDAPM_TEST_AGENT", test_agent.as_str()),

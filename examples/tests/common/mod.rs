@@ -3,6 +3,7 @@
 
 pub(crate) mod browser;
 pub(crate) mod exposition;
+pub(crate) mod prometheus;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};

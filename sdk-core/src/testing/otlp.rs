@@ -354,6 +354,12 @@ impl OtlpReceiver {
         lock(&self.state).received.clone()
     }
 
+    /// Everything received so far, removed from the receiver: a long run (a load test)
+    /// drains it now and then to keep its memory bounded.
+    pub fn take(&self) -> Received {
+        std::mem::take(&mut lock(&self.state).received)
+    }
+
     /// Every span received, flattened.
     pub fn spans(&self) -> Vec<Span> {
         self.received()
