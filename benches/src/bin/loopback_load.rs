@@ -1,6 +1,7 @@
 //! Loopback load run: the same axum hello-world served bare and with `sdk-tower`'s full
 //! server layer (spans to a batch queue, Prometheus metrics), each driven by `wrk` with
-//! keep-alive for the same duration. Prints requests/s and the instrumented/bare ratio.
+//! keep-alive for the same duration. Prints requests/s, wrk's p99 latency and the
+//! instrumented/bare ratios.
 //!
 //! `cargo run --release -p sdk-benches --bin loopback_load -- [seconds]` (needs `wrk`).
 
@@ -32,21 +33,53 @@ fn hello() -> Router {
     Router::new().route("/users/{id}", get(|| async { "hello" }))
 }
 
-fn wrk(addr: &str, seconds: u64) -> Result<f64, String> {
+/// What one wrk run measured.
+struct Run {
+    requests_per_s: f64,
+    p99_ms: f64,
+}
+
+/// A wrk duration (`812.00us`, `1.23ms`, `1.01s`) in milliseconds.
+fn millis(text: &str) -> Option<f64> {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 1e-3)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1e3)
+    } else {
+        return None;
+    };
+    number.parse::<f64>().ok().map(|v| v * factor)
+}
+
+fn wrk(addr: &str, seconds: u64) -> Result<Run, String> {
     let output = Command::new("wrk")
         .args([
             "-t1",
             "-c16",
+            "--latency",
             &format!("-d{seconds}s"),
             &format!("http://{addr}/users/42"),
         ])
         .output()
         .map_err(|e| format!("cannot run wrk ({e}); apt-get install -y wrk"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
+    let requests_per_s = text
+        .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())
-        .ok_or_else(|| format!("no Requests/sec in wrk output:\n{text}"))
+        .ok_or_else(|| format!("no Requests/sec in wrk output:\n{text}"))?;
+    // "Latency Distribution" lists "     99%    1.23ms".
+    let p99_ms = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .and_then(|v| millis(v.trim()))
+        .ok_or_else(|| format!("no 99% latency in wrk output:\n{text}"))?;
+    Ok(Run {
+        requests_per_s,
+        p99_ms,
+    })
 }
 
 fn main() -> ExitCode {
@@ -94,23 +127,28 @@ fn main() -> ExitCode {
         let layered = hello()
             .layer(HttpServerLayer::new().propagator(sdk_core::propagation::Propagator::default()));
         tokio::spawn(async move { axum::serve(instrumented, layered).await });
-        let bare_rps = tokio::task::spawn_blocking({
+        let bare_run = tokio::task::spawn_blocking({
             let addr = bare_addr.clone();
             move || wrk(&addr, seconds)
         })
         .await
         .map_err(|e| e.to_string())??;
-        let instrumented_rps =
+        let instrumented_run =
             tokio::task::spawn_blocking(move || wrk(&instrumented_addr, seconds))
                 .await
                 .map_err(|e| e.to_string())??;
-        Ok::<_, String>((bare_rps, instrumented_rps))
+        Ok::<_, String>((bare_run, instrumented_run))
     });
     match result {
         Ok((bare, instrumented)) => {
             println!(
-                "bare: {bare:.0} req/s, sdk-tower full: {instrumented:.0} req/s, ratio {:.3}",
-                instrumented / bare
+                "bare: {:.0} req/s, p99 {:.3} ms; sdk-tower full: {:.0} req/s, p99 {:.3} ms; throughput ratio {:.3}, p99 ratio {:.3}",
+                bare.requests_per_s,
+                bare.p99_ms,
+                instrumented.requests_per_s,
+                instrumented.p99_ms,
+                instrumented.requests_per_s / bare.requests_per_s,
+                instrumented.p99_ms / bare.p99_ms,
             );
             ExitCode::SUCCESS
         }
