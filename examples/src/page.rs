@@ -10,7 +10,9 @@
 //! throws an uncaught error and leaves a promise rejection unhandled. The page
 //! keeps every report of its own `onX` subscriptions in `window.__vitals` (all changes)
 //! and `window.__final` (final values only), and the browser's raw layout-shift entries in
-//! `window.__shifts`.
+//! `window.__shifts`. With `wv=1` it also loads Google's web-vitals (`/app/web-vitals.js`,
+//! npm `web-vitals` 6 under `target/peers/`) and keeps its reports in `window.__wv` and
+//! `window.__wvFinal`, so both libraries measure the same page.
 
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
@@ -44,6 +46,7 @@ const PAGE: &str = r#"<!doctype html>
 <button id="buy">Buy</button> <a id="next" href="/app/next">Next page</a>
 <div id="shifts"></div>
 <p>Browser vitals of this page reach <code>POST /rum</code> and appear on <a href="/metrics">/metrics</a>.</p>
+<p id="module"></p>
 <img id="hero" width="400" height="300" alt="hero">
 <script type="module">
   const params = new URLSearchParams(location.search);
@@ -52,6 +55,11 @@ const PAGE: &str = r#"<!doctype html>
   window.__vitals = [];
   window.__final = [];
   window.__shifts = [];
+  // web-vitals' own reports beside ours (`?wv=1`): all changes and final values.
+  window.__wv = [];
+  window.__wvFinal = [];
+  window.__restores = 0;
+  addEventListener('pageshow', (event) => { if (event.persisted) window.__restores += 1; });
   document.getElementById('hero').src = '/app/hero.png?delay_ms=' + imageMs;
   document.getElementById('buy').addEventListener('click', () => {
     const end = performance.now() + blockMs;
@@ -72,13 +80,26 @@ const PAGE: &str = r#"<!doctype html>
   setTimeout(() => shift(30), 700);
   setTimeout(() => shift(10), 2500);
   try {
-    const rum = await import('/pkg/sdk_wasm_rum.js');
+    const rum = await import('/pkg/sdk_wasm_rum.js').catch((error) => {
+      document.getElementById('module').textContent = 'The browser module is not built yet '
+        + '(`cargo xtask wasm` builds it; `cargo xtask demo` is building it now): reload in a moment.';
+      throw error;
+    });
     await rum.default({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' });
     rum.startRum({ endpoint: '/rum', service: 'demo-web', env: 'demo', version: '0.1.0',
                    routes: ROUTES, otlpEndpoint: OTLP_ENDPOINT });
     for (const on of [rum.onLCP, rum.onCLS, rum.onINP, rum.onFCP, rum.onTTFB, rum.onFID]) {
       on((report) => window.__vitals.push(report), { reportAllChanges: true });
       on((report) => window.__final.push(report));
+    }
+    if (params.get('wv') === '1') {
+      const wv = await import('/app/web-vitals.js');
+      const plain = ({ name, value, delta, id, rating, navigationType }) =>
+        ({ name, value, delta, id, rating, navigationType });
+      for (const on of [wv.onLCP, wv.onCLS, wv.onINP, wv.onFCP, wv.onTTFB]) {
+        on((report) => window.__wv.push(plain(report)), { reportAllChanges: true });
+        on((report) => window.__wvFinal.push(plain(report)));
+      }
     }
     window.__rumReady = true;
     if (params.get('errors') === '1') {
@@ -161,6 +182,26 @@ fn hero_png(width: u32, height: u32) -> Vec<u8> {
         out.clear();
     }
     out
+}
+
+/// `GET /app/web-vitals.js`: Google's web-vitals (ES module) for side-by-side
+/// comparison: `SDK_WEB_VITALS_JS`, else npm's copy installed by `cargo xtask test`.
+pub async fn web_vitals() -> Response {
+    let path = std::env::var_os("SDK_WEB_VITALS_JS").map_or_else(
+        || {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/peers/wasm-tools/node_modules/web-vitals/dist/web-vitals.js")
+        },
+        Into::into,
+    );
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript")], bytes).into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "web-vitals is not installed: `cargo xtask test` installs it\n",
+        )
+            .into_response(),
+    }
 }
 
 /// Where the module is served from: `SDK_RUM_PKG`, else the crate's `pkg/` directory.

@@ -4,6 +4,8 @@
 //! `min(len − 1, floor(interactionCount / 50))` of the list sorted longest first — the
 //! approximate 98th percentile.
 
+use alloc::vec::Vec;
+
 /// Interactions kept.
 pub const MAX_INTERACTIONS: usize = 10;
 

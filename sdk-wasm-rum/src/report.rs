@@ -1,34 +1,40 @@
 //! What a page reports: vitals (the latest value per metric id), errors (truncated, at most
 //! [`MAX_ERRORS`] per beacon, the rest counted), the backend trace id read from
 //! `Server-Timing: traceparent;desc="…"` or `<meta name="traceparent">`, and the beacon
-//! built from them for the ingestion route.
+//! built from them for the ingestion route (JSON written directly, no serializer), and the
+//! same values as OTLP/HTTP JSON log events.
 
-use sdk_core::rum::{
-    Beacon, BrowserError, BrowserErrorKind, MAX_ERROR_MESSAGE, MAX_ERRORS, MAX_VITALS, VitalReport,
+use alloc::vec::Vec;
+
+use crate::json::Json;
+use crate::vocab::{
+    MAX_CLS, MAX_ERROR_MESSAGE, MAX_ERRORS, MAX_TIMING_MS, MAX_VITALS, NavigationType, Rating,
+    Vital,
 };
 
 /// The trace id (32 lower-case hex digits) of a `traceparent` value.
-pub fn trace_id_of_traceparent(value: &str) -> Option<String> {
-    let mut parts = value.trim().split('-');
+pub fn trace_id_of_traceparent(value: &[u8]) -> Option<&[u8]> {
+    let value = value.trim_ascii();
+    let mut parts = value.split(|b| *b == b'-');
     let version = parts.next()?;
     let trace_id = parts.next()?;
     let span_id = parts.next()?;
     let flags = parts.next()?;
-    let hex = |s: &str, len: usize| {
-        s.len() == len && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    let hex = |s: &[u8], len: usize| {
+        s.len() == len && s.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     };
     let valid = hex(version, 2)
-        && version != "ff"
+        && version != b"ff"
         && hex(trace_id, 32)
-        && trace_id.bytes().any(|b| b != b'0')
+        && trace_id.iter().any(|b| *b != b'0')
         && hex(span_id, 16)
         && hex(flags, 2);
-    valid.then(|| trace_id.to_owned())
+    valid.then_some(trace_id)
 }
 
 /// The trace id in a `Server-Timing` header value (`traceparent;desc="00-…-01"`, possibly
 /// among other metrics).
-pub fn trace_id_of_server_timing(header: &str) -> Option<String> {
+pub fn trace_id_of_server_timing(header: &str) -> Option<&[u8]> {
     header.split(',').find_map(|metric| {
         let mut params = metric.split(';').map(str::trim);
         if !params.next()?.eq_ignore_ascii_case("traceparent") {
@@ -38,7 +44,7 @@ pub fn trace_id_of_server_timing(header: &str) -> Option<String> {
             let (key, value) = param.split_once('=')?;
             key.trim()
                 .eq_ignore_ascii_case("desc")
-                .then(|| trace_id_of_traceparent(value.trim().trim_matches('"')))
+                .then(|| trace_id_of_traceparent(value.trim().trim_matches('"').as_bytes()))
                 .flatten()
         })
     })
@@ -49,19 +55,111 @@ pub fn sampled(rate: f64, random: f64) -> bool {
     rate.is_finite() && random < rate.clamp(0.0, 1.0)
 }
 
-/// Reports waiting for the next beacon.
+/// A metric instance's id: web-vitals' `v6-<Date.now()>-<random 13 digits>`, kept as its
+/// two numbers (JavaScript builds the same text from them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricId {
+    /// `Date.now()` when the metric started.
+    pub epoch_ms: u64,
+    /// A random number of 13 digits.
+    pub random: u64,
+}
+
+impl MetricId {
+    /// The id from `Date.now()` and a uniform `Math.random()` (web-vitals'
+    /// `generateUniqueID`).
+    pub fn new(epoch_ms: f64, random: f64) -> Self {
+        Self {
+            epoch_ms: epoch_ms.max(0.0) as u64,
+            random: (random.clamp(0.0, 1.0) * (9e12 - 1.0)) as u64 + 1_000_000_000_000,
+        }
+    }
+
+    fn write(self, json: &mut Json) {
+        json.raw("\"v6-")
+            .integer(self.epoch_ms)
+            .raw("-")
+            .integer(self.random)
+            .raw("\"");
+    }
+}
+
+/// One report of a metric, as web-vitals' callbacks receive it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Report {
+    /// The vital.
+    pub vital: Vital,
+    /// Its current value.
+    pub value: f64,
+    /// The change since the last report of this id.
+    pub delta: f64,
+    /// The metric instance.
+    pub id: MetricId,
+    /// The value's rating.
+    pub rating: Rating,
+    /// How the page (or this part of it) was reached.
+    pub navigation_type: NavigationType,
+}
+
+impl Report {
+    /// Whether the server accepts the value (finite, not negative, under its bound).
+    pub fn in_range(&self) -> bool {
+        let max = if self.vital.is_timing() {
+            MAX_TIMING_MS
+        } else {
+            MAX_CLS
+        };
+        self.value.is_finite() && (0.0..=max).contains(&self.value) && self.delta.is_finite()
+    }
+
+    fn write(&self, json: &mut Json) {
+        json.raw("{\"name\":\"")
+            .raw(self.vital.as_str())
+            .raw("\",\"value\":")
+            .number(self.value)
+            .raw(",\"delta\":")
+            .number(self.delta)
+            .raw(",\"id\":");
+        self.id.write(json);
+        json.raw(",\"rating\":\"")
+            .raw(self.rating.as_str())
+            .raw("\",\"navigationType\":\"")
+            .raw(self.navigation_type.as_str())
+            .raw("\"}");
+    }
+}
+
+/// What kind of page error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// An uncaught error.
+    Error,
+    /// A promise rejected without a handler.
+    UnhandledRejection,
+}
+
+impl ErrorKind {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::UnhandledRejection => "unhandled-rejection",
+        }
+    }
+}
+
+/// Reports waiting for the next beacon. Text fields are UTF-8 bytes.
 #[derive(Debug, Clone, Default)]
 pub struct Collector {
-    service: String,
-    version: Option<String>,
-    env: Option<String>,
-    route: String,
-    trace_id: Option<String>,
-    vitals: Vec<VitalReport>,
-    errors: Vec<BrowserError>,
+    service: Vec<u8>,
+    version: Option<Vec<u8>>,
+    env: Option<Vec<u8>>,
+    route: Vec<u8>,
+    trace_id: Option<Vec<u8>>,
+    vitals: Vec<Report>,
+    errors: Vec<(ErrorKind, Vec<u8>)>,
     dropped_errors: u32,
     /// Ids already sent, newest last (bounded by [`MAX_SENT_IDS`]).
-    sent: Vec<String>,
+    sent: Vec<MetricId>,
 }
 
 /// Sent metric ids remembered, so that no metric is recorded twice by the server.
@@ -69,34 +167,34 @@ pub const MAX_SENT_IDS: usize = 256;
 
 impl Collector {
     /// Reports for `service` on the page whose route template is `route`.
-    pub fn new(service: impl Into<String>, route: impl Into<String>) -> Self {
+    pub fn new(service: Vec<u8>, route: Vec<u8>) -> Self {
         Self {
-            service: service.into(),
-            route: route.into(),
+            service,
+            route,
             ..Self::default()
         }
     }
 
     /// Version and environment carried by every beacon.
-    pub fn identity(mut self, version: Option<String>, env: Option<String>) -> Self {
+    pub fn identity(mut self, version: Option<Vec<u8>>, env: Option<Vec<u8>>) -> Self {
         self.version = version;
         self.env = env;
         self
     }
 
     /// The backend trace this page view belongs to.
-    pub fn set_trace_id(&mut self, trace_id: Option<String>) {
+    pub fn set_trace_id(&mut self, trace_id: Option<Vec<u8>>) {
         self.trace_id = trace_id;
     }
 
     /// A new route (single-page navigation); call after taking the beacon of the old one.
-    pub fn set_route(&mut self, route: impl Into<String>) {
-        self.route = route.into();
+    pub fn set_route(&mut self, route: Vec<u8>) {
+        self.route = route;
     }
 
     /// Keeps `report`, replacing an earlier report of the same metric id; reports of an id
     /// already sent are dropped (the first send of a metric is its recorded value).
-    pub fn record_vital(&mut self, report: VitalReport) {
+    pub fn record_vital(&mut self, report: Report) {
         // A value the server would reject (a restore measured hours later in a background
         // tab, say) would cost the whole beacon: it is left out.
         if self.sent.contains(&report.id) || !report.in_range() {
@@ -111,24 +209,23 @@ impl Collector {
 
     /// Keeps an error, its message cut at [`MAX_ERROR_MESSAGE`] bytes; beyond
     /// [`MAX_ERRORS`] per beacon errors are only counted.
-    pub fn record_error(&mut self, kind: BrowserErrorKind, message: &str) {
+    pub fn record_error(&mut self, kind: ErrorKind, message: &[u8]) {
         if self.errors.len() >= MAX_ERRORS {
             self.dropped_errors = self.dropped_errors.saturating_add(1);
             return;
         }
         let mut end = message.len().min(MAX_ERROR_MESSAGE);
-        while !message.is_char_boundary(end) {
+        // Not inside a UTF-8 sequence: back to the start of the character cut.
+        while message.get(end).is_some_and(|b| b & 0xc0 == 0x80) {
             end -= 1;
         }
-        self.errors.push(BrowserError {
-            kind,
-            message: message.get(..end).unwrap_or_default().to_owned(),
-        });
+        self.errors
+            .push((kind, message.get(..end).unwrap_or_default().into()));
     }
 
     /// A beacon of the errors only (vitals stay for the page's final beacon), or `None`.
-    pub fn take_errors(&mut self) -> Option<Beacon> {
-        let vitals = std::mem::take(&mut self.vitals);
+    pub fn take_errors(&mut self) -> Option<Vec<u8>> {
+        let vitals = core::mem::take(&mut self.vitals);
         let beacon = self.take_beacon();
         self.vitals = vitals;
         beacon
@@ -139,81 +236,164 @@ impl Collector {
         self.errors.len()
     }
 
-    /// The `service` of the beacons.
-    pub fn service(&self) -> &str {
-        &self.service
-    }
-
-    /// The `version` of the beacons.
-    pub fn version(&self) -> Option<&str> {
-        self.version.as_deref()
-    }
-
-    /// The `env` of the beacons.
-    pub fn env(&self) -> Option<&str> {
-        self.env.as_deref()
-    }
-
     /// The route template values are collected under.
-    pub fn route(&self) -> &str {
+    pub fn route(&self) -> &[u8] {
         &self.route
     }
 
-    /// The backend trace id, when the page carried one.
-    pub fn trace_id(&self) -> Option<&str> {
-        self.trace_id.as_deref()
-    }
-
-    /// The beacon of everything recorded since the last one, or `None` when there is
-    /// nothing to send; what was taken is cleared.
-    pub fn take_beacon(&mut self) -> Option<Beacon> {
+    /// The beacon (JSON) of everything recorded since the last one, or `None` when there
+    /// is nothing to send; what was taken is cleared.
+    pub fn take_beacon(&mut self) -> Option<Vec<u8>> {
         if self.vitals.is_empty() && self.errors.is_empty() && self.dropped_errors == 0 {
             return None;
         }
-        Some(Beacon {
-            service: self.service.clone(),
-            version: self.version.clone(),
-            env: self.env.clone(),
-            route: self.route.clone(),
-            trace_id: self.trace_id.clone(),
-            vitals: {
-                let vitals = std::mem::take(&mut self.vitals);
-                let overflow = (self.sent.len() + vitals.len()).saturating_sub(MAX_SENT_IDS);
-                self.sent.drain(..overflow.min(self.sent.len()));
-                self.sent.extend(vitals.iter().map(|v| v.id.clone()));
-                vitals
-            },
-            errors: std::mem::take(&mut self.errors),
-            dropped_errors: std::mem::take(&mut self.dropped_errors),
-        })
+        let mut json = Json::new();
+        json.raw("{");
+        self.identity_fields(&mut json);
+        json.raw(",\"vitals\":[");
+        for (i, report) in self.vitals.iter().enumerate() {
+            if i > 0 {
+                json.raw(",");
+            }
+            report.write(&mut json);
+        }
+        json.raw("],\"errors\":[");
+        for (i, (kind, message)) in self.errors.iter().enumerate() {
+            if i > 0 {
+                json.raw(",");
+            }
+            json.raw("{\"kind\":\"")
+                .raw(kind.as_str())
+                .raw("\",\"message\":")
+                .string(message)
+                .raw("}");
+        }
+        json.raw("],\"droppedErrors\":")
+            .integer(u64::from(self.dropped_errors))
+            .raw("}");
+        let overflow = (self.sent.len() + self.vitals.len()).saturating_sub(MAX_SENT_IDS);
+        self.sent.drain(..overflow.min(self.sent.len()));
+        self.sent.extend(self.vitals.drain(..).map(|v| v.id));
+        self.errors.clear();
+        self.dropped_errors = 0;
+        Some(json.into_bytes())
     }
+
+    fn identity_fields(&self, json: &mut Json) {
+        json.key("service").string(&self.service);
+        for (key, value) in [
+            ("version", &self.version),
+            ("env", &self.env),
+            ("traceId", &self.trace_id),
+        ] {
+            if let Some(value) = value {
+                json.raw(",").key(key).string(value);
+            }
+        }
+        json.raw(",").key("route").string(&self.route);
+    }
+
+    /// An OTLP/HTTP JSON `ExportLogsServiceRequest` with one `browser.web_vital` event per
+    /// report (attribute names of `sdk_core::semconv::browser`), stamped `epoch_ms`.
+    pub fn otlp_logs(&self, reports: &[Report], epoch_ms: f64) -> Option<Vec<u8>> {
+        if reports.is_empty() {
+            return None;
+        }
+        let mut json = Json::new();
+        json.raw("{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
+        let resource = [
+            ("service.name", Some(&self.service)),
+            ("service.version", self.version.as_ref()),
+            ("deployment.environment.name", self.env.as_ref()),
+        ];
+        let mut first = true;
+        for (key, value) in resource {
+            if let Some(value) = value {
+                if !first {
+                    json.raw(",");
+                }
+                first = false;
+                string_attribute(&mut json, key, value);
+            }
+        }
+        json.raw("]},\"scopeLogs\":[{\"scope\":{\"name\":\"sdk-wasm-rum\"},\"logRecords\":[");
+        for (i, report) in reports.iter().enumerate() {
+            if i > 0 {
+                json.raw(",");
+            }
+            json.raw("{\"timeUnixNano\":\"")
+                .integer(epoch_ms.max(0.0) as u64)
+                .raw("000000\",\"eventName\":\"browser.web_vital\",");
+            if let Some(trace_id) = &self.trace_id {
+                json.key("traceId").string(trace_id).raw(",");
+            }
+            json.raw("\"attributes\":[");
+            string_attribute(
+                &mut json,
+                "browser.web_vital.name",
+                report.vital.as_str().as_bytes(),
+            );
+            json.raw(",{\"key\":\"browser.web_vital.value\",\"value\":{\"doubleValue\":")
+                .number(report.value)
+                .raw("}},{\"key\":\"browser.web_vital.delta\",\"value\":{\"doubleValue\":")
+                .number(report.delta)
+                .raw("}},{\"key\":\"browser.web_vital.id\",\"value\":{\"stringValue\":");
+            report.id.write(&mut json);
+            json.raw("}},");
+            string_attribute(
+                &mut json,
+                "browser.web_vital.rating",
+                report.rating.as_str().as_bytes(),
+            );
+            json.raw(",");
+            string_attribute(
+                &mut json,
+                "browser.web_vital.navigation_type",
+                report.navigation_type.as_str().as_bytes(),
+            );
+            json.raw(",");
+            string_attribute(&mut json, "url.template", &self.route);
+            json.raw("]}");
+        }
+        json.raw("]}]}]}");
+        Some(json.into_bytes())
+    }
+}
+
+fn string_attribute(json: &mut Json, key: &str, value: &[u8]) {
+    json.raw("{\"key\":\"")
+        .raw(key)
+        .raw("\",\"value\":{\"stringValue\":")
+        .string(value)
+        .raw("}}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sdk_core::rum::{NavigationType, VitalName};
+    use sdk_core::rum::Beacon;
+    use sdk_core::semconv::browser;
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     #[test]
     fn trace_ids_from_headers_and_meta() {
         assert_eq!(
-            trace_id_of_traceparent(TP).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+            trace_id_of_traceparent(TP.as_bytes()),
+            Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
         );
         assert_eq!(
-            trace_id_of_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
+            trace_id_of_traceparent(b"00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
             None
         );
         assert_eq!(
-            trace_id_of_traceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            trace_id_of_traceparent(b"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
             None
         );
-        assert_eq!(trace_id_of_traceparent("garbage"), None);
+        assert_eq!(trace_id_of_traceparent(b"garbage"), None);
         assert_eq!(
-            trace_id_of_server_timing(&format!("db;dur=53, traceparent;desc=\"{TP}\"")).as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+            trace_id_of_server_timing(&format!("db;dur=53, traceparent;desc=\"{TP}\"")),
+            Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
         );
         assert_eq!(trace_id_of_server_timing("cache;desc=\"hit\""), None);
         assert_eq!(trace_id_of_server_timing("traceparent;desc=\"bad\""), None);
@@ -229,60 +409,135 @@ mod tests {
         assert!(sampled(7.0, 0.99));
     }
 
-    fn report(id: &str, name: VitalName, value: f64) -> VitalReport {
-        VitalReport {
-            name,
+    fn id(n: u64) -> MetricId {
+        MetricId {
+            epoch_ms: 1_700_000_000_000,
+            random: 1_000_000_000_000 + n,
+        }
+    }
+
+    fn report(n: u64, vital: Vital, value: f64) -> Report {
+        Report {
+            vital,
             value,
             delta: value,
-            id: id.into(),
-            rating: name.rate(value),
-            navigation_type: NavigationType::Navigate,
+            id: id(n),
+            rating: vital.rate(value),
+            navigation_type: NavigationType::BackForwardCache,
         }
+    }
+
+    fn parse(bytes: &[u8]) -> Beacon {
+        let beacon = Beacon::parse(bytes).unwrap_or_else(|e| {
+            panic!("{e:?}: {}", String::from_utf8_lossy(bytes));
+        });
+        assert_eq!(beacon.validate(), Ok(()));
+        beacon
+    }
+
+    #[test]
+    fn metric_ids_are_web_vitals_ids() {
+        let id = MetricId::new(1_733_000_000_123.0, 0.5);
+        let mut json = Json::new();
+        id.write(&mut json);
+        let text = String::from_utf8(json.into_bytes()).unwrap();
+        assert_eq!(text, "\"v6-1733000000123-5499999999999\"");
+        assert_eq!(MetricId::new(0.0, 0.0).random, 1_000_000_000_000);
+        assert!(MetricId::new(0.0, 0.999_999_999).random < 10_000_000_000_000);
     }
 
     #[test]
     fn beacons_keep_the_latest_value_per_id_and_pass_server_validation() {
-        let mut collector = Collector::new("shop-web", "/products/{id}")
-            .identity(Some("1.0".into()), Some("prod".into()));
+        let mut collector = Collector::new("shop-web".into(), "/products/{id}".into())
+            .identity(Some("1.0".into()), Some("pr\"od".into()));
         assert!(collector.take_beacon().is_none());
-        collector.set_trace_id(trace_id_of_traceparent(TP));
-        collector.record_vital(report("v6-1", VitalName::Cls, 0.05));
-        collector.record_vital(report("v6-1", VitalName::Cls, 0.31));
-        collector.record_vital(report("v6-2", VitalName::Lcp, 1800.0));
-        collector.record_error(BrowserErrorKind::Error, &"é".repeat(400));
+        collector.set_trace_id(trace_id_of_traceparent(TP.as_bytes()).map(Into::into));
+        collector.record_vital(report(1, Vital::Cls, 0.05));
+        collector.record_vital(report(1, Vital::Cls, 0.31));
+        collector.record_vital(report(2, Vital::Lcp, 1_523.400_000_095_367_4));
+        collector.record_error(ErrorKind::Error, "é".repeat(400).as_bytes());
         for _ in 0..MAX_ERRORS + 3 {
-            collector.record_error(BrowserErrorKind::UnhandledRejection, "nope");
+            collector.record_error(ErrorKind::UnhandledRejection, b"no\npe");
         }
-        let beacon = collector.take_beacon().unwrap();
+        let beacon = parse(&collector.take_beacon().unwrap());
+        assert_eq!(beacon.service, "shop-web");
+        assert_eq!(beacon.env.as_deref(), Some("pr\"od"));
+        assert_eq!(beacon.route, "/products/{id}");
+        assert_eq!(
+            beacon.trace_id.as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
         assert_eq!(beacon.vitals.len(), 2);
         assert_eq!(beacon.vitals[0].value, 0.31);
+        assert_eq!(beacon.vitals[0].id, "v6-1700000000000-1000000000001");
+        assert_eq!(beacon.vitals[0].rating.as_str(), "poor");
+        assert_eq!(
+            beacon.vitals[1].navigation_type.as_str(),
+            "back-forward-cache"
+        );
+        assert!((beacon.vitals[1].value - 1_523.400_000_095_367_4).abs() < 1e-9);
         assert_eq!(beacon.errors.len(), MAX_ERRORS);
         assert!(beacon.errors[0].message.len() <= MAX_ERROR_MESSAGE);
+        assert_eq!(beacon.errors[1].message, "no\npe");
         assert_eq!(beacon.dropped_errors, 4);
-        assert_eq!(beacon.validate(), Ok(()));
-        let json = serde_json::to_vec(&beacon).unwrap();
-        assert_eq!(Beacon::parse(&json), Ok(beacon));
         assert!(
             collector.take_beacon().is_none(),
             "taken reports are cleared"
         );
-        collector.record_vital(report("v6-1", VitalName::Cls, 0.4));
+        collector.record_vital(report(1, Vital::Cls, 0.4));
         assert!(
             collector.take_beacon().is_none(),
             "a metric id is sent once: the server records each metric once"
         );
-        collector.record_vital(report("v6-3", VitalName::Cls, 0.0));
-        collector.record_vital(report("v6-4", VitalName::Lcp, 7_200_000.0));
-        collector.record_error(BrowserErrorKind::Error, "boom");
-        let errors = collector.take_errors().unwrap();
+        collector.record_vital(report(3, Vital::Cls, 0.0));
+        collector.record_vital(report(4, Vital::Lcp, 7_200_000.0));
+        collector.record_error(ErrorKind::Error, b"boom");
+        let errors = parse(&collector.take_errors().unwrap());
         assert!(errors.vitals.is_empty() && errors.errors.len() == 1);
-        let beacon = collector.take_beacon().unwrap();
+        let beacon = parse(&collector.take_beacon().unwrap());
         assert_eq!(
             beacon.vitals.len(),
             1,
             "out-of-range LCP left out: {beacon:?}"
         );
-        assert_eq!(beacon.vitals[0].id, "v6-3");
-        assert_eq!(beacon.validate(), Ok(()));
+        assert_eq!(beacon.vitals[0].id, "v6-1700000000000-1000000000003");
+    }
+
+    #[test]
+    fn otlp_log_events_carry_the_semantic_convention_keys() {
+        let mut collector = Collector::new("web".into(), "/".into());
+        collector.set_trace_id(trace_id_of_traceparent(TP.as_bytes()).map(Into::into));
+        assert!(collector.otlp_logs(&[], 1.0).is_none());
+        let body = collector
+            .otlp_logs(&[report(7, Vital::Inp, 312.0)], 1_700_000_000_123.0)
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let record = &json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
+        assert_eq!(record["timeUnixNano"], "1700000000123000000");
+        assert_eq!(record["eventName"], browser::WEB_VITAL_EVENT);
+        assert_eq!(record["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        let keys: Vec<&str> = record["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["key"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                browser::WEB_VITAL_NAME,
+                browser::WEB_VITAL_VALUE,
+                browser::WEB_VITAL_DELTA,
+                browser::WEB_VITAL_ID,
+                browser::WEB_VITAL_RATING,
+                browser::WEB_VITAL_NAVIGATION_TYPE,
+                sdk_core::semconv::url::TEMPLATE,
+            ]
+        );
+        assert_eq!(record["attributes"][1]["value"]["doubleValue"], 312.0);
+        assert_eq!(
+            json["resourceLogs"][0]["resource"]["attributes"][0]["value"]["stringValue"],
+            "web"
+        );
     }
 }

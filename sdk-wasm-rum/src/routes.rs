@@ -3,60 +3,63 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
-use sdk_core::rum::MAX_FIELD_LEN;
+use alloc::vec::Vec;
 
-/// Route of a path that matches no template (what the ingestion route accepts as such).
-pub const OTHER: &str = sdk_core::rum::OTHER_ROUTE;
+use crate::vocab::{MAX_FIELD_LEN, OTHER_ROUTE};
 
-/// Configured route templates, matched in order.
+/// The route of a path that matches no template.
+pub const OTHER: &str = OTHER_ROUTE;
+
+/// Route templates (UTF-8), matched in order: `{name}` matches one segment, a final `*`
+/// matches the rest.
 #[derive(Debug, Clone, Default)]
 pub struct RouteMap {
-    templates: Vec<String>,
+    templates: Vec<Vec<u8>>,
 }
 
 impl RouteMap {
-    /// Templates such as `/`, `/products/{id}`, `/docs/*`; templates the server would
-    /// reject (not starting with `/`, longer than 128 bytes) are ignored.
+    /// The templates that start with `/` and fit the server's field length; others are
+    /// ignored (the server would reject beacons carrying them).
     pub fn new<I, S>(templates: I) -> Self
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
+        S: Into<Vec<u8>>,
     {
         Self {
             templates: templates
                 .into_iter()
                 .map(Into::into)
-                .filter(|t: &String| t.starts_with('/') && t.len() <= MAX_FIELD_LEN)
+                .filter(|t| t.first() == Some(&b'/') && t.len() <= MAX_FIELD_LEN)
                 .collect(),
         }
     }
 
-    /// The template of `path` (query and fragment ignored), or [`OTHER`].
-    pub fn route_of(&self, path: &str) -> &str {
-        let path = path.split(['?', '#']).next().unwrap_or_default();
+    /// The template `path` matches (query and fragment ignored), or [`OTHER`].
+    pub fn route_of(&self, path: &[u8]) -> &[u8] {
+        let end = path
+            .iter()
+            .position(|b| matches!(b, b'?' | b'#'))
+            .unwrap_or(path.len());
+        let path = path.get(..end).unwrap_or_default();
         self.templates
             .iter()
             .find(|template| matches(template, path))
-            .map_or(OTHER, String::as_str)
+            .map_or(OTHER.as_bytes(), Vec::as_slice)
     }
 }
 
-fn segments(path: &str) -> impl Iterator<Item = &str> {
-    path.split('/').filter(|s| !s.is_empty())
+fn segments(path: &[u8]) -> impl Iterator<Item = &[u8]> {
+    path.split(|b| *b == b'/').filter(|s| !s.is_empty())
 }
 
-fn matches(template: &str, path: &str) -> bool {
+fn matches(template: &[u8], path: &[u8]) -> bool {
     let mut wanted = segments(template);
     let mut actual = segments(path);
     loop {
         match (wanted.next(), actual.next()) {
             (None, None) => return true,
-            (Some("*"), Some(_)) => return wanted.next().is_none(),
-            (Some(w), Some(a)) if w.starts_with('{') && w.ends_with('}') => {
-                if a.is_empty() {
-                    return false;
-                }
-            }
+            (Some(b"*"), Some(_)) => return wanted.next().is_none(),
+            (Some([b'{', .., b'}']), Some(_)) => {}
             (Some(w), Some(a)) if w == a => {}
             _ => return false,
         }
@@ -67,32 +70,36 @@ fn matches(template: &str, path: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn route<'a>(routes: &'a RouteMap, path: &str) -> &'a str {
+        std::str::from_utf8(routes.route_of(path.as_bytes())).unwrap()
+    }
+
     #[test]
     fn templates_the_server_would_reject_are_ignored() {
         let routes = RouteMap::new(["products/{id}", "/products/{id}"]);
-        assert_eq!(routes.route_of("/products/1"), "/products/{id}");
+        assert_eq!(route(&routes, "/products/1"), "/products/{id}");
         let long = format!("/{}", "a".repeat(200));
-        assert_eq!(RouteMap::new([long.clone()]).route_of(&long), OTHER);
+        assert_eq!(route(&RouteMap::new([long.clone()]), &long), OTHER);
     }
 
     #[test]
     fn paths_map_to_templates() {
         let routes = RouteMap::new(["/", "/products/{id}", "/products/{id}/reviews", "/docs/*"]);
-        assert_eq!(routes.route_of("/"), "/");
-        assert_eq!(routes.route_of("/products/42"), "/products/{id}");
-        assert_eq!(routes.route_of("/products/42/"), "/products/{id}");
+        assert_eq!(route(&routes, "/"), "/");
+        assert_eq!(route(&routes, "/products/42"), "/products/{id}");
+        assert_eq!(route(&routes, "/products/42/"), "/products/{id}");
         assert_eq!(
-            routes.route_of("/products/42?ref=mail#top"),
+            route(&routes, "/products/42?ref=mail#top"),
             "/products/{id}"
         );
         assert_eq!(
-            routes.route_of("/products/42/reviews"),
+            route(&routes, "/products/42/reviews"),
             "/products/{id}/reviews"
         );
-        assert_eq!(routes.route_of("/docs/a/b/c"), "/docs/*");
-        assert_eq!(routes.route_of("/docs"), OTHER);
-        assert_eq!(routes.route_of("/products"), OTHER);
-        assert_eq!(routes.route_of("/users/alice@example.com"), OTHER);
-        assert_eq!(RouteMap::default().route_of("/anything"), OTHER);
+        assert_eq!(route(&routes, "/docs/a/b/c"), "/docs/*");
+        assert_eq!(route(&routes, "/docs"), OTHER);
+        assert_eq!(route(&routes, "/products"), OTHER);
+        assert_eq!(route(&routes, "/users/alice@example.com"), OTHER);
+        assert_eq!(route(&RouteMap::default(), "/anything"), OTHER);
     }
 }

@@ -1,0 +1,266 @@
+// sdk-wasm-rum's JavaScript driver: loads the wasm engine, observes what it asks for,
+// feeds it numbers, and hands its reports to callbacks and its beacons to the network.
+// Every decision about a value is the engine's (src/engine.rs); this file only moves
+// data. `cargo xtask wasm` minifies it into pkg/sdk_wasm_rum.js.
+//
+//   import init, { onLCP, onINP, onCLS, onFCP, onTTFB, onFID, startRum, routeChanged,
+//                  disconnect } from '/pkg/sdk_wasm_rum.js';
+//   await init();            // or init({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' })
+//   onLCP(({ name, value, rating, delta, id, navigationType }) => …, { reportAllChanges });
+//
+// A Rust application that links sdk-wasm-rum into its own module answers the module's
+// `rum` imports with this file's named exports and calls `attach(exports)` once.
+
+const perf = performance;
+const doc = document;
+const win = globalThis;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const ENTRY_TYPES = ['largest-contentful-paint', 'paint', 'layout-shift', 'event', 'first-input'];
+const NAMES = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB', 'FID'];
+const RATINGS = ['good', 'needs-improvement', 'poor'];
+const NAVIGATION_TYPES = ['navigate', 'reload', 'back-forward', 'back-forward-cache',
+  'prerender', 'restore', 'soft-navigation'];
+// Page events, by the engine's codes (src/engine.rs `PageEvent`).
+const PAGE_EVENTS = ['visibilitychange', 'pagehide', 'pageshow', 'prerenderingchange', 'load',
+  'keydown', 'click', 'pointerdown'];
+// Bytes of keepalive requests in flight: the browser allows 64 KiB for the page in all,
+// shared with the page's own keepalive requests, so ours stay well under it.
+const KEEPALIVE_BUDGET = 32768;
+
+let wasm;
+// Per subscription index: { cb, observers: [[observer, kind]] }.
+let subscriptions = [];
+let listening;
+let keepaliveBytes = 0;
+let minInteractionId = Infinity;
+let maxInteractionId = 0;
+let interactionObserver;
+
+const slot = (index) => (subscriptions[index] ||= { observers: [] });
+
+const navigationEntry = () => {
+  const entry = perf.getEntriesByType('navigation')[0];
+  return entry && entry.responseStart > 0 && entry.responseStart < perf.now() ? entry : undefined;
+};
+
+// The engine's queries (src/engine.rs `Query`), by code.
+const QUERIES = [
+  () => perf.now(),
+  () => Date.now(),
+  () => Math.random(),
+  () => navigationEntry()?.responseStart ?? -1,
+  () => navigationEntry()?.activationStart || 0,
+  () => ({ reload: 1, back_forward: 2, prerender: 4 })[navigationEntry()?.type] || 0,
+  () => +(doc.visibilityState == 'hidden'),
+  () => +!!doc.prerendering,
+  () => +!!doc.wasDiscarded,
+  () => +(doc.readyState == 'complete'),
+  () => interactionObserver
+    ? (maxInteractionId ? (maxInteractionId - minInteractionId) / 7 + 1 : 0)
+    : perf.interactionCount ?? 0,
+  () => {
+    const activation = QUERIES[4]();
+    const hidden = perf.getEntriesByType('visibility-state')
+      .find((e) => e.name == 'hidden' && e.startTime >= activation);
+    return hidden ? hidden.startTime : -1;
+  },
+];
+
+const text = (pointer, length) => decoder.decode(new Uint8Array(wasm.memory.buffer, pointer, length));
+
+// Writes `value` into the engine's scratch buffer; returns its length in bytes.
+const put = (value) => {
+  const bytes = encoder.encode(value);
+  // Asked for first: making room may grow the memory, which detaches older views.
+  const at = wasm.rum_buffer(bytes.length);
+  new Uint8Array(wasm.memory.buffer, at, bytes.length).set(bytes);
+  return bytes.length;
+};
+
+// `fetch` with `keepalive` while the page's keepalive budget allows, else `sendBeacon`
+// (which has its own queue), else a plain `fetch`. Failures are the network's: ignored.
+const post = (url, body, type) => {
+  const size = encoder.encode(body).length;
+  const keepalive = keepaliveBytes + size <= KEEPALIVE_BUDGET;
+  if (!keepalive && type[0] == 't' && navigator.sendBeacon?.(url, body)) return;
+  if (keepalive) keepaliveBytes += size;
+  fetch(url, { method: 'POST', body, keepalive, headers: { 'content-type': type } })
+    .catch(() => {})
+    .finally(() => keepalive && (keepaliveBytes -= size));
+};
+
+// Feeds an observer's entries (the end of the batch marked) to the engine.
+const feed = (index, kind, entries) => {
+  if (kind == 1) entries = entries.filter((e) => e.name == 'first-contentful-paint');
+  entries.forEach((e, i) => wasm.rum_entry(index, kind, e.startTime,
+    kind == 2 ? e.value : e.duration, kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
+    e.processingStart || 0, +(i == entries.length - 1)));
+};
+
+// Entries the browser has not delivered yet (before the page hides or a route ends).
+const takeRecords = () => subscriptions.forEach((s, index) =>
+  s?.observers.forEach(([observer, kind]) => feed(index, kind, observer.takeRecords())));
+
+const whenIdleOrHidden = (callback) => {
+  if (doc.visibilityState == 'hidden') return queueMicrotask(callback);
+  let done;
+  const run = () => {
+    if (!done) {
+      done = 1;
+      removeEventListener('visibilitychange', run, true);
+      callback();
+    }
+  };
+  addEventListener('visibilitychange', run, true);
+  (win.requestIdleCallback || setTimeout)(run, { timeout: 1000 });
+};
+
+// The imports of module `rum` (src/ffi.rs).
+export const q = (query) => QUERIES[query]();
+
+export const observe = (index, kind, durationThreshold) => {
+  try {
+    if (!PerformanceObserver.supportedEntryTypes.includes(ENTRY_TYPES[kind])) return 0;
+    const observer = new PerformanceObserver((list) =>
+      queueMicrotask(() => feed(index, kind, list.getEntries())));
+    observer.observe({ type: ENTRY_TYPES[kind], buffered: true,
+      ...(durationThreshold && { durationThreshold }) });
+    slot(index).observers.push([observer, kind]);
+    return 1;
+  } catch {
+    return 0;
+  }
+};
+
+export const unobserve = (index) => {
+  const s = subscriptions[index];
+  s?.observers.forEach(([observer]) => observer.disconnect());
+  if (s) s.observers = [];
+};
+
+export const later = (token, wait) => {
+  const fire = () => wasm.rum_timer(token);
+  if (wait == 1) requestAnimationFrame(() => requestAnimationFrame(fire));
+  else if (wait == 2) whenIdleOrHidden(fire);
+  else setTimeout(fire);
+};
+
+export const send = (body, bodyLength, url, urlLength, to, unloading) => {
+  body = text(body, bodyLength);
+  url = text(url, urlLength);
+  if (to) post(url, body, 'application/json');
+  else if (!(unloading && navigator.sendBeacon?.(url, body))) post(url, body, 'text/plain;charset=UTF-8');
+};
+
+export const report = (index, name, value, delta, epoch, random, rating, navigationType) =>
+  subscriptions[index]?.cb?.({
+    name: NAMES[name], value, rating: RATINGS[rating], delta, id: `v6-${epoch}-${random}`,
+    navigationType: NAVIGATION_TYPES[navigationType], entries: [],
+  });
+
+const onPageEvent = (event) => {
+  const type = event.type;
+  let code = PAGE_EVENTS.indexOf(type);
+  if (type == 'error' || type == 'unhandledrejection') return onError(event);
+  // visibilitychange: 0 hidden, 1 visible; then pagehide 2 … pointerdown 8.
+  if (code == 0) code = +(doc.visibilityState != 'hidden');
+  else code += 1;
+  if ((code == 3 && !event.persisted) || (code == 5 && event.target != doc)
+      || (code > 5 && !event.isTrusted)) return;
+  if (!code) takeRecords();
+  wasm.rum_event(code, event.timeStamp);
+};
+
+const onError = (event) => {
+  const rejection = event.type[0] == 'u';
+  const reason = event.reason;
+  const message = rejection
+    ? (typeof reason == 'string' ? reason : reason?.message) ?? 'unhandled rejection'
+    : event.message;
+  if (message != null) wasm.rum_error(+rejection, put(String(message)));
+};
+
+const listen = (on) => PAGE_EVENTS.concat('error', 'unhandledrejection')
+  .forEach((type) => (on ? addEventListener : removeEventListener)(type, onPageEvent, true));
+
+/// Connects the driver to a module's exports (`init` does it for the bundle).
+export const attach = (exports) => {
+  wasm = exports;
+  if (!('interactionCount' in perf) && !interactionObserver) {
+    try {
+      interactionObserver = new PerformanceObserver((list) => list.getEntries().forEach((e) => {
+        if (e.interactionId) {
+          minInteractionId = Math.min(minInteractionId, e.interactionId);
+          maxInteractionId = Math.max(maxInteractionId, e.interactionId);
+        }
+      }));
+      interactionObserver.observe({ type: 'event', buffered: true, durationThreshold: 0 });
+    } catch {}
+  }
+};
+
+/// Loads the module: `init()`, `init(url)` or `init({ module_or_path })`.
+export default async function init(options) {
+  const source = options?.module_or_path ?? options
+    ?? new URL('sdk_wasm_rum_bg.wasm', import.meta.url);
+  const response = await fetch(source);
+  const imports = { rum: { q, observe, unobserve, later, send, report } };
+  const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), imports);
+  attach(instance.exports);
+  return instance.exports;
+}
+
+const subscribe = (name) => (callback, options) => {
+  if (!listening) listen((listening = 1));
+  const index = wasm.rum_subscribe(name, +!!options?.reportAllChanges);
+  slot(index).cb = callback;
+  return () => {
+    if (subscriptions[index]?.cb == callback) {
+      wasm.rum_unsubscribe(index);
+      subscriptions[index] = undefined;
+    }
+  };
+};
+
+export const onLCP = subscribe(0);
+export const onINP = subscribe(1);
+export const onCLS = subscribe(2);
+export const onFCP = subscribe(3);
+export const onTTFB = subscribe(4);
+export const onFID = subscribe(5);
+
+/// Stops every subscription and `startRum`, and removes every listener.
+export const disconnect = () => {
+  wasm.rum_disconnect();
+  subscriptions.forEach((s) => s?.observers.forEach(([observer]) => observer.disconnect()));
+  subscriptions = [];
+  listen((listening = 0));
+};
+
+/// A single-page app moved to another route (call it after `history.pushState`).
+export const routeChanged = () => {
+  takeRecords();
+  wasm.rum_route(put(location.pathname));
+};
+
+/// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`:
+/// every metric and the page's errors, sent to `endpoint`. `false` when sampled out.
+export const startRum = (options) => {
+  const { endpoint, service, otlpEndpoint } = options;
+  if (!endpoint || !service) throw new Error('startRum: `endpoint` and `service` are required');
+  if (!listening) listen((listening = 1));
+  const timing = navigationEntry()?.serverTiming?.find((t) => t.name == 'traceparent');
+  const traceparent = timing?.description
+    ?? doc.querySelector('meta[name=traceparent]')?.content;
+  const fields = [endpoint, service, options.version, options.env, otlpEndpoint,
+    location.pathname, traceparent, ...(options.routes || [])];
+  const started = !!wasm.rum_start(put(fields.map((f) => f ?? '').join('\0')),
+    options.sampleRate ?? 1);
+  // A collector on another origin needs a CORS preflight for JSON: an empty request now
+  // has it answered (and cached) long before the page hides.
+  if (started && otlpEndpoint && new URL(otlpEndpoint, location.href).origin != location.origin) {
+    post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', '{"resourceLogs":[]}', 'application/json');
+  }
+  return started;
+};

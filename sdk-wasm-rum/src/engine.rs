@@ -1,0 +1,981 @@
+//! The measurement engine: every subscription's metric through web-vitals 6's rules,
+//! driven by what the page reports (performance entries, page events, timers) and
+//! asking the page only for numbers ([`Host`]). It runs unchanged in the browser (the
+//! JavaScript driver feeds it) and natively (the tests feed it), so the rules are tested
+//! without a browser and the browser build carries no bindings beyond a few numeric
+//! imports.
+//!
+//! What web-vitals does, per metric (`onLCP`, `onFCP`, `onCLS`, `onINP`, `onTTFB`; FID as
+//! web-vitals 4 measured it): metrics start when the page is activated (prerendering);
+//! values before the page was first hidden count; LCP ends at the first trusted `keydown`,
+//! `click` or `visibilitychange` (when idle, or at once when hidden); CLS starts at the
+//! first contentful paint; a back/forward-cache restore starts new metrics whose
+//! `navigationType` is `back-forward-cache`, LCP and FCP measured from `pageshow` to the
+//! second animation frame, TTFB 0, INP and CLS afresh.
+
+use alloc::vec::Vec;
+
+use crate::cls::LayoutShifts;
+use crate::inp::Interactions;
+use crate::report::{Collector, ErrorKind, MetricId, Report, sampled, trace_id_of_traceparent};
+use crate::routes::RouteMap;
+use crate::timing;
+use crate::vocab::{MAX_ERRORS, MAX_VITALS, NavigationType, Vital};
+
+/// A number the engine reads from the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Query {
+    /// `performance.now()`.
+    Now = 0,
+    /// `Date.now()`.
+    Epoch = 1,
+    /// `Math.random()`.
+    Random = 2,
+    /// The navigation entry's `responseStart`, or -1 without a plausible entry
+    /// (web-vitals' `getNavigationEntry`).
+    ResponseStart = 3,
+    /// The navigation entry's `activationStart`, or 0.
+    ActivationStart = 4,
+    /// The navigation entry's type as a [`NavigationType`] code.
+    NavigationType = 5,
+    /// 1 when `document.visibilityState` is `hidden`.
+    Hidden = 6,
+    /// 1 while `document.prerendering`.
+    Prerendering = 7,
+    /// 1 when `document.wasDiscarded`.
+    Discarded = 8,
+    /// 1 when `document.readyState` is `complete`.
+    LoadComplete = 9,
+    /// `performance.interactionCount` (or the driver's estimate where it is missing).
+    InteractionCount = 10,
+    /// The start time of the first `visibility-state` entry named `hidden` at or after
+    /// activation, or -1.
+    FirstHiddenEntry = 11,
+}
+
+/// Performance entry types the engine observes (buffered).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum EntryKind {
+    /// `largest-contentful-paint`: `start` is its `startTime`.
+    Lcp = 0,
+    /// `paint`, only the one named `first-contentful-paint`.
+    Paint = 1,
+    /// `layout-shift`: `value`, `hadRecentInput` in `id`.
+    LayoutShift = 2,
+    /// `event` (duration threshold 40 ms): `duration`, `interactionId` in `id`.
+    Event = 3,
+    /// `first-input`: `duration`, `interactionId` in `id`, `processingStart`.
+    FirstInput = 4,
+}
+
+impl EntryKind {
+    /// The kind of a code.
+    #[inline(never)]
+    pub fn from_code(code: u32) -> Option<Self> {
+        [
+            Self::Lcp,
+            Self::Paint,
+            Self::LayoutShift,
+            Self::Event,
+            Self::FirstInput,
+        ]
+        .get(code as usize)
+        .copied()
+    }
+}
+
+/// One performance entry, as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Entry {
+    /// `startTime`.
+    pub start: f64,
+    /// `duration` (events) or `value` (layout shifts).
+    pub amount: f64,
+    /// `interactionId` (events) or `hadRecentInput` as 0/1 (layout shifts).
+    pub id: f64,
+    /// `processingStart` (first input).
+    pub processing_start: f64,
+}
+
+/// A page event (the driver listens on `window`, capturing; inputs only when trusted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum PageEvent {
+    /// `visibilitychange` to hidden.
+    Hidden = 0,
+    /// `visibilitychange` to visible.
+    Visible = 1,
+    /// `pagehide`.
+    PageHide = 2,
+    /// `pageshow` with `persisted` (a back/forward-cache restore).
+    Restore = 3,
+    /// `prerenderingchange` (a prerendered page was activated).
+    Activate = 4,
+    /// The window's `load`.
+    Load = 5,
+    /// A trusted `keydown`.
+    KeyDown = 6,
+    /// A trusted `click`.
+    Click = 7,
+    /// A trusted `pointerdown`.
+    PointerDown = 8,
+}
+
+impl PageEvent {
+    /// The event of a code.
+    #[inline(never)]
+    pub fn from_code(code: u32) -> Option<Self> {
+        [
+            Self::Hidden,
+            Self::Visible,
+            Self::PageHide,
+            Self::Restore,
+            Self::Activate,
+            Self::Load,
+            Self::KeyDown,
+            Self::Click,
+            Self::PointerDown,
+        ]
+        .get(code as usize)
+        .copied()
+    }
+}
+
+/// When the driver calls [`Engine::timer`] back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Wait {
+    /// `setTimeout(…, 0)`.
+    Task = 0,
+    /// Two animation frames (web-vitals' `doubleRAF`).
+    TwoFrames = 1,
+    /// web-vitals' `whenIdleOrHidden`: `requestIdleCallback` (timeout 1 s) or the next
+    /// `visibilitychange`, whichever comes first.
+    IdleOrHidden = 2,
+}
+
+/// Where a body goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Destination {
+    /// The ingestion route (`text/plain`, `sendBeacon` when unloading).
+    Beacon = 0,
+    /// The OTLP/HTTP collector's `/v1/logs` (`application/json`).
+    Otlp = 1,
+}
+
+/// What the engine asks of the page.
+pub trait Host {
+    /// Reads a number.
+    fn query(&mut self, query: Query) -> f64;
+    /// Starts a buffered observer of `kind` for subscription `sub`; `false` where the
+    /// browser does not support the entry type.
+    fn observe(&mut self, sub: u32, kind: EntryKind, duration_threshold: f64) -> bool;
+    /// Disconnects every observer of `sub`.
+    fn unobserve(&mut self, sub: u32);
+    /// Calls [`Engine::timer`] with `token` later.
+    fn later(&mut self, token: u32, wait: Wait);
+    /// Sends a body to `url` (`unloading`: the page is being hidden).
+    fn send(&mut self, body: &[u8], url: &[u8], to: Destination, unloading: bool);
+}
+
+/// web-vitals' default `durationThreshold` of INP's `event` observer.
+const INP_DURATION_THRESHOLD: f64 = 40.0;
+/// Error-only beacons per page view; later errors are only counted.
+const MAX_ERROR_BEACONS: u32 = 8;
+
+struct Metric {
+    id: MetricId,
+    value: f64,
+    /// bindReporter's previous value: `None` until reported.
+    reported: Option<f64>,
+    navigation_type: NavigationType,
+}
+
+struct Subscription {
+    vital: Vital,
+    report_all_changes: bool,
+    /// Reports go to `startRum`'s collector, not to a callback.
+    rum: bool,
+    /// `None` until started (activation; CLS: the first contentful paint).
+    metric: Option<Metric>,
+    /// The observer was created (web-vitals' `po`).
+    supported: bool,
+    /// LCP finalized; FCP and FID seen; TTFB measured.
+    done: bool,
+    /// Waiting for the page's activation (prerendering) or load (TTFB).
+    waiting: bool,
+    shifts: LayoutShifts,
+    interactions: Interactions,
+    interaction_base: f64,
+    /// FID after a restore: the next trusted input's delay.
+    awaiting_input: bool,
+}
+
+enum Timer {
+    FinalizeLcp(u32, MetricId),
+    Frames(Vec<(u32, MetricId, bool)>, f64),
+    ResetHidden,
+    Ttfb(u32),
+    ClsStart(u32, MetricId),
+    Errors,
+}
+
+struct Rum {
+    endpoint: Vec<u8>,
+    /// The collector's `…/v1/logs`.
+    otlp_url: Option<Vec<u8>>,
+    routes: RouteMap,
+    collector: Collector,
+    otlp_pending: Vec<Report>,
+    error_beacons: u32,
+    errors_scheduled: bool,
+}
+
+/// What `startRum` is given. Text is UTF-8 (`"shop-web".into()`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RumConfig {
+    /// Where beacons go: the ingestion route (`POST`), e.g. `/rum` or an absolute URL.
+    pub endpoint: Vec<u8>,
+    /// `service` of every beacon.
+    pub service: Vec<u8>,
+    /// Deployed version.
+    pub version: Option<Vec<u8>>,
+    /// Deployment environment.
+    pub env: Option<Vec<u8>>,
+    /// Share of page views measured, 0–1.
+    pub sample_rate: f64,
+    /// Route templates (`/products/{id}`); a path matching none is sent as `other`.
+    pub routes: Vec<Vec<u8>>,
+    /// Base URL of an OTLP/HTTP collector (`…/v1/logs` is appended); values also go
+    /// there as `browser.web_vital` log events.
+    pub otlp_endpoint: Option<Vec<u8>>,
+}
+
+/// Every subscription and the page-wide state.
+pub struct Engine {
+    subscriptions: Vec<Option<Subscription>>,
+    /// When the page was first hidden; `None` until the first subscription.
+    first_hidden: Option<f64>,
+    /// `event.timeStamp` of the last restore.
+    restore_time: Option<f64>,
+    timers: Vec<(u32, Timer)>,
+    next_token: u32,
+    rum: Option<Rum>,
+    /// Reports for callbacks: (subscription, report), taken by the caller after each
+    /// call (callbacks run outside the engine).
+    pub reports: Vec<(u32, Report)>,
+}
+
+fn flag(host: &mut impl Host, query: Query) -> bool {
+    host.query(query) > 0.0
+}
+
+/// web-vitals' `initHiddenTime`.
+fn initial_hidden_time(host: &mut impl Host) -> f64 {
+    if flag(host, Query::Hidden) && !flag(host, Query::Prerendering) {
+        0.0
+    } else {
+        f64::INFINITY
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    /// An engine without subscriptions.
+    pub const fn new() -> Self {
+        Self {
+            subscriptions: Vec::new(),
+            first_hidden: None,
+            restore_time: None,
+            timers: Vec::new(),
+            next_token: 0,
+            rum: None,
+            reports: Vec::new(),
+        }
+    }
+
+    #[inline(never)]
+    fn first_hidden(&mut self, host: &mut impl Host) -> f64 {
+        if let Some(time) = self.first_hidden {
+            return time;
+        }
+        let entry = if flag(host, Query::Prerendering) {
+            -1.0
+        } else {
+            host.query(Query::FirstHiddenEntry)
+        };
+        let time = if entry >= 0.0 {
+            entry
+        } else {
+            initial_hidden_time(host)
+        };
+        self.first_hidden = Some(time);
+        time
+    }
+
+    #[inline(never)]
+    fn later(&mut self, host: &mut impl Host, wait: Wait, timer: Timer) {
+        let token = self.next_token;
+        self.next_token = self.next_token.wrapping_add(1);
+        self.timers.push((token, timer));
+        host.later(token, wait);
+    }
+
+    #[inline(never)]
+    fn new_metric(
+        &self,
+        host: &mut impl Host,
+        vital: Vital,
+        navigation_type: Option<NavigationType>,
+    ) -> Metric {
+        let navigation_type = navigation_type.unwrap_or_else(|| {
+            if self.restore_time.is_some() {
+                NavigationType::BackForwardCache
+            } else if host.query(Query::ResponseStart) < 0.0 {
+                NavigationType::Navigate
+            } else if flag(host, Query::Prerendering) || host.query(Query::ActivationStart) > 0.0 {
+                NavigationType::Prerender
+            } else if flag(host, Query::Discarded) {
+                NavigationType::Restore
+            } else {
+                NavigationType::from_code(host.query(Query::NavigationType) as u32)
+            }
+        });
+        Metric {
+            id: MetricId::new(host.query(Query::Epoch), host.query(Query::Random)),
+            value: if vital == Vital::Cls { 0.0 } else { -1.0 },
+            reported: None,
+            navigation_type,
+        }
+    }
+
+    /// Subscribes to `vital`; returns the subscription's index.
+    #[inline(never)]
+    pub fn subscribe(
+        &mut self,
+        host: &mut impl Host,
+        vital: Vital,
+        report_all_changes: bool,
+        rum: bool,
+    ) -> u32 {
+        self.first_hidden(host);
+        let index = self
+            .subscriptions
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.subscriptions.len());
+        let subscription = Subscription {
+            vital,
+            report_all_changes,
+            rum,
+            metric: None,
+            supported: false,
+            done: false,
+            waiting: true,
+            shifts: LayoutShifts::new(),
+            interactions: Interactions::new(),
+            interaction_base: 0.0,
+            awaiting_input: false,
+        };
+        if index == self.subscriptions.len() {
+            self.subscriptions.push(Some(subscription));
+        } else {
+            self.subscriptions[index] = Some(subscription);
+        }
+        let index = index as u32;
+        if vital == Vital::Ttfb {
+            let metric = self.new_metric(host, vital, None);
+            if let Some(sub) = self.sub(index) {
+                sub.metric = Some(metric);
+                sub.supported = true;
+            }
+            self.ttfb_when_ready(host, index);
+        } else if !flag(host, Query::Prerendering) {
+            self.start(host, index);
+        }
+        index
+    }
+
+    /// Stops subscription `index` (its observers are disconnected).
+    #[inline(never)]
+    pub fn unsubscribe(&mut self, host: &mut impl Host, index: u32) {
+        if let Some(slot) = self.subscriptions.get_mut(index as usize)
+            && slot.take().is_some()
+        {
+            host.unobserve(index);
+        }
+    }
+
+    /// Stops everything, `startRum`'s collection included.
+    #[inline(never)]
+    pub fn disconnect_all(&mut self, host: &mut impl Host) {
+        for index in 0..self.subscriptions.len() as u32 {
+            self.unsubscribe(host, index);
+        }
+        self.subscriptions.clear();
+        self.timers.clear();
+        self.rum = None;
+    }
+
+    #[inline(never)]
+    fn sub(&mut self, index: u32) -> Option<&mut Subscription> {
+        self.subscriptions.get_mut(index as usize)?.as_mut()
+    }
+
+    /// web-vitals' `whenActivated` body of each metric.
+    #[inline(never)]
+    fn start(&mut self, host: &mut impl Host, index: u32) {
+        let Some(vital) = self.sub(index).map(|s| s.vital) else {
+            return;
+        };
+        let metric = (vital != Vital::Cls).then(|| self.new_metric(host, vital, None));
+        let supported = match vital {
+            Vital::Lcp => host.observe(index, EntryKind::Lcp, 0.0),
+            // CLS waits for the first contentful paint (web-vitals' `onFCP(runOnce(…))`).
+            Vital::Fcp | Vital::Cls => host.observe(index, EntryKind::Paint, 0.0),
+            Vital::Inp => {
+                let events = host.observe(index, EntryKind::Event, INP_DURATION_THRESHOLD);
+                host.observe(index, EntryKind::FirstInput, 0.0) | events
+            }
+            Vital::Fid => host.observe(index, EntryKind::FirstInput, 0.0),
+            Vital::Ttfb => true,
+        };
+        if let Some(sub) = self.sub(index) {
+            sub.metric = metric;
+            sub.supported = supported;
+            sub.waiting = false;
+        }
+    }
+
+    /// web-vitals' `whenReady` of TTFB: after activation and the document's load.
+    #[inline(never)]
+    fn ttfb_when_ready(&mut self, host: &mut impl Host, index: u32) {
+        let ready = !flag(host, Query::Prerendering) && flag(host, Query::LoadComplete);
+        if let Some(sub) = self.sub(index) {
+            sub.waiting = !ready;
+        }
+        if ready {
+            self.later(host, Wait::Task, Timer::Ttfb(index));
+        }
+    }
+
+    /// bindReporter: reports when forced or when every change is wanted, and only when
+    /// the value moved (or was never reported).
+    #[inline(never)]
+    fn report(&mut self, index: u32, force: bool) {
+        let Some(sub) = self
+            .subscriptions
+            .get_mut(index as usize)
+            .and_then(Option::as_mut)
+        else {
+            return;
+        };
+        let Some(metric) = &mut sub.metric else {
+            return;
+        };
+        if metric.value < 0.0 || !(force || sub.report_all_changes) {
+            return;
+        }
+        let delta = metric.value - metric.reported.unwrap_or(0.0);
+        if delta == 0.0 && metric.reported.is_some() {
+            return;
+        }
+        metric.reported = Some(metric.value);
+        let report = Report {
+            vital: sub.vital,
+            value: metric.value,
+            delta,
+            id: metric.id,
+            rating: sub.vital.rate(metric.value),
+            navigation_type: metric.navigation_type,
+        };
+        if !sub.rum {
+            self.reports.push((index, report));
+            return;
+        }
+        if let Some(rum) = &mut self.rum {
+            rum.collector.record_vital(report);
+            if rum.otlp_url.is_some() {
+                let pending = &mut rum.otlp_pending;
+                if let Some(at) = pending.iter().position(|r| r.id == report.id) {
+                    pending[at] = report;
+                } else if pending.len() < MAX_VITALS {
+                    pending.push(report);
+                }
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn set_value(&mut self, index: u32, value: f64) {
+        if let Some(metric) = self.sub(index).and_then(|s| s.metric.as_mut()) {
+            metric.value = value;
+        }
+    }
+
+    /// One performance entry of subscription `index`'s observers; `last` ends the batch
+    /// the observer delivered.
+    #[inline(never)]
+    pub fn entry(
+        &mut self,
+        host: &mut impl Host,
+        index: u32,
+        kind: EntryKind,
+        entry: Entry,
+        last: bool,
+    ) {
+        let first_hidden = self.first_hidden(host);
+        let Some(sub) = self.sub(index) else {
+            return;
+        };
+        if sub.waiting || !sub.supported {
+            return;
+        }
+        let (vital, all) = (sub.vital, sub.report_all_changes);
+        match (vital, kind) {
+            (Vital::Lcp, EntryKind::Lcp) if !sub.done && (last || all) => {
+                let activation = host.query(Query::ActivationStart);
+                if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
+                    self.set_value(index, value);
+                    self.report(index, false);
+                }
+            }
+            (Vital::Fcp, EntryKind::Paint) if !sub.done => {
+                sub.done = true;
+                host.unobserve(index);
+                let activation = host.query(Query::ActivationStart);
+                if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
+                    self.set_value(index, value);
+                    self.report(index, true);
+                }
+            }
+            (Vital::Cls, EntryKind::Paint) if !sub.done => {
+                sub.done = true;
+                host.unobserve(index);
+                if entry.start < first_hidden {
+                    let metric = self.new_metric(host, Vital::Cls, None);
+                    let id = metric.id;
+                    let supported = host.observe(index, EntryKind::LayoutShift, 0.0);
+                    if let Some(sub) = self.sub(index) {
+                        sub.metric = Some(metric);
+                        sub.supported = supported;
+                    }
+                    if supported {
+                        self.later(host, Wait::Task, Timer::ClsStart(index, id));
+                    }
+                }
+            }
+            (Vital::Cls, EntryKind::LayoutShift) if sub.metric.is_some() => {
+                sub.shifts.add(entry.amount, entry.start, entry.id > 0.0);
+                if last {
+                    self.update_cls(index, false);
+                }
+            }
+            (Vital::Inp, EntryKind::Event | EntryKind::FirstInput) => {
+                sub.interactions.add(entry.id.max(0.0) as u64, entry.amount);
+                if last {
+                    self.update_inp(host, index);
+                }
+            }
+            (Vital::Fid, EntryKind::FirstInput) if !sub.done => {
+                sub.done = true;
+                host.unobserve(index);
+                if entry.start < first_hidden {
+                    self.set_value(index, (entry.processing_start - entry.start).max(0.0));
+                    self.report(index, true);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[inline(never)]
+    fn update_cls(&mut self, index: u32, force: bool) {
+        if let Some(sub) = self.sub(index)
+            && let Some(metric) = &mut sub.metric
+        {
+            metric.value = metric.value.max(sub.shifts.value());
+        }
+        self.report(index, force);
+    }
+
+    /// web-vitals' `_estimateP98LongestInteraction` and `updateINPMetric`.
+    #[inline(never)]
+    fn update_inp(&mut self, host: &mut impl Host, index: u32) {
+        let count = host.query(Query::InteractionCount);
+        let Some(sub) = self.sub(index) else {
+            return;
+        };
+        let Some(metric) = &sub.metric else {
+            return;
+        };
+        let count = (count - sub.interaction_base).max(0.0);
+        let estimate = sub.interactions.value(count as u64).or_else(|| {
+            let later_navigation = matches!(
+                metric.navigation_type,
+                NavigationType::BackForwardCache | NavigationType::SoftNavigation
+            );
+            (count > 0.0 && later_navigation).then_some(8.0)
+        });
+        if let Some(value) = estimate
+            && value != metric.value
+        {
+            self.set_value(index, value);
+            self.report(index, false);
+        }
+    }
+
+    /// A page event.
+    #[inline(never)]
+    pub fn page_event(&mut self, host: &mut impl Host, event: PageEvent, time_stamp: f64) {
+        match event {
+            PageEvent::Hidden => {
+                if !self.first_hidden(host).is_finite() {
+                    self.first_hidden = Some(time_stamp);
+                }
+                self.finalize(host, true);
+                self.flush(host, true);
+            }
+            PageEvent::PageHide => self.flush(host, true),
+            PageEvent::Visible | PageEvent::KeyDown | PageEvent::Click => {
+                self.on_finalizing_input(host);
+                if event == PageEvent::KeyDown {
+                    self.on_first_input(host, time_stamp);
+                }
+            }
+            PageEvent::PointerDown => self.on_first_input(host, time_stamp),
+            PageEvent::Restore => self.on_restore(host, time_stamp),
+            PageEvent::Activate => {
+                if flag(host, Query::Hidden) && !self.first_hidden(host).is_finite() {
+                    self.first_hidden = Some(0.0);
+                }
+                for index in 0..self.subscriptions.len() as u32 {
+                    match self.sub(index) {
+                        Some(sub) if sub.waiting && sub.vital == Vital::Ttfb => {
+                            self.ttfb_when_ready(host, index);
+                        }
+                        Some(sub) if sub.waiting => self.start(host, index),
+                        _ => {}
+                    }
+                }
+            }
+            PageEvent::Load => {
+                for index in 0..self.subscriptions.len() as u32 {
+                    if matches!(self.sub(index), Some(s) if s.waiting && s.vital == Vital::Ttfb) {
+                        self.ttfb_when_ready(host, index);
+                    }
+                }
+            }
+        }
+    }
+
+    /// LCP's end after a trusted `keydown`, `click` or `visibilitychange`: when idle.
+    #[inline(never)]
+    fn on_finalizing_input(&mut self, host: &mut impl Host) {
+        for index in 0..self.subscriptions.len() as u32 {
+            let pending = match self.sub(index) {
+                Some(sub) if sub.vital == Vital::Lcp && sub.supported && !sub.done => {
+                    sub.metric.as_ref().map(|m| m.id)
+                }
+                _ => None,
+            };
+            if let Some(id) = pending {
+                self.later(host, Wait::IdleOrHidden, Timer::FinalizeLcp(index, id));
+            }
+        }
+    }
+
+    /// FID after a restore: no `first-input` entry comes, the delay is measured from the
+    /// event (web-vitals 4's polyfill).
+    #[inline(never)]
+    fn on_first_input(&mut self, host: &mut impl Host, time_stamp: f64) {
+        let now = host.query(Query::Now);
+        for index in 0..self.subscriptions.len() as u32 {
+            if let Some(sub) = self.sub(index)
+                && sub.awaiting_input
+            {
+                sub.awaiting_input = false;
+                self.set_value(index, (now - time_stamp).max(0.0));
+                self.report(index, true);
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn finalize_lcp(&mut self, host: &mut impl Host, index: u32, id: Option<MetricId>) {
+        let Some(sub) = self.sub(index) else {
+            return;
+        };
+        if sub.vital != Vital::Lcp || sub.done || !sub.supported {
+            return;
+        }
+        if id.is_none_or(|id| sub.metric.as_ref().is_some_and(|m| m.id == id)) {
+            sub.done = true;
+            host.unobserve(index);
+            self.report(index, true);
+        }
+    }
+
+    /// The page was hidden (`hidden`) or a route ends: every value that can be final is
+    /// reported (the driver has fed the observers' pending records first).
+    #[inline(never)]
+    fn finalize(&mut self, host: &mut impl Host, hidden: bool) {
+        for index in 0..self.subscriptions.len() as u32 {
+            let Some(sub) = self.sub(index) else {
+                continue;
+            };
+            if sub.waiting || !sub.supported {
+                continue;
+            }
+            match sub.vital {
+                Vital::Lcp => self.finalize_lcp(host, index, None),
+                Vital::Cls => self.update_cls(index, true),
+                Vital::Inp => {
+                    self.update_inp(host, index);
+                    self.report(index, true);
+                }
+                Vital::Fid if hidden && !sub.done => {
+                    sub.done = true;
+                    host.unobserve(index);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn on_restore(&mut self, host: &mut impl Host, time_stamp: f64) {
+        self.restore_time = Some(time_stamp);
+        self.later(host, Wait::Task, Timer::ResetHidden);
+        let count = host.query(Query::InteractionCount);
+        let mut frames = Vec::new();
+        for index in 0..self.subscriptions.len() as u32 {
+            let Some(sub) = self.sub(index) else {
+                continue;
+            };
+            let vital = sub.vital;
+            // web-vitals registers its restore handler only once the metric's observer
+            // exists (TTFB: once it was measured; CLS: once it started).
+            let restarts = sub.supported
+                && sub.metric.is_some()
+                && match vital {
+                    Vital::Ttfb => sub.done,
+                    _ => true,
+                };
+            if !restarts {
+                continue;
+            }
+            let mut metric = self.new_metric(host, vital, Some(NavigationType::BackForwardCache));
+            let id = metric.id;
+            if vital == Vital::Ttfb {
+                metric.value = 0.0;
+            }
+            let Some(sub) = self.sub(index) else {
+                continue;
+            };
+            sub.metric = Some(metric);
+            match vital {
+                Vital::Lcp => {
+                    sub.done = false;
+                    frames.push((index, id, true));
+                }
+                Vital::Fcp => frames.push((index, id, true)),
+                Vital::Cls => {
+                    sub.shifts = LayoutShifts::new();
+                    frames.push((index, id, false));
+                }
+                Vital::Inp => {
+                    sub.interactions = Interactions::new();
+                    sub.interaction_base = count;
+                }
+                Vital::Fid => sub.awaiting_input = true,
+                Vital::Ttfb => self.report(index, true),
+            }
+        }
+        if !frames.is_empty() {
+            self.later(host, Wait::TwoFrames, Timer::Frames(frames, time_stamp));
+        }
+    }
+
+    /// A timer of [`Host::later`] fired.
+    #[inline(never)]
+    pub fn timer(&mut self, host: &mut impl Host, token: u32) {
+        let Some(at) = self.timers.iter().position(|(t, _)| *t == token) else {
+            return;
+        };
+        let (_, timer) = self.timers.swap_remove(at);
+        match timer {
+            Timer::FinalizeLcp(index, id) => self.finalize_lcp(host, index, Some(id)),
+            Timer::Frames(restored, restored_at) => {
+                let value = (host.query(Query::Now) - restored_at).max(0.0);
+                for (index, id, force) in restored {
+                    let Some(sub) = self.sub(index) else {
+                        continue;
+                    };
+                    if sub.metric.as_ref().is_none_or(|m| m.id != id) {
+                        continue;
+                    }
+                    if force {
+                        sub.done |= sub.vital == Vital::Lcp;
+                        self.set_value(index, value);
+                    }
+                    self.report(index, force);
+                }
+            }
+            Timer::ResetHidden => self.first_hidden = Some(initial_hidden_time(host)),
+            Timer::Ttfb(index) => {
+                let response_start = host.query(Query::ResponseStart);
+                let activation = host.query(Query::ActivationStart);
+                let value = timing::ttfb(response_start, activation, host.query(Query::Now));
+                if let Some(sub) = self.sub(index)
+                    && !sub.done
+                    && let Some(value) = value
+                {
+                    sub.done = true;
+                    self.set_value(index, value);
+                    self.report(index, true);
+                }
+            }
+            Timer::ClsStart(index, id) => {
+                if self
+                    .sub(index)
+                    .and_then(|s| s.metric.as_ref())
+                    .is_some_and(|m| m.id == id)
+                {
+                    self.report(index, false);
+                }
+            }
+            Timer::Errors => self.send_errors(host),
+        }
+    }
+
+    /// `startRum`: collects every metric (final values only) and the page's errors for
+    /// beacons. `false` when sampled out or already started.
+    #[inline(never)]
+    pub fn start_rum(
+        &mut self,
+        host: &mut impl Host,
+        config: RumConfig,
+        path: &[u8],
+        traceparent: Option<&[u8]>,
+    ) -> bool {
+        if self.rum.is_some() || !sampled(config.sample_rate, host.query(Query::Random)) {
+            return false;
+        }
+        let routes = RouteMap::new(config.routes);
+        let route = routes.route_of(path).into();
+        let mut collector =
+            Collector::new(config.service, route).identity(config.version, config.env);
+        collector.set_trace_id(
+            traceparent
+                .and_then(trace_id_of_traceparent)
+                .map(Into::into),
+        );
+        let otlp_url = config.otlp_endpoint.map(|mut url| {
+            if url.last() == Some(&b'/') {
+                url.pop();
+            }
+            url.extend_from_slice(b"/v1/logs");
+            url
+        });
+        self.rum = Some(Rum {
+            endpoint: config.endpoint,
+            otlp_url,
+            routes,
+            collector,
+            otlp_pending: Vec::new(),
+            error_beacons: 0,
+            errors_scheduled: false,
+        });
+        for vital in Vital::ALL {
+            self.subscribe(host, vital, false, true);
+        }
+        true
+    }
+
+    /// An uncaught error or unhandled rejection of the page.
+    #[inline(never)]
+    pub fn error(&mut self, host: &mut impl Host, kind: ErrorKind, message: &[u8]) {
+        let Some(rum) = &mut self.rum else {
+            return;
+        };
+        rum.collector.record_error(kind, message);
+        let send = rum.collector.error_count() >= MAX_ERRORS
+            && rum.error_beacons < MAX_ERROR_BEACONS
+            && !rum.errors_scheduled;
+        if send {
+            // From a timer, never from the handler that filled the batch.
+            rum.errors_scheduled = true;
+            self.later(host, Wait::Task, Timer::Errors);
+        }
+    }
+
+    #[inline(never)]
+    fn send_errors(&mut self, host: &mut impl Host) {
+        let Some(rum) = &mut self.rum else {
+            return;
+        };
+        rum.errors_scheduled = false;
+        rum.error_beacons += 1;
+        if let Some(body) = rum.collector.take_errors() {
+            host.send(&body, &rum.endpoint, Destination::Beacon, false);
+        }
+    }
+
+    /// Sends what `startRum` collected.
+    #[inline(never)]
+    fn flush(&mut self, host: &mut impl Host, unloading: bool) {
+        let epoch = host.query(Query::Epoch);
+        let Some(rum) = &mut self.rum else {
+            return;
+        };
+        if let Some(body) = rum.collector.take_beacon() {
+            host.send(&body, &rum.endpoint, Destination::Beacon, unloading);
+        }
+        let pending = core::mem::take(&mut rum.otlp_pending);
+        if let Some(url) = &rum.otlp_url
+            && let Some(body) = rum.collector.otlp_logs(&pending, epoch)
+        {
+            host.send(&body, url, Destination::Otlp, unloading);
+        }
+    }
+
+    /// A single-page app moved to `path`: the current values are finalized and sent under
+    /// the old route; CLS and INP start again (new ids, `soft-navigation`) under the new
+    /// route; LCP, FCP, TTFB and FID belong to the document's load and stay final.
+    #[inline(never)]
+    pub fn route_changed(&mut self, host: &mut impl Host, path: &[u8]) {
+        self.finalize(host, false);
+        self.flush(host, false);
+        if let Some(rum) = &mut self.rum {
+            let route = rum.routes.route_of(path).into();
+            rum.collector.set_route(route);
+        }
+        let count = host.query(Query::InteractionCount);
+        for index in 0..self.subscriptions.len() as u32 {
+            let restarts = matches!(
+                self.sub(index),
+                Some(sub) if sub.metric.is_some() && matches!(sub.vital, Vital::Cls | Vital::Inp)
+            );
+            if !restarts {
+                continue;
+            }
+            let vital = self.sub(index).map_or(Vital::Cls, |s| s.vital);
+            let metric = self.new_metric(host, vital, Some(NavigationType::SoftNavigation));
+            if let Some(sub) = self.sub(index) {
+                sub.metric = Some(metric);
+                sub.shifts = LayoutShifts::new();
+                sub.interactions = Interactions::new();
+                sub.interaction_base = count;
+            }
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! A JSON writer into a byte buffer: strings escaped, numbers in plain decimal notation.
+//! The browser build has no `core::fmt` (it would cost kilobytes), so numbers are written
+//! by hand: integers exactly, fractions to twelve decimals (finer than the browser's
+//! clock and than any layout-shift score).
+
+use alloc::vec::Vec;
+
+/// The body being written.
+#[derive(Debug, Default)]
+pub struct Json {
+    out: Vec<u8>,
+}
+
+impl Json {
+    /// An empty body.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The bytes written.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.out
+    }
+
+    /// Appends `text` as is (punctuation, keys known to need no escaping).
+    pub fn raw(&mut self, text: &str) -> &mut Self {
+        self.out.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    /// Appends `"key":`.
+    pub fn key(&mut self, key: &str) -> &mut Self {
+        self.string(key.as_bytes()).raw(":")
+    }
+
+    /// Appends `text` (UTF-8) as a JSON string.
+    pub fn string(&mut self, text: &[u8]) -> &mut Self {
+        self.out.push(b'"');
+        for &byte in text {
+            match byte {
+                b'"' | b'\\' => self.out.extend_from_slice(&[b'\\', byte]),
+                b'\n' => self.out.extend_from_slice(b"\\n"),
+                b'\r' => self.out.extend_from_slice(b"\\r"),
+                b'\t' => self.out.extend_from_slice(b"\\t"),
+                0..=0x1f => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    self.out.extend_from_slice(b"\\u00");
+                    self.out.push(HEX[usize::from(byte >> 4)]);
+                    self.out.push(HEX[usize::from(byte & 15)]);
+                }
+                _ => self.out.push(byte),
+            }
+        }
+        self.out.push(b'"');
+        self
+    }
+
+    /// Appends an unsigned integer.
+    pub fn integer(&mut self, mut value: u64) -> &mut Self {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.out.extend_from_slice(&digits[at..]);
+        self
+    }
+
+    /// Appends a number: up to twelve decimals, trailing zeros dropped; values that are
+    /// not finite (never produced by the measurements) are written as `0`.
+    pub fn number(&mut self, value: f64) -> &mut Self {
+        const SCALE: f64 = 1e12;
+        if !value.is_finite() || value.abs() >= 1e15 {
+            return self.raw("0");
+        }
+        if value < 0.0 {
+            self.out.push(b'-');
+        }
+        let value = value.abs();
+        let mut whole = value as u64;
+        let mut fraction = ((value - whole as f64) * SCALE + 0.5) as u64;
+        if fraction >= SCALE as u64 {
+            whole += 1;
+            fraction -= SCALE as u64;
+        }
+        self.integer(whole);
+        if fraction > 0 {
+            let mut digits = [b'0'; 12];
+            for slot in digits.iter_mut().rev() {
+                *slot = b'0' + (fraction % 10) as u8;
+                fraction /= 10;
+            }
+            let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
+            self.out.push(b'.');
+            self.out.extend_from_slice(&digits[..end]);
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn number(value: f64) -> String {
+        let mut json = Json::new();
+        json.number(value);
+        String::from_utf8(json.into_bytes()).unwrap()
+    }
+
+    #[test]
+    fn numbers_round_trip_to_the_clocks_resolution() {
+        assert_eq!(number(0.0), "0");
+        assert_eq!(number(1500.0), "1500");
+        assert_eq!(number(-2.5), "-2.5");
+        assert_eq!(number(0.1), "0.1");
+        assert_eq!(number(f64::NAN), "0");
+        assert_eq!(number(0.999_999_999_999_9), "1");
+        for value in [
+            1_523.400_000_095_367_4,
+            0.046_193_750_000_000_01,
+            22.899_999_976_158_14,
+            599_999.999_9,
+            0.000_123,
+        ] {
+            let back: f64 = number(value).parse().unwrap();
+            assert!((back - value).abs() < 1e-12, "{value} -> {back}");
+        }
+    }
+
+    #[test]
+    fn strings_are_escaped() {
+        let mut json = Json::new();
+        json.string("a\"b\\c\n\u{1}é".as_bytes());
+        let text = String::from_utf8(json.into_bytes()).unwrap();
+        assert_eq!(text, r#""a\"b\\c\n\u0001é""#);
+        assert_eq!(
+            serde_json::from_str::<String>(&text).unwrap(),
+            "a\"b\\c\n\u{1}é"
+        );
+    }
+}
