@@ -117,10 +117,10 @@ const PAGE: &str = r#"<!doctype html>
 const NEXT_PAGE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>SDK demo: next</title>
 <script type="speculationrules">
-{"prerender": [{"source": "list", "urls": ["/app?image_ms=0"]}]}
+{"prerender": [{"source": "list", "urls": ["/app?image_ms=0&wv=1"]}]}
 </script>
 </head>
-<body><h1>Second page</h1><p><a id="shop" href="/app?image_ms=0">Back to the shop</a>
+<body><h1>Second page</h1><p><a id="shop" href="/app?image_ms=0&wv=1">Back to the shop</a>
 (prerendered: its vitals count from activation)</p></body></html>
 "#;
 

@@ -64,6 +64,66 @@ impl Browser {
     }
 }
 
+/// Every value web-vitals (loaded on the same page with `wv=1`) reported beside ours: for
+/// each metric name and navigation type either library reported, the last value of each
+/// library's every-change stream and of its final-value stream must be equal: to the
+/// millisecond for values timed by animation frames after a back/forward-cache restore
+/// (each library reads `performance.now()` in its own frame callback), to the nanosecond
+/// otherwise (both read the same entries), with the same rating. FID is not in web-vitals
+/// 6 and is left out. Prints the pairs (`scenario name navigation ours web-vitals`).
+async fn matches_web_vitals(browser: &Browser, scenario: &str) -> usize {
+    let both = browser
+        .eval("[window.__vitals, window.__wv, window.__final, window.__wvFinal]")
+        .await;
+    let list = |i: usize| both[i].as_array().cloned().unwrap_or_default();
+    let mut compared = 0;
+    for (kind, ours, theirs) in [("all", list(0), list(1)), ("final", list(2), list(3))] {
+        let mut keys: Vec<(String, String)> = ours
+            .iter()
+            .chain(&theirs)
+            .filter(|r| r["name"] != "FID")
+            .map(|r| {
+                (
+                    r["name"].as_str().unwrap_or_default().to_owned(),
+                    r["navigationType"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect();
+        keys.sort();
+        keys.dedup();
+        for (name, navigation) in keys {
+            let last_of = |reports: &[Value]| {
+                reports
+                    .iter()
+                    .rev()
+                    .find(|r| {
+                        r["name"] == name.as_str() && r["navigationType"] == navigation.as_str()
+                    })
+                    .cloned()
+            };
+            let (Some(mine), Some(reference)) = (last_of(&ours), last_of(&theirs)) else {
+                panic!(
+                    "{scenario}: {name} ({navigation}, {kind} values) reported by one library \
+                     only: ours {ours:?}, web-vitals {theirs:?}"
+                );
+            };
+            let (a, b) = (value_of(Some(&mine)), value_of(Some(&reference)));
+            let by_frames = navigation == "back-forward-cache" && (name == "LCP" || name == "FCP");
+            let tolerance = if by_frames { 1.0 } else { 1e-6 };
+            eprintln!(
+                "web-vitals comparison: {scenario} {kind} {name} {navigation} ours {a} web-vitals {b}"
+            );
+            assert!(
+                (a - b).abs() < tolerance,
+                "{scenario}: {name} ({navigation}, {kind}) ours {a}, web-vitals {b}"
+            );
+            assert_eq!(mine["rating"], reference["rating"], "{scenario}: {name}");
+            compared += 1;
+        }
+    }
+    compared
+}
+
 /// The last report named `name`.
 fn last<'a>(reports: &'a [Value], name: &str) -> Option<&'a Value> {
     reports.iter().rev().find(|r| r["name"] == name)
@@ -149,7 +209,7 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     let browser = Browser::start(800, 600).await;
     browser
         .goto(&format!(
-            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&errors=1"
+            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&errors=1&wv=1"
         ))
         .await;
     browser
@@ -172,6 +232,8 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
         .wait_for(
             &format!(
                 "window.__final.some(r => r.name === 'LCP') && \
+                 window.__wvFinal.some(r => r.name === 'LCP') && \
+                 window.__wv.some(r => r.name === 'INP' && r.value >= {BLOCK_MS}) && \
                  window.__vitals.some(r => r.name === 'INP' && r.value >= {BLOCK_MS})"
             ),
             "LCP finalized by the click, and an INP of at least the click handler's time \
@@ -218,6 +280,10 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     eprintln!(
         "measured: LCP {lcp} ms (image after {IMAGE_MS} ms), CLS {cls} (shifts {shifts}), \
          INP {inp} ms (handler blocks {BLOCK_MS} ms), FID {fid} ms, FCP {fcp} ms, TTFB {ttfb} ms"
+    );
+    assert!(
+        matches_web_vitals(&browser, "page load").await >= 6,
+        "LCP, CLS, INP, FCP and TTFB compared"
     );
     for report in &vitals {
         assert_eq!(report["navigationType"], "navigate", "{report}");
@@ -274,23 +340,55 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
 async fn back_forward_cache_restore_starts_new_metrics() {
     let (_demo, addr) = Demo::start(&[]);
     let browser = Browser::start(800, 600).await;
-    browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
+    browser
+        .goto(&format!("http://{addr}/app?image_ms=0&block_ms=120&wv=1"))
+        .await;
     browser
         .wait_for(
-            "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n))",
+            "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n) \
+             && window.__wvFinal.some(r => r.name === n))",
             "TTFB and FCP of the first load",
+        )
+        .await;
+    browser.click("#buy").await;
+    browser
+        .wait_for(
+            "window.__vitals.some(r => r.name === 'INP') && window.__wv.some(r => r.name === 'INP')",
+            "INP of the first load in both libraries",
         )
         .await;
     browser.goto(&format!("http://{addr}/app/next")).await;
     browser.client.back().await.expect("back");
     browser
         .wait_for(
-            "['TTFB', 'FCP', 'LCP'].every(n => window.__final.some(r => r.name === n && r.navigationType === 'back-forward-cache'))",
-            "new TTFB, FCP and LCP after the restore",
+            "window.__restores >= 1 && ['TTFB', 'FCP', 'LCP'].every(n => \
+             window.__final.some(r => r.name === n && r.navigationType === 'back-forward-cache') \
+             && window.__wvFinal.some(r => r.name === n && r.navigationType === 'back-forward-cache'))",
+            "a restore (`pageshow` with `persisted`) and new TTFB, FCP and LCP in both libraries",
         )
         .await;
-    let (_, finals) = browser.reports().await;
+    // An interaction on the restored page: INP of the restore.
+    browser.click("#buy").await;
+    browser
+        .wait_for(
+            "[window.__vitals, window.__wv].every(list => list.some(r => r.name === 'INP' \
+             && r.navigationType === 'back-forward-cache'))",
+            "INP of the restored page in both libraries",
+        )
+        .await;
+    let (vitals, finals) = browser.reports().await;
     eprintln!("reports before and after the restore: {finals:?}");
+    let compared = matches_web_vitals(&browser, "back/forward-cache restore").await;
+    assert!(compared >= 10, "both loads' metrics compared: {compared}");
+    let restored_inp = vitals
+        .iter()
+        .rev()
+        .find(|r| r["name"] == "INP")
+        .expect("an INP report");
+    assert_eq!(
+        restored_inp["navigationType"], "back-forward-cache",
+        "the restored page's INP carries the restore's navigation type"
+    );
     let (restored, loaded): (Vec<&Value>, Vec<&Value>) = finals
         .iter()
         .partition(|r| r["navigationType"] == "back-forward-cache");
@@ -314,6 +412,7 @@ async fn back_forward_cache_restore_starts_new_metrics() {
     browser.goto(&format!("http://{addr}/app/next")).await;
     let metrics = metrics_when(&addr, |m| {
         vital_on_metrics(m, "LCP", "/app", "back-forward-cache").0 >= 1.0
+            && vital_on_metrics(m, "INP", "/app", "back-forward-cache").0 >= 1.0
     })
     .await;
     let (count, sum) = vital_on_metrics(&metrics, "LCP", "/app", "back-forward-cache");
@@ -326,6 +425,11 @@ async fn back_forward_cache_restore_starts_new_metrics() {
         vital_on_metrics(&metrics, "TTFB", "/app", "back-forward-cache").0,
         1.0
     );
+    assert_eq!(
+        vital_on_metrics(&metrics, "INP", "/app", "navigate").0,
+        1.0,
+        "the first load's INP, sent when the page was hidden"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,11 +438,12 @@ async fn a_page_hidden_from_the_start_reports_no_lcp() {
     let browser = Browser::start(800, 600).await;
     browser.client.minimize_window().await.expect("minimize");
     browser
-        .goto(&format!("http://{addr}/app?image_ms=100"))
+        .goto(&format!("http://{addr}/app?image_ms=100&wv=1"))
         .await;
     browser
         .wait_for(
-            "window.__rumReady && document.visibilityState === 'hidden' && window.__final.some(r => r.name === 'TTFB')",
+            "window.__rumReady && document.visibilityState === 'hidden' && window.__final.some(r => r.name === 'TTFB') \
+             && window.__wvFinal.some(r => r.name === 'TTFB')",
             "the hidden page's TTFB",
         )
         .await;
@@ -366,6 +471,7 @@ async fn a_page_hidden_from_the_start_reports_no_lcp() {
             "no {name} for a page hidden from the start: {vitals:?}"
         );
     }
+    matches_web_vitals(&browser, "hidden from the start").await;
 
     browser.goto(&format!("http://{addr}/app/next")).await;
     let metrics = metrics_when(&addr, |m| {
@@ -506,6 +612,13 @@ async fn a_prerendered_page_measures_from_its_activation() {
         .unwrap();
     let (_, finals) = browser.reports().await;
     eprintln!("prerendered: activationStart {activation} ms, paint {paint} ms, reports {finals:?}");
+    browser
+        .wait_for(
+            "['TTFB', 'FCP'].every(n => window.__wvFinal.some(r => r.name === n))",
+            "web-vitals' TTFB and FCP of the activated page",
+        )
+        .await;
+    matches_web_vitals(&browser, "prerendered").await;
     assert!(activation > 0.0, "the page was prerendered, then activated");
     for report in &finals {
         assert_eq!(report["navigationType"], "prerender", "{report}");
