@@ -8,7 +8,7 @@ pub const MAX_GAP_MS: f64 = 1000.0;
 pub const MAX_WINDOW_MS: f64 = 5000.0;
 
 /// Layout shifts seen so far and the CLS they make.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct LayoutShifts {
     window_sum: f64,
     window_first: f64,
@@ -19,8 +19,14 @@ pub struct LayoutShifts {
 
 impl LayoutShifts {
     /// No shifts yet: CLS 0.
-    pub fn new() -> Self {
-        Self::default()
+    pub const fn new() -> Self {
+        Self {
+            window_sum: 0.0,
+            window_first: 0.0,
+            window_last: 0.0,
+            in_window: false,
+            largest: 0.0,
+        }
     }
 
     /// Adds a `layout-shift` entry (`value`, `startTime` in ms, `hadRecentInput`); returns

@@ -13,14 +13,14 @@
 //! `navigationType` is `back-forward-cache`, LCP and FCP measured from `pageshow` to the
 //! second animation frame, TTFB 0, INP and CLS afresh.
 
-use alloc::vec::Vec;
-
 use crate::cls::LayoutShifts;
 use crate::inp::Interactions;
-use crate::report::{Collector, ErrorKind, MetricId, Report, sampled, trace_id_of_traceparent};
+use crate::report::{
+    Collector, ErrorKind, MetricId, Report, Text, sampled, trace_id_of_traceparent,
+};
 use crate::routes::RouteMap;
 use crate::timing;
-use crate::vocab::{MAX_ERRORS, MAX_VITALS, NavigationType, Vital};
+use crate::vocab::{MAX_BEACON_BYTES, MAX_ERRORS, MAX_VITALS, NavigationType, Vital};
 
 /// A number the engine reads from the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,7 +72,6 @@ pub enum EntryKind {
 
 impl EntryKind {
     /// The kind of a code.
-    #[inline(never)]
     pub fn from_code(code: u32) -> Option<Self> {
         [
             Self::Lcp,
@@ -125,7 +124,6 @@ pub enum PageEvent {
 
 impl PageEvent {
     /// The event of a code.
-    #[inline(never)]
     pub fn from_code(code: u32) -> Option<Self> {
         [
             Self::Hidden,
@@ -185,7 +183,15 @@ pub trait Host {
 const INP_DURATION_THRESHOLD: f64 = 40.0;
 /// Error-only beacons per page view; later errors are only counted.
 const MAX_ERROR_BEACONS: u32 = 8;
+/// Subscriptions at once (`startRum` takes six); `subscribe` refuses more.
+pub const MAX_SUBSCRIPTIONS: usize = 32;
+/// Reports waiting for their callbacks (two per subscription: a forced report may follow
+/// an ordinary one in the same call).
+const MAX_PENDING_REPORTS: usize = 2 * MAX_SUBSCRIPTIONS;
+/// Longest beacon endpoint or collector URL.
+pub const MAX_URL_LEN: usize = 1024;
 
+#[derive(Clone, Copy)]
 struct Metric {
     id: MetricId,
     value: f64,
@@ -194,6 +200,17 @@ struct Metric {
     navigation_type: NavigationType,
 }
 
+/// After a restore, what the second animation frame does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum AfterFrames {
+    Nothing,
+    /// LCP and FCP: the value is the time since `pageshow`, reported (forced).
+    Measure,
+    /// CLS: reported when every change is wanted.
+    Report,
+}
+
+#[derive(Clone, Copy)]
 struct Subscription {
     vital: Vital,
     report_all_changes: bool,
@@ -201,12 +218,16 @@ struct Subscription {
     rum: bool,
     /// `None` until started (activation; CLS: the first contentful paint).
     metric: Option<Metric>,
+    /// Counts the metrics this subscription started: a timer set for one is ignored by
+    /// the next.
+    generation: u32,
     /// The observer was created (web-vitals' `po`).
     supported: bool,
     /// LCP finalized; FCP and FID seen; TTFB measured.
     done: bool,
     /// Waiting for the page's activation (prerendering) or load (TTFB).
     waiting: bool,
+    after_frames: AfterFrames,
     shifts: LayoutShifts,
     interactions: Interactions,
     interaction_base: f64,
@@ -214,59 +235,101 @@ struct Subscription {
     awaiting_input: bool,
 }
 
+/// Timers carry their meaning in their token: kind (3 bits), subscription (5 bits) and
+/// the subscription's generation (the rest), so the engine keeps no list of them.
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Timer {
-    FinalizeLcp(u32, MetricId),
-    Frames(Vec<(u32, MetricId, bool)>, f64),
-    ResetHidden,
-    Ttfb(u32),
-    ClsStart(u32, MetricId),
-    Errors,
+    FinalizeLcp = 0,
+    Frames = 1,
+    ResetHidden = 2,
+    Ttfb = 3,
+    ClsStart = 4,
+    Errors = 5,
+}
+
+impl Timer {
+    fn token(self, index: u32, generation: u32) -> u32 {
+        (self as u32) | (index << 3) | (generation << 8)
+    }
+
+    fn of(token: u32) -> (Option<Self>, u32, u32) {
+        let kind = [
+            Self::FinalizeLcp,
+            Self::Frames,
+            Self::ResetHidden,
+            Self::Ttfb,
+            Self::ClsStart,
+            Self::Errors,
+        ]
+        .get((token & 7) as usize)
+        .copied();
+        (kind, (token >> 3) & 31, token >> 8)
+    }
 }
 
 struct Rum {
-    endpoint: Vec<u8>,
-    /// The collector's `…/v1/logs`.
-    otlp_url: Option<Vec<u8>>,
+    endpoint: Text<MAX_URL_LEN>,
+    /// The collector's `…/v1/logs` (empty: no collector).
+    otlp_url: Text<MAX_URL_LEN>,
     routes: RouteMap,
     collector: Collector,
-    otlp_pending: Vec<Report>,
+    otlp_pending: [Report; MAX_VITALS],
+    otlp_pending_len: usize,
     error_beacons: u32,
     errors_scheduled: bool,
 }
 
-/// What `startRum` is given. Text is UTF-8 (`"shop-web".into()`).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RumConfig {
-    /// Where beacons go: the ingestion route (`POST`), e.g. `/rum` or an absolute URL.
-    pub endpoint: Vec<u8>,
-    /// `service` of every beacon.
-    pub service: Vec<u8>,
-    /// Deployed version.
-    pub version: Option<Vec<u8>>,
-    /// Deployment environment.
-    pub env: Option<Vec<u8>>,
-    /// Share of page views measured, 0–1.
-    pub sample_rate: f64,
-    /// Route templates (`/products/{id}`); a path matching none is sent as `other`.
-    pub routes: Vec<Vec<u8>>,
-    /// Base URL of an OTLP/HTTP collector (`…/v1/logs` is appended); values also go
-    /// there as `browser.web_vital` log events.
-    pub otlp_endpoint: Option<Vec<u8>>,
+impl Rum {
+    const EMPTY: Self = Self {
+        endpoint: Text::EMPTY,
+        otlp_url: Text::EMPTY,
+        routes: RouteMap::new(),
+        collector: Collector::EMPTY,
+        otlp_pending: [Report::EMPTY; MAX_VITALS],
+        otlp_pending_len: 0,
+        error_beacons: 0,
+        errors_scheduled: false,
+    };
 }
 
-/// Every subscription and the page-wide state.
+/// What `startRum` is given (text is UTF-8 bytes: `b"shop-web"`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RumConfig<'a> {
+    /// Where beacons go: the ingestion route (`POST`), e.g. `/rum` or an absolute URL.
+    pub endpoint: &'a [u8],
+    /// `service` of every beacon.
+    pub service: &'a [u8],
+    /// Deployed version (empty: none).
+    pub version: &'a [u8],
+    /// Deployment environment (empty: none).
+    pub env: &'a [u8],
+    /// Share of page views measured, 0–1.
+    pub sample_rate: f64,
+    /// Base URL of an OTLP/HTTP collector (`…/v1/logs` is appended; empty: none); values
+    /// also go there as `browser.web_vital` log events.
+    pub otlp_endpoint: &'a [u8],
+}
+
+/// Every subscription and the page-wide state, in fixed arrays (the browser build has no
+/// allocator).
 pub struct Engine {
-    subscriptions: Vec<Option<Subscription>>,
+    subscriptions: [Option<Subscription>; MAX_SUBSCRIPTIONS],
     /// When the page was first hidden; `None` until the first subscription.
     first_hidden: Option<f64>,
     /// `event.timeStamp` of the last restore.
     restore_time: Option<f64>,
-    timers: Vec<(u32, Timer)>,
-    next_token: u32,
     rum: Option<Rum>,
-    /// Reports for callbacks: (subscription, report), taken by the caller after each
-    /// call (callbacks run outside the engine).
-    pub reports: Vec<(u32, Report)>,
+    reports: [(u32, Report); MAX_PENDING_REPORTS],
+    reports_len: usize,
+    reports_taken: usize,
+    /// Where beacons and log events are written.
+    body: [u8; MAX_BEACON_BYTES],
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn flag(host: &mut impl Host, query: Query) -> bool {
@@ -282,27 +345,34 @@ fn initial_hidden_time(host: &mut impl Host) -> f64 {
     }
 }
 
-impl Default for Engine {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Engine {
     /// An engine without subscriptions.
     pub const fn new() -> Self {
         Self {
-            subscriptions: Vec::new(),
+            subscriptions: [None; MAX_SUBSCRIPTIONS],
             first_hidden: None,
             restore_time: None,
-            timers: Vec::new(),
-            next_token: 0,
             rum: None,
-            reports: Vec::new(),
+            reports: [(0, Report::EMPTY); MAX_PENDING_REPORTS],
+            reports_len: 0,
+            reports_taken: 0,
+            body: [0; MAX_BEACON_BYTES],
         }
     }
 
-    #[inline(never)]
+    /// The next report for a callback: (subscription, report), in order. Callbacks run
+    /// outside the engine, so the caller takes them one by one after each call.
+    pub fn next_report(&mut self) -> Option<(u32, Report)> {
+        let next = self.reports.get(self.reports_taken).copied();
+        if self.reports_taken < self.reports_len {
+            self.reports_taken += 1;
+            return next;
+        }
+        self.reports_len = 0;
+        self.reports_taken = 0;
+        None
+    }
+
     fn first_hidden(&mut self, host: &mut impl Host) -> f64 {
         if let Some(time) = self.first_hidden {
             return time;
@@ -321,15 +391,11 @@ impl Engine {
         time
     }
 
-    #[inline(never)]
-    fn later(&mut self, host: &mut impl Host, wait: Wait, timer: Timer) {
-        let token = self.next_token;
-        self.next_token = self.next_token.wrapping_add(1);
-        self.timers.push((token, timer));
-        host.later(token, wait);
+    fn later(&mut self, host: &mut impl Host, wait: Wait, timer: Timer, index: u32) {
+        let generation = self.sub(index).map_or(0, |s| s.generation);
+        host.later(timer.token(index, generation), wait);
     }
 
-    #[inline(never)]
     fn new_metric(
         &self,
         host: &mut impl Host,
@@ -357,55 +423,55 @@ impl Engine {
         }
     }
 
-    /// Subscribes to `vital`; returns the subscription's index.
-    #[inline(never)]
+    /// Starts a new metric for subscription `index` (its pending timers lapse).
+    fn set_metric(&mut self, index: u32, metric: Metric) {
+        if let Some(sub) = self.sub(index) {
+            sub.metric = Some(metric);
+            sub.generation = sub.generation.wrapping_add(1);
+        }
+    }
+
+    /// Subscribes to `vital`; returns the subscription's index, or `None` when
+    /// [`MAX_SUBSCRIPTIONS`] are taken.
     pub fn subscribe(
         &mut self,
         host: &mut impl Host,
         vital: Vital,
         report_all_changes: bool,
         rum: bool,
-    ) -> u32 {
+    ) -> Option<u32> {
         self.first_hidden(host);
-        let index = self
-            .subscriptions
-            .iter()
-            .position(Option::is_none)
-            .unwrap_or(self.subscriptions.len());
-        let subscription = Subscription {
+        let index = self.subscriptions.iter().position(Option::is_none)?;
+        self.subscriptions[index] = Some(Subscription {
             vital,
             report_all_changes,
             rum,
             metric: None,
+            generation: 0,
             supported: false,
             done: false,
             waiting: true,
+            after_frames: AfterFrames::Nothing,
             shifts: LayoutShifts::new(),
             interactions: Interactions::new(),
             interaction_base: 0.0,
             awaiting_input: false,
-        };
-        if index == self.subscriptions.len() {
-            self.subscriptions.push(Some(subscription));
-        } else {
-            self.subscriptions[index] = Some(subscription);
-        }
+        });
         let index = index as u32;
         if vital == Vital::Ttfb {
             let metric = self.new_metric(host, vital, None);
+            self.set_metric(index, metric);
             if let Some(sub) = self.sub(index) {
-                sub.metric = Some(metric);
                 sub.supported = true;
             }
             self.ttfb_when_ready(host, index);
         } else if !flag(host, Query::Prerendering) {
             self.start(host, index);
         }
-        index
+        Some(index)
     }
 
     /// Stops subscription `index` (its observers are disconnected).
-    #[inline(never)]
     pub fn unsubscribe(&mut self, host: &mut impl Host, index: u32) {
         if let Some(slot) = self.subscriptions.get_mut(index as usize)
             && slot.take().is_some()
@@ -415,28 +481,26 @@ impl Engine {
     }
 
     /// Stops everything, `startRum`'s collection included.
-    #[inline(never)]
     pub fn disconnect_all(&mut self, host: &mut impl Host) {
-        for index in 0..self.subscriptions.len() as u32 {
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
             self.unsubscribe(host, index);
         }
-        self.subscriptions.clear();
-        self.timers.clear();
         self.rum = None;
     }
 
-    #[inline(never)]
     fn sub(&mut self, index: u32) -> Option<&mut Subscription> {
         self.subscriptions.get_mut(index as usize)?.as_mut()
     }
 
     /// web-vitals' `whenActivated` body of each metric.
-    #[inline(never)]
     fn start(&mut self, host: &mut impl Host, index: u32) {
         let Some(vital) = self.sub(index).map(|s| s.vital) else {
             return;
         };
-        let metric = (vital != Vital::Cls).then(|| self.new_metric(host, vital, None));
+        if vital != Vital::Cls {
+            let metric = self.new_metric(host, vital, None);
+            self.set_metric(index, metric);
+        }
         let supported = match vital {
             Vital::Lcp => host.observe(index, EntryKind::Lcp, 0.0),
             // CLS waits for the first contentful paint (web-vitals' `onFCP(runOnce(…))`).
@@ -449,27 +513,24 @@ impl Engine {
             Vital::Ttfb => true,
         };
         if let Some(sub) = self.sub(index) {
-            sub.metric = metric;
             sub.supported = supported;
             sub.waiting = false;
         }
     }
 
     /// web-vitals' `whenReady` of TTFB: after activation and the document's load.
-    #[inline(never)]
     fn ttfb_when_ready(&mut self, host: &mut impl Host, index: u32) {
         let ready = !flag(host, Query::Prerendering) && flag(host, Query::LoadComplete);
         if let Some(sub) = self.sub(index) {
             sub.waiting = !ready;
         }
         if ready {
-            self.later(host, Wait::Task, Timer::Ttfb(index));
+            self.later(host, Wait::Task, Timer::Ttfb, index);
         }
     }
 
     /// bindReporter: reports when forced or when every change is wanted, and only when
     /// the value moved (or was never reported).
-    #[inline(never)]
     fn report(&mut self, index: u32, force: bool) {
         let Some(sub) = self
             .subscriptions
@@ -498,23 +559,29 @@ impl Engine {
             navigation_type: metric.navigation_type,
         };
         if !sub.rum {
-            self.reports.push((index, report));
+            if let Some(slot) = self.reports.get_mut(self.reports_len) {
+                *slot = (index, report);
+                self.reports_len += 1;
+            }
             return;
         }
         if let Some(rum) = &mut self.rum {
             rum.collector.record_vital(report);
-            if rum.otlp_url.is_some() {
-                let pending = &mut rum.otlp_pending;
-                if let Some(at) = pending.iter().position(|r| r.id == report.id) {
-                    pending[at] = report;
-                } else if pending.len() < MAX_VITALS {
-                    pending.push(report);
+            if rum.otlp_url.get().is_some() {
+                let pending = rum
+                    .otlp_pending
+                    .get_mut(..rum.otlp_pending_len)
+                    .unwrap_or_default();
+                if let Some(existing) = pending.iter_mut().find(|r| r.id == report.id) {
+                    *existing = report;
+                } else if let Some(slot) = rum.otlp_pending.get_mut(rum.otlp_pending_len) {
+                    *slot = report;
+                    rum.otlp_pending_len += 1;
                 }
             }
         }
     }
 
-    #[inline(never)]
     fn set_value(&mut self, index: u32, value: f64) {
         if let Some(metric) = self.sub(index).and_then(|s| s.metric.as_mut()) {
             metric.value = value;
@@ -523,7 +590,6 @@ impl Engine {
 
     /// One performance entry of subscription `index`'s observers; `last` ends the batch
     /// the observer delivered.
-    #[inline(never)]
     pub fn entry(
         &mut self,
         host: &mut impl Host,
@@ -562,14 +628,13 @@ impl Engine {
                 host.unobserve(index);
                 if entry.start < first_hidden {
                     let metric = self.new_metric(host, Vital::Cls, None);
-                    let id = metric.id;
+                    self.set_metric(index, metric);
                     let supported = host.observe(index, EntryKind::LayoutShift, 0.0);
                     if let Some(sub) = self.sub(index) {
-                        sub.metric = Some(metric);
                         sub.supported = supported;
                     }
                     if supported {
-                        self.later(host, Wait::Task, Timer::ClsStart(index, id));
+                        self.later(host, Wait::Task, Timer::ClsStart, index);
                     }
                 }
             }
@@ -597,7 +662,6 @@ impl Engine {
         }
     }
 
-    #[inline(never)]
     fn update_cls(&mut self, index: u32, force: bool) {
         if let Some(sub) = self.sub(index)
             && let Some(metric) = &mut sub.metric
@@ -608,7 +672,6 @@ impl Engine {
     }
 
     /// web-vitals' `_estimateP98LongestInteraction` and `updateINPMetric`.
-    #[inline(never)]
     fn update_inp(&mut self, host: &mut impl Host, index: u32) {
         let count = host.query(Query::InteractionCount);
         let Some(sub) = self.sub(index) else {
@@ -634,7 +697,6 @@ impl Engine {
     }
 
     /// A page event.
-    #[inline(never)]
     pub fn page_event(&mut self, host: &mut impl Host, event: PageEvent, time_stamp: f64) {
         match event {
             PageEvent::Hidden => {
@@ -657,7 +719,7 @@ impl Engine {
                 if flag(host, Query::Hidden) && !self.first_hidden(host).is_finite() {
                     self.first_hidden = Some(0.0);
                 }
-                for index in 0..self.subscriptions.len() as u32 {
+                for index in 0..MAX_SUBSCRIPTIONS as u32 {
                     match self.sub(index) {
                         Some(sub) if sub.waiting && sub.vital == Vital::Ttfb => {
                             self.ttfb_when_ready(host, index);
@@ -668,7 +730,7 @@ impl Engine {
                 }
             }
             PageEvent::Load => {
-                for index in 0..self.subscriptions.len() as u32 {
+                for index in 0..MAX_SUBSCRIPTIONS as u32 {
                     if matches!(self.sub(index), Some(s) if s.waiting && s.vital == Vital::Ttfb) {
                         self.ttfb_when_ready(host, index);
                     }
@@ -678,27 +740,22 @@ impl Engine {
     }
 
     /// LCP's end after a trusted `keydown`, `click` or `visibilitychange`: when idle.
-    #[inline(never)]
     fn on_finalizing_input(&mut self, host: &mut impl Host) {
-        for index in 0..self.subscriptions.len() as u32 {
-            let pending = match self.sub(index) {
-                Some(sub) if sub.vital == Vital::Lcp && sub.supported && !sub.done => {
-                    sub.metric.as_ref().map(|m| m.id)
-                }
-                _ => None,
-            };
-            if let Some(id) = pending {
-                self.later(host, Wait::IdleOrHidden, Timer::FinalizeLcp(index, id));
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
+            if matches!(
+                self.sub(index),
+                Some(sub) if sub.vital == Vital::Lcp && sub.supported && !sub.done && sub.metric.is_some()
+            ) {
+                self.later(host, Wait::IdleOrHidden, Timer::FinalizeLcp, index);
             }
         }
     }
 
     /// FID after a restore: no `first-input` entry comes, the delay is measured from the
     /// event (web-vitals 4's polyfill).
-    #[inline(never)]
     fn on_first_input(&mut self, host: &mut impl Host, time_stamp: f64) {
         let now = host.query(Query::Now);
-        for index in 0..self.subscriptions.len() as u32 {
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
             if let Some(sub) = self.sub(index)
                 && sub.awaiting_input
             {
@@ -709,15 +766,12 @@ impl Engine {
         }
     }
 
-    #[inline(never)]
-    fn finalize_lcp(&mut self, host: &mut impl Host, index: u32, id: Option<MetricId>) {
-        let Some(sub) = self.sub(index) else {
-            return;
-        };
-        if sub.vital != Vital::Lcp || sub.done || !sub.supported {
-            return;
-        }
-        if id.is_none_or(|id| sub.metric.as_ref().is_some_and(|m| m.id == id)) {
+    fn finalize_lcp(&mut self, host: &mut impl Host, index: u32) {
+        if let Some(sub) = self.sub(index)
+            && sub.vital == Vital::Lcp
+            && !sub.done
+            && sub.supported
+        {
             sub.done = true;
             host.unobserve(index);
             self.report(index, true);
@@ -726,9 +780,8 @@ impl Engine {
 
     /// The page was hidden (`hidden`) or a route ends: every value that can be final is
     /// reported (the driver has fed the observers' pending records first).
-    #[inline(never)]
     fn finalize(&mut self, host: &mut impl Host, hidden: bool) {
-        for index in 0..self.subscriptions.len() as u32 {
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
             let Some(sub) = self.sub(index) else {
                 continue;
             };
@@ -736,7 +789,7 @@ impl Engine {
                 continue;
             }
             match sub.vital {
-                Vital::Lcp => self.finalize_lcp(host, index, None),
+                Vital::Lcp => self.finalize_lcp(host, index),
                 Vital::Cls => self.update_cls(index, true),
                 Vital::Inp => {
                     self.update_inp(host, index);
@@ -751,46 +804,41 @@ impl Engine {
         }
     }
 
-    #[inline(never)]
     fn on_restore(&mut self, host: &mut impl Host, time_stamp: f64) {
         self.restore_time = Some(time_stamp);
-        self.later(host, Wait::Task, Timer::ResetHidden);
+        host.later(Timer::ResetHidden.token(0, 0), Wait::Task);
         let count = host.query(Query::InteractionCount);
-        let mut frames = Vec::new();
-        for index in 0..self.subscriptions.len() as u32 {
+        let mut frames = false;
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
             let Some(sub) = self.sub(index) else {
                 continue;
             };
             let vital = sub.vital;
             // web-vitals registers its restore handler only once the metric's observer
             // exists (TTFB: once it was measured; CLS: once it started).
-            let restarts = sub.supported
-                && sub.metric.is_some()
-                && match vital {
-                    Vital::Ttfb => sub.done,
-                    _ => true,
-                };
+            let restarts =
+                sub.supported && sub.metric.is_some() && (vital != Vital::Ttfb || sub.done);
             if !restarts {
                 continue;
             }
             let mut metric = self.new_metric(host, vital, Some(NavigationType::BackForwardCache));
-            let id = metric.id;
             if vital == Vital::Ttfb {
                 metric.value = 0.0;
             }
+            self.set_metric(index, metric);
             let Some(sub) = self.sub(index) else {
                 continue;
             };
-            sub.metric = Some(metric);
+            sub.after_frames = AfterFrames::Nothing;
             match vital {
                 Vital::Lcp => {
                     sub.done = false;
-                    frames.push((index, id, true));
+                    sub.after_frames = AfterFrames::Measure;
                 }
-                Vital::Fcp => frames.push((index, id, true)),
+                Vital::Fcp => sub.after_frames = AfterFrames::Measure,
                 Vital::Cls => {
                     sub.shifts = LayoutShifts::new();
-                    frames.push((index, id, false));
+                    sub.after_frames = AfterFrames::Report;
                 }
                 Vital::Inp => {
                     sub.interactions = Interactions::new();
@@ -799,39 +847,38 @@ impl Engine {
                 Vital::Fid => sub.awaiting_input = true,
                 Vital::Ttfb => self.report(index, true),
             }
+            frames |= matches!(self.sub(index), Some(s) if s.after_frames != AfterFrames::Nothing);
         }
-        if !frames.is_empty() {
-            self.later(host, Wait::TwoFrames, Timer::Frames(frames, time_stamp));
+        if frames {
+            host.later(Timer::Frames.token(0, 0), Wait::TwoFrames);
         }
     }
 
     /// A timer of [`Host::later`] fired.
-    #[inline(never)]
     pub fn timer(&mut self, host: &mut impl Host, token: u32) {
-        let Some(at) = self.timers.iter().position(|(t, _)| *t == token) else {
-            return;
-        };
-        let (_, timer) = self.timers.swap_remove(at);
+        let (timer, index, generation) = Timer::of(token);
+        let current = self.sub(index).is_some_and(|s| s.generation == generation);
         match timer {
-            Timer::FinalizeLcp(index, id) => self.finalize_lcp(host, index, Some(id)),
-            Timer::Frames(restored, restored_at) => {
-                let value = (host.query(Query::Now) - restored_at).max(0.0);
-                for (index, id, force) in restored {
+            Some(Timer::FinalizeLcp) if current => self.finalize_lcp(host, index),
+            Some(Timer::Frames) => {
+                let value = (host.query(Query::Now) - self.restore_time.unwrap_or(0.0)).max(0.0);
+                for index in 0..MAX_SUBSCRIPTIONS as u32 {
                     let Some(sub) = self.sub(index) else {
                         continue;
                     };
-                    if sub.metric.as_ref().is_none_or(|m| m.id != id) {
-                        continue;
-                    }
+                    let after = core::mem::replace(&mut sub.after_frames, AfterFrames::Nothing);
+                    let force = after == AfterFrames::Measure;
                     if force {
                         sub.done |= sub.vital == Vital::Lcp;
                         self.set_value(index, value);
                     }
-                    self.report(index, force);
+                    if after != AfterFrames::Nothing {
+                        self.report(index, force);
+                    }
                 }
             }
-            Timer::ResetHidden => self.first_hidden = Some(initial_hidden_time(host)),
-            Timer::Ttfb(index) => {
+            Some(Timer::ResetHidden) => self.first_hidden = Some(initial_hidden_time(host)),
+            Some(Timer::Ttfb) if current => {
                 let response_start = host.query(Query::ResponseStart);
                 let activation = host.query(Query::ActivationStart);
                 let value = timing::ttfb(response_start, activation, host.query(Query::Now));
@@ -844,57 +891,47 @@ impl Engine {
                     self.report(index, true);
                 }
             }
-            Timer::ClsStart(index, id) => {
-                if self
-                    .sub(index)
-                    .and_then(|s| s.metric.as_ref())
-                    .is_some_and(|m| m.id == id)
-                {
-                    self.report(index, false);
-                }
-            }
-            Timer::Errors => self.send_errors(host),
+            Some(Timer::ClsStart) if current => self.report(index, false),
+            Some(Timer::Errors) => self.send_errors(host),
+            _ => {}
         }
     }
 
     /// `startRum`: collects every metric (final values only) and the page's errors for
-    /// beacons. `false` when sampled out or already started.
-    #[inline(never)]
-    pub fn start_rum(
+    /// beacons; `path` is `location.pathname`, `traceparent` the document's, `routes` the
+    /// route templates. `false` when sampled out, already started, or a field is longer
+    /// than the server accepts.
+    pub fn start_rum<'a>(
         &mut self,
         host: &mut impl Host,
-        config: RumConfig,
+        config: RumConfig<'_>,
+        routes: impl Iterator<Item = &'a [u8]>,
         path: &[u8],
-        traceparent: Option<&[u8]>,
+        traceparent: &[u8],
     ) -> bool {
         if self.rum.is_some() || !sampled(config.sample_rate, host.query(Query::Random)) {
             return false;
         }
-        let routes = RouteMap::new(config.routes);
-        let route = routes.route_of(path).into();
-        let mut collector =
-            Collector::new(config.service, route).identity(config.version, config.env);
-        collector.set_trace_id(
-            traceparent
-                .and_then(trace_id_of_traceparent)
-                .map(Into::into),
-        );
-        let otlp_url = config.otlp_endpoint.map(|mut url| {
-            if url.last() == Some(&b'/') {
-                url.pop();
-            }
-            url.extend_from_slice(b"/v1/logs");
-            url
-        });
-        self.rum = Some(Rum {
-            endpoint: config.endpoint,
-            otlp_url,
-            routes,
-            collector,
-            otlp_pending: Vec::new(),
-            error_beacons: 0,
-            errors_scheduled: false,
-        });
+        let rum = self.rum.insert(Rum::EMPTY);
+        for template in routes {
+            rum.routes.add(template);
+        }
+        let route = rum.routes.route_of(path);
+        let mut base = config.otlp_endpoint;
+        if let Some(trimmed) = base.strip_suffix(b"/") {
+            base = trimmed;
+        }
+        let identified =
+            rum.collector
+                .set_identity(config.service, route, config.version, config.env)
+                && rum.endpoint.set(config.endpoint)
+                && (base.is_empty() || rum.otlp_url.set_concat(base, b"/v1/logs"));
+        if !identified {
+            self.rum = None;
+            return false;
+        }
+        rum.collector
+            .set_trace_id(trace_id_of_traceparent(traceparent));
         for vital in Vital::ALL {
             self.subscribe(host, vital, false, true);
         }
@@ -902,7 +939,6 @@ impl Engine {
     }
 
     /// An uncaught error or unhandled rejection of the page.
-    #[inline(never)]
     pub fn error(&mut self, host: &mut impl Host, kind: ErrorKind, message: &[u8]) {
         let Some(rum) = &mut self.rum else {
             return;
@@ -914,64 +950,75 @@ impl Engine {
         if send {
             // From a timer, never from the handler that filled the batch.
             rum.errors_scheduled = true;
-            self.later(host, Wait::Task, Timer::Errors);
+            host.later(Timer::Errors.token(0, 0), Wait::Task);
         }
     }
 
-    #[inline(never)]
     fn send_errors(&mut self, host: &mut impl Host) {
         let Some(rum) = &mut self.rum else {
             return;
         };
         rum.errors_scheduled = false;
         rum.error_beacons += 1;
-        if let Some(body) = rum.collector.take_errors() {
-            host.send(&body, &rum.endpoint, Destination::Beacon, false);
+        if let Some(len) = rum.collector.take_errors(&mut self.body)
+            && let Some(body) = self.body.get(..len)
+        {
+            host.send(body, rum.endpoint.as_bytes(), Destination::Beacon, false);
         }
     }
 
     /// Sends what `startRum` collected.
-    #[inline(never)]
     fn flush(&mut self, host: &mut impl Host, unloading: bool) {
         let epoch = host.query(Query::Epoch);
         let Some(rum) = &mut self.rum else {
             return;
         };
-        if let Some(body) = rum.collector.take_beacon() {
-            host.send(&body, &rum.endpoint, Destination::Beacon, unloading);
-        }
-        let pending = core::mem::take(&mut rum.otlp_pending);
-        if let Some(url) = &rum.otlp_url
-            && let Some(body) = rum.collector.otlp_logs(&pending, epoch)
+        if let Some(len) = rum.collector.take_beacon(&mut self.body)
+            && let Some(body) = self.body.get(..len)
         {
-            host.send(&body, url, Destination::Otlp, unloading);
+            host.send(
+                body,
+                rum.endpoint.as_bytes(),
+                Destination::Beacon,
+                unloading,
+            );
         }
+        let pending = rum
+            .otlp_pending
+            .get(..rum.otlp_pending_len)
+            .unwrap_or_default();
+        if let Some(url) = rum.otlp_url.get()
+            && let Some(len) = rum.collector.otlp_logs(pending, epoch, &mut self.body)
+            && let Some(body) = self.body.get(..len)
+        {
+            host.send(body, url, Destination::Otlp, unloading);
+        }
+        rum.otlp_pending_len = 0;
     }
 
     /// A single-page app moved to `path`: the current values are finalized and sent under
     /// the old route; CLS and INP start again (new ids, `soft-navigation`) under the new
     /// route; LCP, FCP, TTFB and FID belong to the document's load and stay final.
-    #[inline(never)]
     pub fn route_changed(&mut self, host: &mut impl Host, path: &[u8]) {
         self.finalize(host, false);
         self.flush(host, false);
         if let Some(rum) = &mut self.rum {
-            let route = rum.routes.route_of(path).into();
+            let route = rum.routes.route_of(path);
             rum.collector.set_route(route);
         }
         let count = host.query(Query::InteractionCount);
-        for index in 0..self.subscriptions.len() as u32 {
-            let restarts = matches!(
-                self.sub(index),
-                Some(sub) if sub.metric.is_some() && matches!(sub.vital, Vital::Cls | Vital::Inp)
-            );
-            if !restarts {
-                continue;
-            }
-            let vital = self.sub(index).map_or(Vital::Cls, |s| s.vital);
+        for index in 0..MAX_SUBSCRIPTIONS as u32 {
+            let vital = match self.sub(index) {
+                Some(sub)
+                    if sub.metric.is_some() && matches!(sub.vital, Vital::Cls | Vital::Inp) =>
+                {
+                    sub.vital
+                }
+                _ => continue,
+            };
             let metric = self.new_metric(host, vital, Some(NavigationType::SoftNavigation));
+            self.set_metric(index, metric);
             if let Some(sub) = self.sub(index) {
-                sub.metric = Some(metric);
                 sub.shifts = LayoutShifts::new();
                 sub.interactions = Interactions::new();
                 sub.interaction_base = count;

@@ -1,29 +1,26 @@
 //! The browser build's boundary: the engine behind numeric exports (`rum_*`), the page
-//! behind the imports of module `rum` (answered by the JavaScript driver), a free-list
-//! allocator, a panic handler that does not format, and the Rust API.
+//! behind the imports of module `rum` (answered by the JavaScript driver), and the Rust
+//! API. With feature `bundle` (the standalone module `cargo xtask wasm` builds) a panic
+//! handler that does not format; the engine needs no allocator.
 //!
 //! Strings cross in one scratch buffer: the driver asks [`rum_buffer`] for room, writes
 //! UTF-8 there, and passes the length.
 //!
-//! `unsafe` is allowed here and nowhere else in the crate: the allocator, the raw imports
-//! and exports, and `Sync` for state that only the browser's one thread touches.
+//! `unsafe` is allowed here and nowhere else in the crate: the raw imports and exports,
+//! and `Sync` for state that only the browser's one thread touches.
 #![allow(unsafe_code)]
 
-use alloc::boxed::Box;
-use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use crate::engine::{
     Destination, Engine, Entry, EntryKind, Host, PageEvent, Query, RumConfig, Wait,
 };
-use crate::report::{ErrorKind, Report};
+use crate::report::ErrorKind;
+#[cfg(feature = "rust-api")]
+use crate::report::Report;
 use crate::vocab::Vital;
 
-#[global_allocator]
-static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> =
-    // SAFETY: the browser build runs on one thread (no shared memory, no workers).
-    unsafe { lol_alloc::AssumeSingleThreaded::new(lol_alloc::FreeListAllocator::new()) };
-
+#[cfg(feature = "bundle")]
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
@@ -90,27 +87,30 @@ impl Host for Page {
     }
 }
 
-/// A callback of the Rust API.
-type Callback = Box<dyn FnMut(&Report)>;
+/// Longest text the driver passes in one call (`startRum`'s fields, an error message, a
+/// path); the driver cuts error messages to fit.
+const BUFFER_LEN: usize = 8192;
 
 struct State {
     engine: RefCell<Engine>,
-    buffer: RefCell<Vec<u8>>,
-    callbacks: RefCell<Vec<Option<Callback>>>,
+    buffer: RefCell<[u8; BUFFER_LEN]>,
+    #[cfg(feature = "rust-api")]
+    callbacks: RefCell<[Option<Callback>; crate::engine::MAX_SUBSCRIPTIONS]>,
 }
 
-// SAFETY: the browser build runs on one thread.
+// SAFETY: the browser build runs on one thread (no shared memory, no workers).
 unsafe impl Sync for State {}
 
 static STATE: State = State {
     engine: RefCell::new(Engine::new()),
-    buffer: RefCell::new(Vec::new()),
-    callbacks: RefCell::new(Vec::new()),
+    buffer: RefCell::new([0; BUFFER_LEN]),
+    #[cfg(feature = "rust-api")]
+    callbacks: RefCell::new([const { None }; crate::engine::MAX_SUBSCRIPTIONS]),
 };
 
-/// Runs `f` on the engine, then hands its reports to their callbacks (Rust closures, or
-/// the driver's JavaScript callbacks) with the engine released, so that a callback may
-/// call back in (`routeChanged()` from a report, say).
+/// Runs `f` on the engine, then hands its reports to their callbacks (the driver's
+/// JavaScript callbacks, or Rust closures) with the engine released, so that a callback
+/// may call back in (`routeChanged()` from a report, say).
 fn with_engine<T: Default>(f: impl FnOnce(&mut Engine, &mut Page) -> T) -> T {
     let result = match STATE.engine.try_borrow_mut() {
         Ok(mut engine) => f(&mut engine, &mut Page),
@@ -120,90 +120,79 @@ fn with_engine<T: Default>(f: impl FnOnce(&mut Engine, &mut Page) -> T) -> T {
     result
 }
 
-/// Hands the engine's reports to their callbacks (one copy, not one per export).
+/// Hands the engine's reports to their callbacks, in order (one copy, not one per
+/// export).
 #[inline(never)]
 fn deliver_reports() {
-    let reports = match STATE.engine.try_borrow_mut() {
-        Ok(mut engine) => core::mem::take(&mut engine.reports),
-        Err(_) => return,
-    };
-    for (sub, report) in reports {
-        deliver(sub, &report);
-    }
-}
-
-fn deliver(sub: u32, r: &Report) {
-    let rust = STATE
-        .callbacks
-        .try_borrow_mut()
-        .ok()
-        .and_then(|mut callbacks| callbacks.get_mut(sub as usize)?.take());
-    if let Some(mut callback) = rust {
-        callback(r);
-        if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut()
-            && let Some(slot) = callbacks.get_mut(sub as usize)
-            && slot.is_none()
-        {
-            *slot = Some(callback);
+    loop {
+        let next = match STATE.engine.try_borrow_mut() {
+            Ok(mut engine) => engine.next_report(),
+            Err(_) => return,
+        };
+        let Some((sub, r)) = next else {
+            return;
+        };
+        #[cfg(feature = "rust-api")]
+        if rust_api::deliver(sub, &r) {
+            continue;
         }
-        return;
-    }
-    // SAFETY: an import of numbers only.
-    unsafe {
-        report(
-            sub,
-            r.vital as u32,
-            r.value,
-            r.delta,
-            r.id.epoch_ms as f64,
-            r.id.random as f64,
-            r.rating as u32,
-            r.navigation_type as u32,
-        );
+        // SAFETY: an import of numbers only.
+        unsafe {
+            report(
+                sub,
+                r.vital as u32,
+                r.value,
+                r.delta,
+                r.id.epoch_ms as f64,
+                r.id.random as f64,
+                r.rating as u32,
+                r.navigation_type as u32,
+            );
+        }
     }
 }
 
-/// The scratch buffer's first `len` bytes (UTF-8 from the driver's `TextEncoder`).
-fn buffer_bytes(len: usize) -> Vec<u8> {
-    STATE
-        .buffer
-        .try_borrow()
-        .ok()
-        .and_then(|buffer| buffer.get(..len).map(Vec::from))
-        .unwrap_or_default()
+/// Runs `f` on the scratch buffer's first `len` bytes.
+fn with_buffer<T: Default>(len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
+    let Ok(buffer) = STATE.buffer.try_borrow() else {
+        return T::default();
+    };
+    // A copy: the engine may be entered again (from a callback) while it works.
+    let mut copy = [0u8; BUFFER_LEN];
+    match (copy.get_mut(..len), buffer.get(..len)) {
+        (Some(to), Some(from)) => to.copy_from_slice(from),
+        _ => return T::default(),
+    }
+    drop(buffer);
+    f(copy.get(..len).unwrap_or_default())
 }
 
-/// Room for `len` bytes of text from the driver; returns where to write them.
+/// Where the driver writes `len` bytes of text (null when longer than the buffer).
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_buffer(len: usize) -> *mut u8 {
     match STATE.buffer.try_borrow_mut() {
-        Ok(mut buffer) => {
-            buffer.clear();
-            buffer.resize(len, 0);
-            buffer.as_mut_ptr()
-        }
-        Err(_) => core::ptr::null_mut(),
+        Ok(mut buffer) if len <= BUFFER_LEN => buffer.as_mut_ptr(),
+        _ => core::ptr::null_mut(),
     }
 }
 
-/// `onX(callback, { reportAllChanges })` of the driver: the subscription's index.
+/// `onX(callback, { reportAllChanges })` of the driver: the subscription's index, or
+/// `u32::MAX` when no more subscriptions can be taken.
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_subscribe(vital: u32, report_all_changes: u32) -> u32 {
     let Some(vital) = Vital::from_code(vital) else {
         return u32::MAX;
     };
     with_engine(|engine, page| engine.subscribe(page, vital, report_all_changes != 0, false))
+        .unwrap_or(u32::MAX)
 }
 
 /// Stops subscription `sub`.
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_unsubscribe(sub: u32) {
     with_engine(|engine, page| engine.unsubscribe(page, sub));
-    if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut()
-        && let Some(slot) = callbacks.get_mut(sub as usize)
-    {
-        *slot = None;
-    }
+    #[cfg(feature = "rust-api")]
+    rust_api::forget(sub);
 }
 
 /// One performance entry of `sub`'s observer (`last`: the end of the observer's batch).
@@ -248,36 +237,32 @@ pub(crate) extern "C" fn rum_timer(token: u32) {
 /// separated by NUL (empty: absent). 1 when collection started.
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64) -> u32 {
-    let text = buffer_bytes(len);
-    let mut fields = text
-        .split(|b| *b == 0)
-        .map(|f| (!f.is_empty()).then(|| Vec::from(f)));
-    let mut next = || fields.next().flatten();
-    let (Some(endpoint), Some(service)) = (next(), next()) else {
-        return 0;
-    };
-    let (version, env, otlp_endpoint) = (next(), next(), next());
-    let (path, traceparent) = (next().unwrap_or_default(), next());
-    let routes = core::iter::from_fn(|| fields.next()).flatten().collect();
-    let config = RumConfig {
-        endpoint,
-        service,
-        version,
-        env,
-        sample_rate,
-        routes,
-        otlp_endpoint,
-    };
-    u32::from(with_engine(|engine, page| {
-        engine.start_rum(page, config, &path, traceparent.as_deref())
-    }))
+    let started = with_buffer(len, |text| {
+        let mut fields = text.split(|b| *b == 0);
+        let mut next = || fields.next().unwrap_or_default();
+        let config = RumConfig {
+            endpoint: next(),
+            service: next(),
+            version: next(),
+            env: next(),
+            sample_rate,
+            otlp_endpoint: next(),
+        };
+        let (path, traceparent) = (next(), next());
+        if config.endpoint.is_empty() || config.service.is_empty() {
+            return false;
+        }
+        with_engine(|engine, page| engine.start_rum(page, config, fields, path, traceparent))
+    });
+    u32::from(started)
 }
 
 /// `routeChanged()`: the buffer holds the new `location.pathname`.
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_route(len: usize) {
-    let path = buffer_bytes(len);
-    with_engine(|engine, page| engine.route_changed(page, &path));
+    with_buffer(len, |path| {
+        with_engine(|engine, page| engine.route_changed(page, path));
+    });
 }
 
 /// An uncaught error (`kind` 0) or unhandled rejection (1); the buffer holds its message.
@@ -288,103 +273,170 @@ pub(crate) extern "C" fn rum_error(kind: u32, len: usize) {
     } else {
         ErrorKind::UnhandledRejection
     };
-    let message = buffer_bytes(len);
-    with_engine(|engine, page| engine.error(page, kind, &message));
+    with_buffer(len, |message| {
+        with_engine(|engine, page| engine.error(page, kind, message));
+    });
 }
 
 /// `disconnect()`.
 #[unsafe(no_mangle)]
 pub(crate) extern "C" fn rum_disconnect() {
     with_engine(|engine, page| engine.disconnect_all(page));
-    if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut() {
-        callbacks.clear();
+    #[cfg(feature = "rust-api")]
+    for sub in 0..crate::engine::MAX_SUBSCRIPTIONS as u32 {
+        rust_api::forget(sub);
     }
 }
 
-/// Options of an `on_*` subscription.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ReportOptions {
-    /// Report every change of the value, not only the final one (web-vitals'
-    /// `reportAllChanges`).
-    pub report_all_changes: bool,
-}
+#[cfg(feature = "rust-api")]
+type Callback = alloc::boxed::Box<dyn FnMut(&Report)>;
 
-/// One `on_*` call. Dropping it keeps measuring; [`Subscription::disconnect`] stops.
-#[derive(Debug)]
-pub struct Subscription {
-    index: u32,
-}
+/// The Rust API (feature `rust-api`): closures as callbacks, for applications that link
+/// this crate into their own module (which has an allocator) and attach the driver to it.
+#[cfg(feature = "rust-api")]
+pub(crate) mod rust_api {
+    use alloc::boxed::Box;
 
-impl Subscription {
-    /// Disconnects this subscription's observers; its callback is not called again.
-    pub fn disconnect(self) {
-        rum_unsubscribe(self.index);
+    use super::{Callback, STATE, rum_disconnect, rum_unsubscribe, with_engine};
+    use crate::engine::RumConfig;
+    use crate::report::Report;
+    use crate::vocab::Vital;
+
+    /// Options of an `on_*` subscription.
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct ReportOptions {
+        /// Report every change of the value, not only the final one (web-vitals'
+        /// `reportAllChanges`).
+        pub report_all_changes: bool,
     }
-}
 
-fn subscribe(
-    vital: Vital,
-    callback: impl FnMut(&Report) + 'static,
-    options: ReportOptions,
-) -> Subscription {
-    let index = with_engine(|engine, page| {
-        engine.subscribe(page, vital, options.report_all_changes, false)
-    });
-    if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut() {
-        let at = index as usize;
-        if callbacks.len() <= at {
-            callbacks.resize_with(at + 1, || None);
+    /// One `on_*` call. Dropping it keeps measuring; [`Subscription::disconnect`] stops.
+    #[derive(Debug)]
+    pub struct Subscription {
+        index: u32,
+    }
+
+    impl Subscription {
+        /// Disconnects this subscription's observers; its callback is not called again.
+        pub fn disconnect(self) {
+            rum_unsubscribe(self.index);
         }
-        callbacks[at] = Some(Box::new(callback));
     }
-    Subscription { index }
-}
 
-/// Largest Contentful Paint, in milliseconds.
-pub fn on_lcp(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Lcp, callback, options)
-}
+    fn subscribe(
+        vital: Vital,
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        let index = with_engine(|engine, page| {
+            engine.subscribe(page, vital, options.report_all_changes, false)
+        })?;
+        let mut callbacks = STATE.callbacks.try_borrow_mut().ok()?;
+        let callback: Callback = Box::new(callback);
+        *callbacks.get_mut(index as usize)? = Some(callback);
+        Some(Subscription { index })
+    }
 
-/// Interaction to Next Paint, in milliseconds.
-pub fn on_inp(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Inp, callback, options)
-}
+    /// Largest Contentful Paint, in milliseconds (`None`: too many subscriptions).
+    pub fn on_lcp(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Lcp, callback, options)
+    }
 
-/// Cumulative Layout Shift (unitless).
-pub fn on_cls(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Cls, callback, options)
-}
+    /// Interaction to Next Paint, in milliseconds.
+    pub fn on_inp(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Inp, callback, options)
+    }
 
-/// First Contentful Paint, in milliseconds.
-pub fn on_fcp(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Fcp, callback, options)
-}
+    /// Cumulative Layout Shift (unitless).
+    pub fn on_cls(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Cls, callback, options)
+    }
 
-/// Time To First Byte, in milliseconds.
-pub fn on_ttfb(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Ttfb, callback, options)
-}
+    /// First Contentful Paint, in milliseconds.
+    pub fn on_fcp(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Fcp, callback, options)
+    }
 
-/// First Input Delay, in milliseconds.
-pub fn on_fid(callback: impl FnMut(&Report) + 'static, options: ReportOptions) -> Subscription {
-    subscribe(Vital::Fid, callback, options)
-}
+    /// Time To First Byte, in milliseconds.
+    pub fn on_ttfb(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Ttfb, callback, options)
+    }
 
-/// Stops every subscription and `start_rum`'s collection.
-pub fn disconnect() {
-    rum_disconnect();
-}
+    /// First Input Delay, in milliseconds.
+    pub fn on_fid(
+        callback: impl FnMut(&Report) + 'static,
+        options: ReportOptions,
+    ) -> Option<Subscription> {
+        subscribe(Vital::Fid, callback, options)
+    }
 
-/// A single-page app moved to `path` (the new `location.pathname`): the current values are
-/// finalized and sent under the old route; CLS and INP start again under the new one.
-pub fn route_changed(path: &[u8]) {
-    with_engine(|engine, page| engine.route_changed(page, path));
-}
+    /// Stops every subscription and `start_rum`'s collection.
+    pub fn disconnect() {
+        rum_disconnect();
+    }
 
-/// Starts collecting every metric and the page's errors and sending them to
-/// `config.endpoint`; `path` is `location.pathname`, `traceparent` the document's (from
-/// `Server-Timing` or `<meta name="traceparent">`). `false` when this page view is
-/// sampled out or collection already started.
-pub fn start_rum(config: RumConfig, path: &[u8], traceparent: Option<&[u8]>) -> bool {
-    with_engine(|engine, page| engine.start_rum(page, config, path, traceparent))
+    /// A single-page app moved to `path` (the new `location.pathname`): the current
+    /// values are finalized and sent under the old route; CLS and INP start again under
+    /// the new one.
+    pub fn route_changed(path: &[u8]) {
+        with_engine(|engine, page| engine.route_changed(page, path));
+    }
+
+    /// Starts collecting every metric and the page's errors and sending them to
+    /// `config.endpoint`; `routes` are the route templates, `path` is
+    /// `location.pathname`, `traceparent` the document's (from `Server-Timing` or
+    /// `<meta name="traceparent">`, empty: none). `false` when this page view is sampled
+    /// out or collection already started.
+    pub fn start_rum(
+        config: RumConfig<'_>,
+        routes: &[&[u8]],
+        path: &[u8],
+        traceparent: &[u8],
+    ) -> bool {
+        with_engine(|engine, page| {
+            engine.start_rum(page, config, routes.iter().copied(), path, traceparent)
+        })
+    }
+
+    pub(super) fn deliver(sub: u32, report: &Report) -> bool {
+        let taken = STATE
+            .callbacks
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut callbacks| callbacks.get_mut(sub as usize)?.take());
+        let Some(mut callback) = taken else {
+            return false;
+        };
+        callback(report);
+        if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut()
+            && let Some(slot) = callbacks.get_mut(sub as usize)
+            && slot.is_none()
+        {
+            *slot = Some(callback);
+        }
+        true
+    }
+
+    pub(super) fn forget(sub: u32) {
+        if let Ok(mut callbacks) = STATE.callbacks.try_borrow_mut()
+            && let Some(slot) = callbacks.get_mut(sub as usize)
+        {
+            *slot = None;
+        }
+    }
 }

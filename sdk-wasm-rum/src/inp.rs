@@ -4,58 +4,81 @@
 //! `min(len − 1, floor(interactionCount / 50))` of the list sorted longest first — the
 //! approximate 98th percentile.
 
-use alloc::vec::Vec;
-
 /// Interactions kept.
 pub const MAX_INTERACTIONS: usize = 10;
 
-/// Longest interactions of a page view.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Longest interactions of a page view, longest first, by interaction id (a fixed array:
+/// the browser build has no allocator).
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Interactions {
-    /// `(interactionId, duration ms)`, longest first.
-    longest: Vec<(u64, f64)>,
+    longest: [(u64, f64); MAX_INTERACTIONS],
+    len: usize,
+}
+
+impl Default for Interactions {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl Interactions {
-    /// None yet.
-    pub fn new() -> Self {
-        Self::default()
+    /// No interactions yet.
+    pub const fn new() -> Self {
+        Self {
+            longest: [(0, 0.0); MAX_INTERACTIONS],
+            len: 0,
+        }
     }
 
-    /// Adds an entry; entries without an interaction id (0) are not interactions.
+    /// The interactions kept, longest first.
+    pub fn kept(&self) -> &[(u64, f64)] {
+        self.longest.get(..self.len).unwrap_or_default()
+    }
+
+    /// An `event` or `first-input` entry: `interaction_id` 0 is not an interaction. Keeps
+    /// the longest duration per interaction and the ten longest interactions.
     pub fn add(&mut self, interaction_id: u64, duration: f64) {
         if interaction_id == 0 || !duration.is_finite() || duration < 0.0 {
             return;
         }
-        let longest = &mut self.longest;
-        let at = match longest.iter().position(|(id, _)| *id == interaction_id) {
-            Some(at) if longest[at].1 >= duration => return,
-            Some(at) => {
-                longest.remove(at);
-                at
+        // Where the interaction is (its longer entry wins), or past the end.
+        let mut at = self.len;
+        for (i, (id, longest)) in self.kept().iter().enumerate() {
+            if *id == interaction_id {
+                if *longest >= duration {
+                    return;
+                }
+                at = i;
             }
-            None => longest.len(),
-        };
-        // Kept sorted longest first by insertion (at most ten entries; a general sort
-        // would cost the browser bundle kilobytes).
-        let mut to = at.min(longest.len());
-        while to > 0 && longest[to - 1].1 < duration {
-            to -= 1;
         }
-        if to < MAX_INTERACTIONS {
-            longest.insert(to, (interaction_id, duration));
-            longest.truncate(MAX_INTERACTIONS);
+        if at == self.len {
+            if self.len == MAX_INTERACTIONS {
+                // The shortest kept makes room only for a longer one.
+                at = MAX_INTERACTIONS - 1;
+                if self.longest[at].1 >= duration {
+                    return;
+                }
+            } else {
+                self.len += 1;
+            }
+        }
+        // Moved up past the shorter ones (kept sorted by insertion: a general sort would
+        // cost the browser bundle kilobytes).
+        self.longest[at] = (interaction_id, duration);
+        while at > 0 && self.longest[at - 1].1 < duration {
+            self.longest.swap(at - 1, at);
+            at -= 1;
         }
     }
 
     /// The INP for `interaction_count` interactions on the page (the browser's
     /// `performance.interactionCount`); `None` before any interaction.
     pub fn value(&self, interaction_count: u64) -> Option<f64> {
-        let last = self.longest.len().checked_sub(1)?;
+        let last = self.len.checked_sub(1)?;
         let index = usize::try_from(interaction_count / 50)
             .unwrap_or(usize::MAX)
             .min(last);
-        self.longest.get(index).map(|(_, duration)| *duration)
+        self.kept().get(index).map(|(_, duration)| *duration)
     }
 }
 
@@ -81,7 +104,7 @@ mod tests {
             inp.add(id, 10.0 * id as f64);
         }
         // Only the ten longest are kept: 120 … 30.
-        assert_eq!(inp.longest.len(), MAX_INTERACTIONS);
+        assert_eq!(inp.kept().len(), MAX_INTERACTIONS);
         assert_eq!(inp.value(49), Some(120.0));
         assert_eq!(inp.value(50), Some(110.0));
         assert_eq!(inp.value(120), Some(100.0));
@@ -96,8 +119,13 @@ mod tests {
             inp.add(id, 100.0);
         }
         inp.add(11, 50.0);
-        assert!(inp.longest.iter().all(|(_, d)| *d == 100.0));
+        assert!(inp.kept().iter().all(|(_, d)| *d == 100.0));
         inp.add(12, 200.0);
         assert_eq!(inp.value(1), Some(200.0));
+        // A kept interaction grows (a longer entry of it) and moves up.
+        inp.add(5, 300.0);
+        assert_eq!(inp.kept()[0], (5, 300.0));
+        assert_eq!(inp.kept()[1], (12, 200.0));
+        assert_eq!(inp.kept().len(), MAX_INTERACTIONS);
     }
 }

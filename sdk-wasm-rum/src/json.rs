@@ -1,30 +1,46 @@
-//! A JSON writer into a byte buffer: strings escaped, numbers in plain decimal notation.
+//! A JSON writer into a fixed byte buffer: strings escaped, numbers in plain decimal
+//! notation; a body that does not fit is reported as such, never cut.
 //! The browser build has no `core::fmt` (it would cost kilobytes), so numbers are written
 //! by hand: integers exactly, fractions to twelve decimals (finer than the browser's
 //! clock and than any layout-shift score).
 
-use alloc::vec::Vec;
-
-/// The body being written.
-#[derive(Debug, Default)]
-pub struct Json {
-    out: Vec<u8>,
+/// The body being written into a caller's buffer.
+#[derive(Debug)]
+pub struct Json<'a> {
+    out: &'a mut [u8],
+    len: usize,
+    overflow: bool,
 }
 
-impl Json {
-    /// An empty body.
-    pub fn new() -> Self {
-        Self::default()
+impl<'a> Json<'a> {
+    /// An empty body written into `out`.
+    pub fn new(out: &'a mut [u8]) -> Self {
+        Self {
+            out,
+            len: 0,
+            overflow: false,
+        }
     }
 
-    /// The bytes written.
-    pub fn into_bytes(self) -> Vec<u8> {
-        self.out
+    /// The length written, or `None` when the body did not fit.
+    pub fn finish(&self) -> Option<usize> {
+        (!self.overflow).then_some(self.len)
+    }
+
+    fn bytes(&mut self, bytes: &[u8]) {
+        let end = self.len + bytes.len();
+        match self.out.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(bytes);
+                self.len = end;
+            }
+            None => self.overflow = true,
+        }
     }
 
     /// Appends `text` as is (punctuation, keys known to need no escaping).
     pub fn raw(&mut self, text: &str) -> &mut Self {
-        self.out.extend_from_slice(text.as_bytes());
+        self.bytes(text.as_bytes());
         self
     }
 
@@ -35,23 +51,23 @@ impl Json {
 
     /// Appends `text` (UTF-8) as a JSON string.
     pub fn string(&mut self, text: &[u8]) -> &mut Self {
-        self.out.push(b'"');
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        self.bytes(b"\"");
         for &byte in text {
             match byte {
-                b'"' | b'\\' => self.out.extend_from_slice(&[b'\\', byte]),
-                b'\n' => self.out.extend_from_slice(b"\\n"),
-                b'\r' => self.out.extend_from_slice(b"\\r"),
-                b'\t' => self.out.extend_from_slice(b"\\t"),
-                0..=0x1f => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    self.out.extend_from_slice(b"\\u00");
-                    self.out.push(HEX[usize::from(byte >> 4)]);
-                    self.out.push(HEX[usize::from(byte & 15)]);
-                }
-                _ => self.out.push(byte),
+                b'"' | b'\\' => self.bytes(&[b'\\', byte]),
+                0..=0x1f => self.bytes(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[usize::from(byte >> 4)],
+                    HEX[usize::from(byte & 15)],
+                ]),
+                _ => self.bytes(&[byte]),
             }
         }
-        self.out.push(b'"');
+        self.bytes(b"\"");
         self
     }
 
@@ -67,7 +83,7 @@ impl Json {
                 break;
             }
         }
-        self.out.extend_from_slice(&digits[at..]);
+        self.bytes(digits.get(at..).unwrap_or_default());
         self
     }
 
@@ -79,7 +95,7 @@ impl Json {
             return self.raw("0");
         }
         if value < 0.0 {
-            self.out.push(b'-');
+            self.bytes(b"-");
         }
         let value = value.abs();
         let mut whole = value as u64;
@@ -96,8 +112,8 @@ impl Json {
                 fraction /= 10;
             }
             let end = digits.iter().rposition(|&d| d != b'0').map_or(0, |i| i + 1);
-            self.out.push(b'.');
-            self.out.extend_from_slice(&digits[..end]);
+            self.bytes(b".");
+            self.bytes(digits.get(..end).unwrap_or_default());
         }
         self
     }
@@ -108,9 +124,11 @@ mod tests {
     use super::*;
 
     fn number(value: f64) -> String {
-        let mut json = Json::new();
+        let mut buffer = [0; 64];
+        let mut json = Json::new(&mut buffer);
         json.number(value);
-        String::from_utf8(json.into_bytes()).unwrap()
+        let len = json.finish().unwrap();
+        String::from_utf8(buffer[..len].to_vec()).unwrap()
     }
 
     #[test]
@@ -135,13 +153,23 @@ mod tests {
 
     #[test]
     fn strings_are_escaped() {
-        let mut json = Json::new();
+        let mut buffer = [0; 64];
+        let mut json = Json::new(&mut buffer);
         json.string("a\"b\\c\n\u{1}é".as_bytes());
-        let text = String::from_utf8(json.into_bytes()).unwrap();
-        assert_eq!(text, r#""a\"b\\c\n\u0001é""#);
+        let len = json.finish().unwrap();
+        let text = String::from_utf8(buffer[..len].to_vec()).unwrap();
+        assert_eq!(text, r#""a\"b\\c\u000a\u0001é""#);
         assert_eq!(
             serde_json::from_str::<String>(&text).unwrap(),
             "a\"b\\c\n\u{1}é"
         );
+    }
+
+    #[test]
+    fn a_body_that_does_not_fit_is_refused_not_cut() {
+        let mut buffer = [0; 8];
+        let mut json = Json::new(&mut buffer);
+        json.raw("{").key("long").string(b"value");
+        assert_eq!(json.finish(), None);
     }
 }

@@ -28,16 +28,19 @@
 //! route; `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`
 //! collects and sends everything.
 //!
-//! Rust (Leptos, Yew…): with this crate linked into the application's own module, the
-//! page loads the driver and attaches it to that module (`attach(exports)`, the driver
-//! answering the module's `rum` imports); [`on_lcp`] and its siblings take closures and
-//! return a [`Subscription`]; [`disconnect`], [`route_changed`] and [`start_rum`] as above.
+//! Rust (Leptos, Yew…), feature `rust-api`: with this crate linked into the application's
+//! own module, the page loads the driver and attaches it to that module (`attach(exports)`,
+//! the driver answering the module's `rum` imports); `on_lcp` and its siblings take
+//! closures and return a `Subscription`; `disconnect`, `route_changed` and `start_rum` as
+//! above. Feature `bundle` is the standalone module (`cargo xtask wasm`): it adds a panic
+//! handler that does not format; the engine needs no allocator.
 #![cfg_attr(target_arch = "wasm32", no_std)]
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+#[cfg(all(target_arch = "wasm32", feature = "rust-api"))]
 extern crate alloc;
 
 pub mod cls;
@@ -52,8 +55,8 @@ pub mod timing;
 pub mod vocab;
 
 pub use engine::RumConfig;
-#[cfg(target_arch = "wasm32")]
-pub use ffi::{
+#[cfg(all(target_arch = "wasm32", feature = "rust-api"))]
+pub use ffi::rust_api::{
     ReportOptions, Subscription, disconnect, on_cls, on_fcp, on_fid, on_inp, on_lcp, on_ttfb,
     route_changed, start_rum,
 };

@@ -3,35 +3,68 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
-use alloc::vec::Vec;
-
 use crate::vocab::{MAX_FIELD_LEN, OTHER_ROUTE};
 
 /// The route of a path that matches no template.
 pub const OTHER: &str = OTHER_ROUTE;
 
+/// Templates kept; later ones are ignored.
+pub const MAX_ROUTES: usize = 64;
+const ARENA: usize = 4096;
+
 /// Route templates (UTF-8), matched in order: `{name}` matches one segment, a final `*`
-/// matches the rest.
-#[derive(Debug, Clone, Default)]
+/// matches the rest. Kept in a fixed arena (the browser build has no allocator).
+#[derive(Debug, Clone)]
 pub struct RouteMap {
-    templates: Vec<Vec<u8>>,
+    arena: [u8; ARENA],
+    /// End of each template in `arena`.
+    ends: [u16; MAX_ROUTES],
+    count: usize,
+}
+
+impl Default for RouteMap {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl RouteMap {
-    /// The templates that start with `/` and fit the server's field length; others are
-    /// ignored (the server would reject beacons carrying them).
-    pub fn new<I, S>(templates: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<Vec<u8>>,
-    {
+    /// No templates: every path is [`OTHER`].
+    pub const fn new() -> Self {
         Self {
-            templates: templates
-                .into_iter()
-                .map(Into::into)
-                .filter(|t| t.first() == Some(&b'/') && t.len() <= MAX_FIELD_LEN)
-                .collect(),
+            arena: [0; ARENA],
+            ends: [0; MAX_ROUTES],
+            count: 0,
         }
+    }
+
+    /// Adds a template; ignored unless it starts with `/` and fits the server's field
+    /// length (the server would reject beacons carrying it), or when the map is full.
+    pub fn add(&mut self, template: &[u8]) {
+        let start = self
+            .count
+            .checked_sub(1)
+            .map_or(0, |last| usize::from(self.ends[last]));
+        let end = start + template.len();
+        let fits = self.count < MAX_ROUTES && end <= ARENA;
+        if template.first() != Some(&b'/') || template.len() > MAX_FIELD_LEN || !fits {
+            return;
+        }
+        if let Some(slot) = self.arena.get_mut(start..end) {
+            slot.copy_from_slice(template);
+            self.ends[self.count] = end as u16;
+            self.count += 1;
+        }
+    }
+
+    /// The templates, in order.
+    pub fn templates(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.count).map(|i| {
+            let start = i.checked_sub(1).map_or(0, |p| usize::from(self.ends[p]));
+            self.arena
+                .get(start..usize::from(self.ends[i]))
+                .unwrap_or_default()
+        })
     }
 
     /// The template `path` matches (query and fragment ignored), or [`OTHER`].
@@ -41,10 +74,9 @@ impl RouteMap {
             .position(|b| matches!(b, b'?' | b'#'))
             .unwrap_or(path.len());
         let path = path.get(..end).unwrap_or_default();
-        self.templates
-            .iter()
+        self.templates()
             .find(|template| matches(template, path))
-            .map_or(OTHER.as_bytes(), Vec::as_slice)
+            .unwrap_or(OTHER.as_bytes())
     }
 }
 
@@ -74,17 +106,25 @@ mod tests {
         std::str::from_utf8(routes.route_of(path.as_bytes())).unwrap()
     }
 
+    fn map(templates: &[&str]) -> RouteMap {
+        let mut routes = RouteMap::new();
+        for template in templates {
+            routes.add(template.as_bytes());
+        }
+        routes
+    }
+
     #[test]
     fn templates_the_server_would_reject_are_ignored() {
-        let routes = RouteMap::new(["products/{id}", "/products/{id}"]);
+        let routes = map(&["products/{id}", "/products/{id}"]);
         assert_eq!(route(&routes, "/products/1"), "/products/{id}");
         let long = format!("/{}", "a".repeat(200));
-        assert_eq!(route(&RouteMap::new([long.clone()]), &long), OTHER);
+        assert_eq!(route(&map(&[&long]), &long), OTHER);
     }
 
     #[test]
     fn paths_map_to_templates() {
-        let routes = RouteMap::new(["/", "/products/{id}", "/products/{id}/reviews", "/docs/*"]);
+        let routes = map(&["/", "/products/{id}", "/products/{id}/reviews", "/docs/*"]);
         assert_eq!(route(&routes, "/"), "/");
         assert_eq!(route(&routes, "/products/42"), "/products/{id}");
         assert_eq!(route(&routes, "/products/42/"), "/products/{id}");
@@ -101,5 +141,19 @@ mod tests {
         assert_eq!(route(&routes, "/products"), OTHER);
         assert_eq!(route(&routes, "/users/alice@example.com"), OTHER);
         assert_eq!(route(&RouteMap::default(), "/anything"), OTHER);
+    }
+
+    #[test]
+    fn the_map_is_bounded() {
+        let many: Vec<String> = (0..MAX_ROUTES + 5).map(|i| format!("/r{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let routes = map(&many);
+        assert_eq!(routes.templates().count(), MAX_ROUTES);
+        assert_eq!(route(&routes, "/r0"), "/r0");
+        assert_eq!(
+            route(&routes, &format!("/r{}", MAX_ROUTES - 1)),
+            format!("/r{}", MAX_ROUTES - 1)
+        );
+        assert_eq!(route(&routes, &format!("/r{MAX_ROUTES}")), OTHER);
     }
 }

@@ -311,12 +311,34 @@ fn test() -> Result {
         ]),
     )?;
     run(
-        "clippy, sdk-wasm-rum for wasm32",
+        "clippy, sdk-wasm-rum for wasm32 (the bundle)",
         cargo().args([
             "clippy",
             "--package",
             "sdk-wasm-rum",
             "--lib",
+            "--features",
+            "bundle",
+            "--target",
+            WASM_TARGET,
+            "--",
+            "-D",
+            "warnings",
+        ]),
+    )?;
+    // The Rust API links into an application's module (which brings the allocator):
+    // checked as a library only.
+    run(
+        "sdk-wasm-rum for wasm32 with the Rust API",
+        cargo().args([
+            "rustc",
+            "--package",
+            "sdk-wasm-rum",
+            "--lib",
+            "--crate-type",
+            "rlib",
+            "--features",
+            "rust-api",
             "--target",
             WASM_TARGET,
             "--",

@@ -165,6 +165,8 @@ pub(crate) fn bundle() -> Result {
             "--package",
             "sdk-wasm-rum",
             "--lib",
+            "--features",
+            "bundle",
             "--target",
             WASM_TARGET,
             "--profile",
@@ -195,6 +197,7 @@ pub(crate) fn bundle() -> Result {
                 "--enable-multivalue",
                 "--strip-debug",
                 "--strip-producers",
+                "--strip-target-features",
                 "-o",
             ])
             .arg(&wasm_tmp)
