@@ -29,7 +29,7 @@ const PAGE_EVENTS = ['visibilitychange', 'pagehide', 'pageshow', 'prerenderingch
 const KEEPALIVE_BUDGET = 32768;
 
 let wasm;
-// Per subscription index: { cb, observers: [[observer, kind]] }.
+// Per subscription index: { c(allback), o(bservers): [[observer, kind]] }.
 let subscriptions = [];
 let listening;
 let keepaliveBytes = 0;
@@ -37,7 +37,7 @@ let minInteractionId = Infinity;
 let maxInteractionId = 0;
 let interactionObserver;
 
-const slot = (index) => (subscriptions[index] ||= { observers: [] });
+const slot = (index) => (subscriptions[index] ||= { o: [] });
 
 const navigationEntry = () => {
   const entry = perf.getEntriesByType('navigation')[0];
@@ -73,7 +73,7 @@ const text = (pointer, length) => decoder.decode(new Uint8Array(wasm.memory.buff
 const put = (value) => {
   const bytes = encoder.encode(value);
   // Asked for first: making room may grow the memory, which detaches older views.
-  const at = wasm.rum_buffer(bytes.length);
+  const at = wasm.b(bytes.length);
   new Uint8Array(wasm.memory.buffer, at, bytes.length).set(bytes);
   return bytes.length;
 };
@@ -93,14 +93,14 @@ const post = (url, body, type) => {
 // Feeds an observer's entries (the end of the batch marked) to the engine.
 const feed = (index, kind, entries) => {
   if (kind == 1) entries = entries.filter((e) => e.name == 'first-contentful-paint');
-  entries.forEach((e, i) => wasm.rum_entry(index, kind, e.startTime,
+  entries.forEach((e, i) => wasm.e(index, kind, e.startTime,
     kind == 2 ? e.value : e.duration, kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
     e.processingStart || 0, +(i == entries.length - 1)));
 };
 
 // Entries the browser has not delivered yet (before the page hides or a route ends).
 const takeRecords = () => subscriptions.forEach((s, index) =>
-  s?.observers.forEach(([observer, kind]) => feed(index, kind, observer.takeRecords())));
+  s?.o.forEach(([observer, kind]) => feed(index, kind, observer.takeRecords())));
 
 const whenIdleOrHidden = (callback) => {
   if (doc.visibilityState == 'hidden') return queueMicrotask(callback);
@@ -116,45 +116,47 @@ const whenIdleOrHidden = (callback) => {
   (win.requestIdleCallback || setTimeout)(run, { timeout: 1000 });
 };
 
-// The imports of module `rum` (src/ffi.rs).
+// The imports of module `rum` (src/ffi.rs), one-letter names: q(uery), o(bserve),
+// u(nobserve), l(ater), s(end), r(eport). The module's exports: b(uffer), s(ubscribe),
+// u(nsubscribe), e(ntry), (e)v(ent), t(imer), (sta)r(t), (rout)n, (error) x, d(isconnect).
 export const q = (query) => QUERIES[query]();
 
-export const observe = (index, kind, durationThreshold) => {
+export const o = (index, kind, durationThreshold) => {
   try {
     if (!PerformanceObserver.supportedEntryTypes.includes(ENTRY_TYPES[kind])) return 0;
     const observer = new PerformanceObserver((list) =>
       queueMicrotask(() => feed(index, kind, list.getEntries())));
     observer.observe({ type: ENTRY_TYPES[kind], buffered: true,
       ...(durationThreshold && { durationThreshold }) });
-    slot(index).observers.push([observer, kind]);
+    slot(index).o.push([observer, kind]);
     return 1;
   } catch {
     return 0;
   }
 };
 
-export const unobserve = (index) => {
+export const u = (index) => {
   const s = subscriptions[index];
-  s?.observers.forEach(([observer]) => observer.disconnect());
-  if (s) s.observers = [];
+  s?.o.forEach(([observer]) => observer.disconnect());
+  if (s) s.o = [];
 };
 
-export const later = (token, wait) => {
-  const fire = () => wasm.rum_timer(token);
+export const l = (token, wait) => {
+  const fire = () => wasm.t(token);
   if (wait == 1) requestAnimationFrame(() => requestAnimationFrame(fire));
   else if (wait == 2) whenIdleOrHidden(fire);
   else setTimeout(fire);
 };
 
-export const send = (body, bodyLength, url, urlLength, to, unloading) => {
+export const s = (body, bodyLength, url, urlLength, to, unloading) => {
   body = text(body, bodyLength);
   url = text(url, urlLength);
   if (to) post(url, body, 'application/json');
   else if (!(unloading && navigator.sendBeacon?.(url, body))) post(url, body, 'text/plain;charset=UTF-8');
 };
 
-export const report = (index, name, value, delta, epoch, random, rating, navigationType) =>
-  subscriptions[index]?.cb?.({
+export const r = (index, name, value, delta, epoch, random, rating, navigationType) =>
+  subscriptions[index]?.c?.({
     name: NAMES[name], value, rating: RATINGS[rating], delta, id: `v6-${epoch}-${random}`,
     navigationType: NAVIGATION_TYPES[navigationType], entries: [],
   });
@@ -169,7 +171,7 @@ const onPageEvent = (event) => {
   if ((code == 3 && !event.persisted) || (code == 5 && event.target != doc)
       || (code > 5 && !event.isTrusted)) return;
   if (!code) takeRecords();
-  wasm.rum_event(code, event.timeStamp);
+  wasm.v(code, event.timeStamp);
 };
 
 const onError = (event) => {
@@ -178,7 +180,7 @@ const onError = (event) => {
   const message = rejection
     ? (typeof reason == 'string' ? reason : reason?.message) ?? 'unhandled rejection'
     : event.message;
-  if (message != null) wasm.rum_error(+rejection, put(String(message)));
+  if (message != null) wasm.x(+rejection, put(String(message)));
 };
 
 const listen = (on) => PAGE_EVENTS.concat('error', 'unhandledrejection')
@@ -205,7 +207,7 @@ export default async function init(options) {
   const source = options?.module_or_path ?? options
     ?? new URL('sdk_wasm_rum_bg.wasm', import.meta.url);
   const response = await fetch(source);
-  const imports = { rum: { q, observe, unobserve, later, send, report } };
+  const imports = { rum: { q, o, u, l, s, r } };
   const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), imports);
   attach(instance.exports);
   return instance.exports;
@@ -213,11 +215,11 @@ export default async function init(options) {
 
 const subscribe = (name) => (callback, options) => {
   if (!listening) listen((listening = 1));
-  const index = wasm.rum_subscribe(name, +!!options?.reportAllChanges);
-  slot(index).cb = callback;
+  const index = wasm.s(name, +!!options?.reportAllChanges);
+  slot(index).c = callback;
   return () => {
-    if (subscriptions[index]?.cb == callback) {
-      wasm.rum_unsubscribe(index);
+    if (subscriptions[index]?.c == callback) {
+      wasm.u(index);
       subscriptions[index] = undefined;
     }
   };
@@ -232,8 +234,8 @@ export const onFID = subscribe(5);
 
 /// Stops every subscription and `startRum`, and removes every listener.
 export const disconnect = () => {
-  wasm.rum_disconnect();
-  subscriptions.forEach((s) => s?.observers.forEach(([observer]) => observer.disconnect()));
+  wasm.d();
+  subscriptions.forEach((s) => s?.o.forEach(([observer]) => observer.disconnect()));
   subscriptions = [];
   listen((listening = 0));
 };
@@ -241,7 +243,7 @@ export const disconnect = () => {
 /// A single-page app moved to another route (call it after `history.pushState`).
 export const routeChanged = () => {
   takeRecords();
-  wasm.rum_route(put(location.pathname));
+  wasm.n(put(location.pathname));
 };
 
 /// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`:
@@ -255,7 +257,7 @@ export const startRum = (options) => {
     ?? doc.querySelector('meta[name=traceparent]')?.content;
   const fields = [endpoint, service, options.version, options.env, otlpEndpoint,
     location.pathname, traceparent, ...(options.routes || [])];
-  const started = !!wasm.rum_start(put(fields.map((f) => f ?? '').join('\0')),
+  const started = !!wasm.r(put(fields.map((f) => f ?? '').join('\0')),
     options.sampleRate ?? 1);
   // A collector on another origin needs a CORS preflight for JSON: an empty request now
   // has it answered (and cached) long before the page hides.

@@ -442,7 +442,7 @@ impl Engine {
     ) -> Option<u32> {
         self.first_hidden(host);
         let index = self.subscriptions.iter().position(Option::is_none)?;
-        self.subscriptions[index] = Some(Subscription {
+        *self.subscriptions.get_mut(index)? = Some(Subscription {
             vital,
             report_all_changes,
             rum,

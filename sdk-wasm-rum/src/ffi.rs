@@ -3,8 +3,9 @@
 //! API. With feature `bundle` (the standalone module `cargo xtask wasm` builds) a panic
 //! handler that does not format; the engine needs no allocator.
 //!
-//! Strings cross in one scratch buffer: the driver asks [`rum_buffer`] for room, writes
-//! UTF-8 there, and passes the length.
+//! Strings cross in one scratch buffer: the driver asks [`rum_buffer`] (export `b`) for
+//! room, writes UTF-8 there, and passes the length. Exports and imports have one-letter
+//! names (each name is in the bundle twice); the functions' documentation names them.
 //!
 //! `unsafe` is allowed here and nowhere else in the crate: the raw imports and exports,
 //! and `Sync` for state that only the browser's one thread touches.
@@ -26,12 +27,17 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
+/// The driver's functions (one-letter names: they are in the bundle twice).
 #[link(wasm_import_module = "rum")]
 unsafe extern "C" {
     fn q(query: u32) -> f64;
+    #[link_name = "o"]
     fn observe(sub: u32, kind: u32, duration_threshold: f64) -> u32;
+    #[link_name = "u"]
     fn unobserve(sub: u32);
+    #[link_name = "l"]
     fn later(token: u32, wait: u32);
+    #[link_name = "s"]
     fn send(
         body: *const u8,
         body_len: usize,
@@ -41,6 +47,7 @@ unsafe extern "C" {
         unloading: u32,
     );
     #[allow(clippy::too_many_arguments)]
+    #[link_name = "r"]
     fn report(
         sub: u32,
         vital: u32,
@@ -160,7 +167,7 @@ fn with_buffer<T: Default>(len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
     // A copy: the engine may be entered again (from a callback) while it works.
     let mut copy = [0u8; BUFFER_LEN];
     match (copy.get_mut(..len), buffer.get(..len)) {
-        (Some(to), Some(from)) => to.copy_from_slice(from),
+        (Some(to), Some(from)) => crate::json::copy(to, from),
         _ => return T::default(),
     }
     drop(buffer);
@@ -168,7 +175,7 @@ fn with_buffer<T: Default>(len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
 }
 
 /// Where the driver writes `len` bytes of text (null when longer than the buffer).
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "b")]
 pub(crate) extern "C" fn rum_buffer(len: usize) -> *mut u8 {
     match STATE.buffer.try_borrow_mut() {
         Ok(mut buffer) if len <= BUFFER_LEN => buffer.as_mut_ptr(),
@@ -178,7 +185,7 @@ pub(crate) extern "C" fn rum_buffer(len: usize) -> *mut u8 {
 
 /// `onX(callback, { reportAllChanges })` of the driver: the subscription's index, or
 /// `u32::MAX` when no more subscriptions can be taken.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "s")]
 pub(crate) extern "C" fn rum_subscribe(vital: u32, report_all_changes: u32) -> u32 {
     let Some(vital) = Vital::from_code(vital) else {
         return u32::MAX;
@@ -188,7 +195,7 @@ pub(crate) extern "C" fn rum_subscribe(vital: u32, report_all_changes: u32) -> u
 }
 
 /// Stops subscription `sub`.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "u")]
 pub(crate) extern "C" fn rum_unsubscribe(sub: u32) {
     with_engine(|engine, page| engine.unsubscribe(page, sub));
     #[cfg(feature = "rust-api")]
@@ -196,7 +203,7 @@ pub(crate) extern "C" fn rum_unsubscribe(sub: u32) {
 }
 
 /// One performance entry of `sub`'s observer (`last`: the end of the observer's batch).
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "e")]
 pub(crate) extern "C" fn rum_entry(
     sub: u32,
     kind: u32,
@@ -219,7 +226,7 @@ pub(crate) extern "C" fn rum_entry(
 }
 
 /// A page event.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "v")]
 pub(crate) extern "C" fn rum_event(event: u32, time_stamp: f64) {
     if let Some(event) = PageEvent::from_code(event) {
         with_engine(|engine, page| engine.page_event(page, event, time_stamp));
@@ -227,7 +234,7 @@ pub(crate) extern "C" fn rum_event(event: u32, time_stamp: f64) {
 }
 
 /// A timer of `later` fired.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "t")]
 pub(crate) extern "C" fn rum_timer(token: u32) {
     with_engine(|engine, page| engine.timer(page, token));
 }
@@ -235,7 +242,7 @@ pub(crate) extern "C" fn rum_timer(token: u32) {
 /// `startRum`: the buffer holds `endpoint`, `service`, `version`, `env`, the OTLP
 /// endpoint, `location.pathname`, the document's `traceparent`, then the route templates,
 /// separated by NUL (empty: absent). 1 when collection started.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "r")]
 pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64) -> u32 {
     let started = with_buffer(len, |text| {
         let mut fields = text.split(|b| *b == 0);
@@ -258,7 +265,7 @@ pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64) -> u32 {
 }
 
 /// `routeChanged()`: the buffer holds the new `location.pathname`.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "n")]
 pub(crate) extern "C" fn rum_route(len: usize) {
     with_buffer(len, |path| {
         with_engine(|engine, page| engine.route_changed(page, path));
@@ -266,7 +273,7 @@ pub(crate) extern "C" fn rum_route(len: usize) {
 }
 
 /// An uncaught error (`kind` 0) or unhandled rejection (1); the buffer holds its message.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "x")]
 pub(crate) extern "C" fn rum_error(kind: u32, len: usize) {
     let kind = if kind == 0 {
         ErrorKind::Error
@@ -279,7 +286,7 @@ pub(crate) extern "C" fn rum_error(kind: u32, len: usize) {
 }
 
 /// `disconnect()`.
-#[unsafe(no_mangle)]
+#[unsafe(export_name = "d")]
 pub(crate) extern "C" fn rum_disconnect() {
     with_engine(|engine, page| engine.disconnect_all(page));
     #[cfg(feature = "rust-api")]

@@ -52,22 +52,31 @@ impl Interactions {
             }
         }
         if at == self.len {
-            if self.len == MAX_INTERACTIONS {
+            if self.len < MAX_INTERACTIONS {
+                self.len += 1;
+            } else if self
+                .longest
+                .get(MAX_INTERACTIONS - 1)
+                .is_some_and(|s| s.1 < duration)
+            {
                 // The shortest kept makes room only for a longer one.
                 at = MAX_INTERACTIONS - 1;
-                if self.longest[at].1 >= duration {
-                    return;
-                }
             } else {
-                self.len += 1;
+                return;
             }
         }
+        let Some(slot) = self.longest.get_mut(at) else {
+            return;
+        };
+        *slot = (interaction_id, duration);
         // Moved up past the shorter ones (kept sorted by insertion: a general sort would
         // cost the browser bundle kilobytes).
-        self.longest[at] = (interaction_id, duration);
-        while at > 0 && self.longest[at - 1].1 < duration {
-            self.longest.swap(at - 1, at);
-            at -= 1;
+        let kept = self.longest.get_mut(..=at).unwrap_or_default();
+        for i in (1..kept.len()).rev() {
+            match (kept.get(i - 1), kept.get(i)) {
+                (Some(before), Some(this)) if before.1 < this.1 => kept.swap(i - 1, i),
+                _ => break,
+            }
         }
     }
 

@@ -4,6 +4,14 @@
 //! by hand: integers exactly, fractions to twelve decimals (finer than the browser's
 //! clock and than any layout-shift score).
 
+/// Copies `from` into `to` (equal lengths; a loop that cannot panic, where
+/// `copy_from_slice` would carry a panic message into the browser build).
+pub(crate) fn copy(to: &mut [u8], from: &[u8]) {
+    for (to, from) in to.iter_mut().zip(from) {
+        *to = *from;
+    }
+}
+
 /// The body being written into a caller's buffer.
 #[derive(Debug)]
 pub struct Json<'a> {
@@ -31,7 +39,7 @@ impl<'a> Json<'a> {
         let end = self.len + bytes.len();
         match self.out.get_mut(self.len..end) {
             Some(slot) => {
-                slot.copy_from_slice(bytes);
+                copy(slot, bytes);
                 self.len = end;
             }
             None => self.overflow = true,
@@ -61,7 +69,7 @@ impl<'a> Json<'a> {
                     b'u',
                     b'0',
                     b'0',
-                    HEX[usize::from(byte >> 4)],
+                    b'0' + (byte >> 4),
                     HEX[usize::from(byte & 15)],
                 ]),
                 _ => self.bytes(&[byte]),
@@ -75,10 +83,10 @@ impl<'a> Json<'a> {
     pub fn integer(&mut self, mut value: u64) -> &mut Self {
         let mut digits = [0u8; 20];
         let mut at = digits.len();
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (value % 10) as u8;
+        for slot in digits.iter_mut().rev() {
+            *slot = b'0' + (value % 10) as u8;
             value /= 10;
+            at -= 1;
             if value == 0 {
                 break;
             }

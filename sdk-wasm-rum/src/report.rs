@@ -4,7 +4,7 @@
 //! built from them for the ingestion route (JSON written directly, no serializer), and the
 //! same values as OTLP/HTTP JSON log events.
 
-use crate::json::Json;
+use crate::json::{Json, copy};
 use crate::vocab::{
     MAX_CLS, MAX_ERROR_MESSAGE, MAX_ERRORS, MAX_FIELD_LEN, MAX_TIMING_MS, MAX_VITALS,
     NavigationType, Rating, Vital,
@@ -187,7 +187,7 @@ impl<const N: usize> Text<N> {
         let Some(slot) = self.bytes.get_mut(..text.len()) else {
             return false;
         };
-        slot.copy_from_slice(text);
+        copy(slot, text);
         self.len = text.len();
         true
     }
@@ -210,9 +210,8 @@ impl<const N: usize> Text<N> {
         let Some(slot) = self.bytes.get_mut(..end) else {
             return false;
         };
-        let (first, second) = slot.split_at_mut(head.len());
-        first.copy_from_slice(head);
-        second.copy_from_slice(tail);
+        copy(slot, head);
+        copy(slot.get_mut(head.len()..).unwrap_or_default(), tail);
         self.len = end;
         true
     }

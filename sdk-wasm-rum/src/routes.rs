@@ -3,6 +3,7 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
+use crate::json::copy;
 use crate::vocab::{MAX_FIELD_LEN, OTHER_ROUTE};
 
 /// The route of a path that matches no template.
@@ -41,18 +42,17 @@ impl RouteMap {
     /// Adds a template; ignored unless it starts with `/` and fits the server's field
     /// length (the server would reject beacons carrying it), or when the map is full.
     pub fn add(&mut self, template: &[u8]) {
-        let start = self
-            .count
-            .checked_sub(1)
-            .map_or(0, |last| usize::from(self.ends[last]));
+        let start = self.end_of(self.count.wrapping_sub(1));
         let end = start + template.len();
-        let fits = self.count < MAX_ROUTES && end <= ARENA;
-        if template.first() != Some(&b'/') || template.len() > MAX_FIELD_LEN || !fits {
+        if template.first() != Some(&b'/') || template.len() > MAX_FIELD_LEN {
             return;
         }
-        if let Some(slot) = self.arena.get_mut(start..end) {
-            slot.copy_from_slice(template);
-            self.ends[self.count] = end as u16;
+        if let (Some(slot), Some(end_slot)) = (
+            self.arena.get_mut(start..end),
+            self.ends.get_mut(self.count),
+        ) {
+            copy(slot, template);
+            *end_slot = end as u16;
             self.count += 1;
         }
     }
@@ -60,11 +60,15 @@ impl RouteMap {
     /// The templates, in order.
     pub fn templates(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.count).map(|i| {
-            let start = i.checked_sub(1).map_or(0, |p| usize::from(self.ends[p]));
             self.arena
-                .get(start..usize::from(self.ends[i]))
+                .get(self.end_of(i.wrapping_sub(1))..self.end_of(i))
                 .unwrap_or_default()
         })
+    }
+
+    /// Where template `i` ends in the arena (0 before the first).
+    fn end_of(&self, i: usize) -> usize {
+        self.ends.get(i).map_or(0, |end| usize::from(*end))
     }
 
     /// The template `path` matches (query and fragment ignored), or [`OTHER`].
