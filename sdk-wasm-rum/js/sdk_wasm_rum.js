@@ -90,6 +90,14 @@ const post = (url, body, type) => {
     .finally(() => keepalive && (keepaliveBytes -= size));
 };
 
+// `startRum`'s endpoints and identity, and the items of the body being sent next.
+let config;
+let items = [];
+
+// An OTLP/HTTP JSON attribute.
+const attribute = (key, value) =>
+  ({ key, value: value.toFixed ? { doubleValue: value } : { stringValue: value } });
+
 // Feeds an observer's entries (the end of the batch marked) to the engine.
 const feed = (index, kind, entries) => {
   if (kind == 1) entries = entries.filter((e) => e.name == 'first-contentful-paint');
@@ -117,7 +125,7 @@ const whenIdleOrHidden = (callback) => {
 };
 
 // The imports of module `rum` (src/ffi.rs), one-letter names: q(uery), o(bserve),
-// u(nobserve), l(ater), s(end), r(eport). The module's exports: b(uffer), s(ubscribe),
+// u(nobserve), l(ater), r(eport), (error) i(tem), s(end), c(onfigure). The module's exports: b(uffer), s(ubscribe),
 // u(nsubscribe), e(ntry), (e)v(ent), t(imer), (sta)r(t), (rout)n, (error) x, d(isconnect).
 export const q = (query) => QUERIES[query]();
 
@@ -148,18 +156,56 @@ export const l = (token, wait) => {
   else setTimeout(fire);
 };
 
-export const s = (body, bodyLength, url, urlLength, to, unloading) => {
-  body = text(body, bodyLength);
-  url = text(url, urlLength);
-  if (to) post(url, body, 'application/json');
-  else if (!(unloading && navigator.sendBeacon?.(url, body))) post(url, body, 'text/plain;charset=UTF-8');
+// One report to its callback, or (index u32::MAX, -1 here: wasm's i32 is signed in
+// JavaScript) an item of the body being sent next.
+export const r = (index, name, value, delta, epoch, random, rating, navigationType) => {
+  const report = { name: NAMES[name], value, delta, id: `v6-${epoch}-${random}`,
+    rating: RATINGS[rating], navigationType: NAVIGATION_TYPES[navigationType] };
+  if (index < 0) items.push(report);
+  else subscriptions[index]?.c?.({ ...report, entries: [] });
 };
 
-export const r = (index, name, value, delta, epoch, random, rating, navigationType) =>
-  subscriptions[index]?.c?.({
-    name: NAMES[name], value, rating: RATINGS[rating], delta, id: `v6-${epoch}-${random}`,
-    navigationType: NAVIGATION_TYPES[navigationType], entries: [],
-  });
+// An error of the beacon being sent next.
+export const i = (kind, pointer, length) =>
+  items.push({ kind: kind ? 'unhandled-rejection' : 'error', message: text(pointer, length) });
+
+// Sends the items: a beacon to the ingestion route (`to` 0; `sendBeacon` when the page
+// is being hidden), or log events to the OTLP collector (1).
+export const s = (to, unloading, droppedErrors, route, routeLength, traceId, traceIdLength) => {
+  const list = items;
+  items = [];
+  route = text(route, routeLength);
+  traceId = text(traceId, traceIdLength) || undefined;
+  const { endpoint, service, version, env, otlpEndpoint } = config;
+  if (to) {
+    const time = Date.now() + '000000';
+    const resource = [attribute('service.name', service)];
+    if (version) resource.push(attribute('service.version', version));
+    if (env) resource.push(attribute('deployment.environment.name', env));
+    const logRecords = list.map((v) => ({
+      timeUnixNano: time, eventName: 'browser.web_vital', traceId,
+      attributes: [['name', v.name], ['value', v.value], ['delta', v.delta], ['id', v.id],
+        ['rating', v.rating], ['navigation_type', v.navigationType]]
+        .map(([key, value]) => attribute('browser.web_vital.' + key, value))
+        .concat(attribute('url.template', route)),
+    }));
+    post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', JSON.stringify({ resourceLogs: [{
+      resource: { attributes: resource },
+      scopeLogs: [{ scope: { name: 'sdk-wasm-rum' }, logRecords }] }] }), 'application/json');
+    return;
+  }
+  const body = JSON.stringify({ service, version: version || undefined, env: env || undefined,
+    traceId, route, vitals: list.filter((v) => v.name), errors: list.filter((v) => v.kind),
+    droppedErrors });
+  if (!(unloading && navigator.sendBeacon?.(endpoint, body))) post(endpoint, body, 'text/plain;charset=UTF-8');
+};
+
+// The configuration of a `start_rum` called from Rust (the Rust API): the fields
+// `endpoint`, `service`, `version`, `env`, `otlpEndpoint`, separated by NUL.
+export const c = (pointer, length) => {
+  const [endpoint, service, version, env, otlpEndpoint] = text(pointer, length).split('\0');
+  config = { endpoint, service, version, env, otlpEndpoint };
+};
 
 const onPageEvent = (event) => {
   const type = event.type;
@@ -207,7 +253,7 @@ export default async function init(options) {
   const source = options?.module_or_path ?? options
     ?? new URL('sdk_wasm_rum_bg.wasm', import.meta.url);
   const response = await fetch(source);
-  const imports = { rum: { q, o, u, l, s, r } };
+  const imports = { rum: { q, o, u, l, r, i, s, c } };
   const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), imports);
   attach(instance.exports);
   return instance.exports;
@@ -249,20 +295,22 @@ export const routeChanged = () => {
 /// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`:
 /// every metric and the page's errors, sent to `endpoint`. `false` when sampled out.
 export const startRum = (options) => {
-  const { endpoint, service, otlpEndpoint } = options;
+  const { endpoint, service, version, env, otlpEndpoint } = options;
   if (!endpoint || !service) throw new Error('startRum: `endpoint` and `service` are required');
   if (!listening) listen((listening = 1));
   const timing = navigationEntry()?.serverTiming?.find((t) => t.name == 'traceparent');
   const traceparent = timing?.description
     ?? doc.querySelector('meta[name=traceparent]')?.content;
-  const fields = [endpoint, service, options.version, options.env, otlpEndpoint,
-    location.pathname, traceparent, ...(options.routes || [])];
+  const fields = [service, version, env, location.pathname, traceparent, ...(options.routes || [])];
   const started = !!wasm.r(put(fields.map((f) => f ?? '').join('\0')),
-    options.sampleRate ?? 1);
-  // A collector on another origin needs a CORS preflight for JSON: an empty request now
-  // has it answered (and cached) long before the page hides.
-  if (started && otlpEndpoint && new URL(otlpEndpoint, location.href).origin != location.origin) {
-    post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', '{"resourceLogs":[]}', 'application/json');
+    options.sampleRate ?? 1, +!!otlpEndpoint);
+  if (started) {
+    config = { endpoint, service, version, env, otlpEndpoint };
+    // A collector on another origin needs a CORS preflight for JSON: an empty request now
+    // has it answered (and cached) long before the page hides.
+    if (otlpEndpoint && new URL(otlpEndpoint, location.href).origin != location.origin) {
+      post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', '{"resourceLogs":[]}', 'application/json');
+    }
   }
   return started;
 };

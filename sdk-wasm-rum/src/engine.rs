@@ -16,11 +16,11 @@
 use crate::cls::LayoutShifts;
 use crate::inp::Interactions;
 use crate::report::{
-    Collector, ErrorKind, MetricId, Report, Text, sampled, trace_id_of_traceparent,
+    Collector, ErrorKind, Item, MetricId, Report, sampled, trace_id_of_traceparent,
 };
 use crate::routes::RouteMap;
 use crate::timing;
-use crate::vocab::{MAX_BEACON_BYTES, MAX_ERRORS, MAX_VITALS, NavigationType, Vital};
+use crate::vocab::{MAX_ERRORS, MAX_FIELD_LEN, MAX_VITALS, NavigationType, Vital};
 
 /// A number the engine reads from the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,8 +175,19 @@ pub trait Host {
     fn unobserve(&mut self, sub: u32);
     /// Calls [`Engine::timer`] with `token` later.
     fn later(&mut self, token: u32, wait: Wait);
-    /// Sends a body to `url` (`unloading`: the page is being hidden).
-    fn send(&mut self, body: &[u8], url: &[u8], to: Destination, unloading: bool);
+    /// One item of the body being sent next.
+    fn item(&mut self, item: Item<'_>);
+    /// Sends the items given since the last send to `to` as one body (`unloading`: the
+    /// page is being hidden), with the count of errors dropped, the route and the backend
+    /// trace id (empty: none).
+    fn send(
+        &mut self,
+        to: Destination,
+        unloading: bool,
+        dropped_errors: u32,
+        route: &[u8],
+        trace_id: &[u8],
+    );
 }
 
 /// web-vitals' default `durationThreshold` of INP's `event` observer.
@@ -188,8 +199,6 @@ pub const MAX_SUBSCRIPTIONS: usize = 32;
 /// Reports waiting for their callbacks (two per subscription: a forced report may follow
 /// an ordinary one in the same call).
 const MAX_PENDING_REPORTS: usize = 2 * MAX_SUBSCRIPTIONS;
-/// Longest beacon endpoint or collector URL.
-pub const MAX_URL_LEN: usize = 1024;
 
 #[derive(Clone, Copy)]
 struct Metric {
@@ -268,9 +277,8 @@ impl Timer {
 }
 
 struct Rum {
-    endpoint: Text<MAX_URL_LEN>,
-    /// The collector's `…/v1/logs` (empty: no collector).
-    otlp_url: Text<MAX_URL_LEN>,
+    /// Values also go to an OTLP collector.
+    otlp: bool,
     routes: RouteMap,
     collector: Collector,
     otlp_pending: [Report; MAX_VITALS],
@@ -281,8 +289,7 @@ struct Rum {
 
 impl Rum {
     const EMPTY: Self = Self {
-        endpoint: Text::EMPTY,
-        otlp_url: Text::EMPTY,
+        otlp: false,
         routes: RouteMap::new(),
         collector: Collector::EMPTY,
         otlp_pending: [Report::EMPTY; MAX_VITALS],
@@ -292,11 +299,10 @@ impl Rum {
     };
 }
 
-/// What `startRum` is given (text is UTF-8 bytes: `b"shop-web"`).
+/// What `startRum` is given (text is UTF-8 bytes: `b"shop-web"`). The endpoints are the
+/// driver's: it sends what the engine hands it.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RumConfig<'a> {
-    /// Where beacons go: the ingestion route (`POST`), e.g. `/rum` or an absolute URL.
-    pub endpoint: &'a [u8],
     /// `service` of every beacon.
     pub service: &'a [u8],
     /// Deployed version (empty: none).
@@ -305,9 +311,8 @@ pub struct RumConfig<'a> {
     pub env: &'a [u8],
     /// Share of page views measured, 0–1.
     pub sample_rate: f64,
-    /// Base URL of an OTLP/HTTP collector (`…/v1/logs` is appended; empty: none); values
-    /// also go there as `browser.web_vital` log events.
-    pub otlp_endpoint: &'a [u8],
+    /// Values also go to an OTLP/HTTP collector as `browser.web_vital` log events.
+    pub otlp: bool,
 }
 
 /// Every subscription and the page-wide state, in fixed arrays (the browser build has no
@@ -322,8 +327,6 @@ pub struct Engine {
     reports: [(u32, Report); MAX_PENDING_REPORTS],
     reports_len: usize,
     reports_taken: usize,
-    /// Where beacons and log events are written.
-    body: [u8; MAX_BEACON_BYTES],
 }
 
 impl Default for Engine {
@@ -356,7 +359,6 @@ impl Engine {
             reports: [(0, Report::EMPTY); MAX_PENDING_REPORTS],
             reports_len: 0,
             reports_taken: 0,
-            body: [0; MAX_BEACON_BYTES],
         }
     }
 
@@ -567,7 +569,7 @@ impl Engine {
         }
         if let Some(rum) = &mut self.rum {
             rum.collector.record_vital(report);
-            if rum.otlp_url.get().is_some() {
+            if rum.otlp {
                 let pending = rum
                     .otlp_pending
                     .get_mut(..rum.otlp_pending_len)
@@ -912,24 +914,20 @@ impl Engine {
         if self.rum.is_some() || !sampled(config.sample_rate, host.query(Query::Random)) {
             return false;
         }
+        // The server refuses longer fields: the whole page view's beacons would be lost.
+        let too_long = [config.service, config.version, config.env]
+            .iter()
+            .any(|field| field.len() > MAX_FIELD_LEN);
+        if config.service.is_empty() || too_long {
+            return false;
+        }
         let rum = self.rum.insert(Rum::EMPTY);
+        rum.otlp = config.otlp;
         for template in routes {
             rum.routes.add(template);
         }
         let route = rum.routes.route_of(path);
-        let mut base = config.otlp_endpoint;
-        if let Some(trimmed) = base.strip_suffix(b"/") {
-            base = trimmed;
-        }
-        let identified =
-            rum.collector
-                .set_identity(config.service, route, config.version, config.env)
-                && rum.endpoint.set(config.endpoint)
-                && (base.is_empty() || rum.otlp_url.set_concat(base, b"/v1/logs"));
-        if !identified {
-            self.rum = None;
-            return false;
-        }
+        rum.collector.set_route(route);
         rum.collector
             .set_trace_id(trace_id_of_traceparent(traceparent));
         for vital in Vital::ALL {
@@ -960,38 +958,33 @@ impl Engine {
         };
         rum.errors_scheduled = false;
         rum.error_beacons += 1;
-        if let Some(len) = rum.collector.take_errors(&mut self.body)
-            && let Some(body) = self.body.get(..len)
-        {
-            host.send(body, rum.endpoint.as_bytes(), Destination::Beacon, false);
+        Self::send_beacon(rum, host, true, false);
+    }
+
+    fn send_beacon(rum: &mut Rum, host: &mut impl Host, errors_only: bool, unloading: bool) {
+        let collector = &mut rum.collector;
+        if let Some(dropped) = collector.take_beacon(errors_only, |item| host.item(item)) {
+            let (route, trace_id) = (collector.route(), collector.trace_id());
+            host.send(Destination::Beacon, unloading, dropped, route, trace_id);
         }
     }
 
     /// Sends what `startRum` collected.
     fn flush(&mut self, host: &mut impl Host, unloading: bool) {
-        let epoch = host.query(Query::Epoch);
         let Some(rum) = &mut self.rum else {
             return;
         };
-        if let Some(len) = rum.collector.take_beacon(&mut self.body)
-            && let Some(body) = self.body.get(..len)
-        {
-            host.send(
-                body,
-                rum.endpoint.as_bytes(),
-                Destination::Beacon,
-                unloading,
-            );
-        }
+        Self::send_beacon(rum, host, false, unloading);
         let pending = rum
             .otlp_pending
             .get(..rum.otlp_pending_len)
             .unwrap_or_default();
-        if let Some(url) = rum.otlp_url.get()
-            && let Some(len) = rum.collector.otlp_logs(pending, epoch, &mut self.body)
-            && let Some(body) = self.body.get(..len)
-        {
-            host.send(body, url, Destination::Otlp, unloading);
+        if !pending.is_empty() {
+            for report in pending {
+                host.item(Item::Vital(*report));
+            }
+            let (route, trace_id) = (rum.collector.route(), rum.collector.trace_id());
+            host.send(Destination::Otlp, unloading, 0, route, trace_id);
         }
         rum.otlp_pending_len = 0;
     }

@@ -16,9 +16,7 @@ use core::cell::RefCell;
 use crate::engine::{
     Destination, Engine, Entry, EntryKind, Host, PageEvent, Query, RumConfig, Wait,
 };
-use crate::report::ErrorKind;
-#[cfg(feature = "rust-api")]
-use crate::report::Report;
+use crate::report::{ErrorKind, Item, Report};
 use crate::vocab::Vital;
 
 #[cfg(feature = "bundle")]
@@ -27,7 +25,7 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-/// The driver's functions (one-letter names: they are in the bundle twice).
+// The driver's functions (one-letter names: they are in the bundle twice).
 #[link(wasm_import_module = "rum")]
 unsafe extern "C" {
     fn q(query: u32) -> f64;
@@ -37,14 +35,20 @@ unsafe extern "C" {
     fn unobserve(sub: u32);
     #[link_name = "l"]
     fn later(token: u32, wait: u32);
+    #[link_name = "i"]
+    fn error_item(kind: u32, message: *const u8, message_len: usize);
+    #[cfg(feature = "rust-api")]
+    #[link_name = "c"]
+    fn configure(fields: *const u8, fields_len: usize);
     #[link_name = "s"]
     fn send(
-        body: *const u8,
-        body_len: usize,
-        url: *const u8,
-        url_len: usize,
         to: u32,
         unloading: u32,
+        dropped_errors: u32,
+        route: *const u8,
+        route_len: usize,
+        trace_id: *const u8,
+        trace_id_len: usize,
     );
     #[allow(clippy::too_many_arguments)]
     #[link_name = "r"]
@@ -79,16 +83,33 @@ impl Host for Page {
         // SAFETY: an import of numbers only.
         unsafe { later(token, wait as u32) }
     }
-    fn send(&mut self, body: &[u8], url: &[u8], to: Destination, unloading: bool) {
+    fn item(&mut self, item: Item<'_>) {
+        match item {
+            Item::Vital(vital) => report_to_driver(BEACON_ITEM, &vital),
+            // SAFETY: the driver reads the range before returning.
+            Item::Error(kind, message) => unsafe {
+                error_item(kind as u32, message.as_ptr(), message.len());
+            },
+        }
+    }
+    fn send(
+        &mut self,
+        to: Destination,
+        unloading: bool,
+        dropped_errors: u32,
+        route: &[u8],
+        trace_id: &[u8],
+    ) {
         // SAFETY: the driver reads both ranges before returning.
         unsafe {
             send(
-                body.as_ptr(),
-                body.len(),
-                url.as_ptr(),
-                url.len(),
                 to as u32,
                 u32::from(unloading),
+                dropped_errors,
+                route.as_ptr(),
+                route.len(),
+                trace_id.as_ptr(),
+                trace_id.len(),
             );
         }
     }
@@ -143,19 +164,26 @@ fn deliver_reports() {
         if rust_api::deliver(sub, &r) {
             continue;
         }
-        // SAFETY: an import of numbers only.
-        unsafe {
-            report(
-                sub,
-                r.vital as u32,
-                r.value,
-                r.delta,
-                r.id.epoch_ms as f64,
-                r.id.random as f64,
-                r.rating as u32,
-                r.navigation_type as u32,
-            );
-        }
+        report_to_driver(sub, &r);
+    }
+}
+
+/// The subscription index that marks a report as an item of the body being sent.
+const BEACON_ITEM: u32 = u32::MAX;
+
+fn report_to_driver(sub: u32, r: &Report) {
+    // SAFETY: an import of numbers only.
+    unsafe {
+        report(
+            sub,
+            r.vital as u32,
+            r.value,
+            r.delta,
+            r.id.epoch_ms as f64,
+            r.id.random as f64,
+            r.rating as u32,
+            r.navigation_type as u32,
+        );
     }
 }
 
@@ -167,7 +195,7 @@ fn with_buffer<T: Default>(len: usize, f: impl FnOnce(&[u8]) -> T) -> T {
     // A copy: the engine may be entered again (from a callback) while it works.
     let mut copy = [0u8; BUFFER_LEN];
     match (copy.get_mut(..len), buffer.get(..len)) {
-        (Some(to), Some(from)) => crate::json::copy(to, from),
+        (Some(to), Some(from)) => crate::report::copy(to, from),
         _ => return T::default(),
     }
     drop(buffer);
@@ -239,26 +267,23 @@ pub(crate) extern "C" fn rum_timer(token: u32) {
     with_engine(|engine, page| engine.timer(page, token));
 }
 
-/// `startRum`: the buffer holds `endpoint`, `service`, `version`, `env`, the OTLP
-/// endpoint, `location.pathname`, the document's `traceparent`, then the route templates,
-/// separated by NUL (empty: absent). 1 when collection started.
+/// `startRum` (export `r`): the buffer holds `service`, `version`, `env`,
+/// `location.pathname`, the document's `traceparent`, then the route templates, separated
+/// by NUL (empty: absent); `otlp` 1 when values also go to a collector. 1 when collection
+/// started.
 #[unsafe(export_name = "r")]
-pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64) -> u32 {
+pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32) -> u32 {
     let started = with_buffer(len, |text| {
         let mut fields = text.split(|b| *b == 0);
         let mut next = || fields.next().unwrap_or_default();
         let config = RumConfig {
-            endpoint: next(),
             service: next(),
             version: next(),
             env: next(),
             sample_rate,
-            otlp_endpoint: next(),
+            otlp: otlp != 0,
         };
         let (path, traceparent) = (next(), next());
-        if config.endpoint.is_empty() || config.service.is_empty() {
-            return false;
-        }
         with_engine(|engine, page| engine.start_rum(page, config, fields, path, traceparent))
     });
     u32::from(started)
@@ -405,19 +430,46 @@ pub(crate) mod rust_api {
     }
 
     /// Starts collecting every metric and the page's errors and sending them to
-    /// `config.endpoint`; `routes` are the route templates, `path` is
-    /// `location.pathname`, `traceparent` the document's (from `Server-Timing` or
-    /// `<meta name="traceparent">`, empty: none). `false` when this page view is sampled
-    /// out or collection already started.
+    /// `endpoint` (and, when not empty, to the OTLP/HTTP collector at `otlp_endpoint`);
+    /// `routes` are the route templates, `path` is `location.pathname`, `traceparent` the
+    /// document's (from `Server-Timing` or `<meta name="traceparent">`, empty: none).
+    /// `false` when this page view is sampled out or collection already started.
     pub fn start_rum(
         config: RumConfig<'_>,
+        endpoints: (&[u8], &[u8]),
         routes: &[&[u8]],
         path: &[u8],
         traceparent: &[u8],
     ) -> bool {
-        with_engine(|engine, page| {
+        let (endpoint, otlp_endpoint) = endpoints;
+        let started = with_engine(|engine, page| {
+            let config = RumConfig {
+                otlp: !otlp_endpoint.is_empty(),
+                ..config
+            };
             engine.start_rum(page, config, routes.iter().copied(), path, traceparent)
-        })
+        });
+        if started {
+            let mut fields = alloc::vec::Vec::new();
+            for (i, field) in [
+                endpoint,
+                config.service,
+                config.version,
+                config.env,
+                otlp_endpoint,
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                if i > 0 {
+                    fields.push(0);
+                }
+                fields.extend_from_slice(field);
+            }
+            // SAFETY: the driver reads the range before returning.
+            unsafe { super::configure(fields.as_ptr(), fields.len()) };
+        }
+        started
     }
 
     pub(super) fn deliver(sub: u32, report: &Report) -> bool {

@@ -17,7 +17,7 @@
 //! - [`routes`]: page paths mapped to configured route templates, so beacons never carry
 //!   unbounded paths;
 //! - [`report`]: the latest value per metric id, truncated and counted errors, the backend
-//!   trace id, sampling, the beacon and the OTLP log events, written as JSON directly;
+//!   trace id, sampling, and the beacon's items (the driver writes the JSON);
 //! - [`vocab`]: names, ratings and bounds, equal to the server's `sdk_core::rum`.
 //!
 //! JavaScript (a drop-in for web-vitals users): `import init, { onLCP, startRum } from
@@ -48,7 +48,6 @@ pub mod engine;
 #[cfg(target_arch = "wasm32")]
 mod ffi;
 pub mod inp;
-pub mod json;
 pub mod report;
 pub mod routes;
 pub mod timing;

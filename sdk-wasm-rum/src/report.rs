@@ -1,14 +1,22 @@
 //! What a page reports: vitals (the latest value per metric id), errors (truncated, at most
 //! [`MAX_ERRORS`] per beacon, the rest counted), the backend trace id read from
-//! `Server-Timing: traceparent;desc="…"` or `<meta name="traceparent">`, and the beacon
-//! built from them for the ingestion route (JSON written directly, no serializer), and the
-//! same values as OTLP/HTTP JSON log events.
+//! `Server-Timing: traceparent;desc="…"` or `<meta name="traceparent">`, the route, and
+//! what a beacon carries, handed out item by item: the driver writes the JSON with the
+//! browser's own `JSON.stringify` (exact numbers, and measured smaller than a JSON writer
+//! compiled into the module: ADR 0005).
 
-use crate::json::{Json, copy};
 use crate::vocab::{
     MAX_CLS, MAX_ERROR_MESSAGE, MAX_ERRORS, MAX_FIELD_LEN, MAX_TIMING_MS, MAX_VITALS,
     NavigationType, Rating, Vital,
 };
+
+/// Copies `from` into `to` (equal lengths; a loop that cannot panic, where
+/// `copy_from_slice` would carry a panic message into the browser build).
+pub(crate) fn copy(to: &mut [u8], from: &[u8]) {
+    for (to, from) in to.iter_mut().zip(from) {
+        *to = *from;
+    }
+}
 
 /// The trace id (32 lower-case hex digits) of a `traceparent` value.
 pub fn trace_id_of_traceparent(value: &[u8]) -> Option<&[u8]> {
@@ -78,14 +86,6 @@ impl MetricId {
             random: (random.clamp(0.0, 1.0) * (9e12 - 1.0)) as u64 + 1_000_000_000_000,
         }
     }
-
-    fn write(self, json: &mut Json<'_>) {
-        json.raw("\"v6-")
-            .integer(self.epoch_ms)
-            .raw("-")
-            .integer(self.random)
-            .raw("\"");
-    }
 }
 
 /// One report of a metric, as web-vitals' callbacks receive it.
@@ -125,22 +125,6 @@ impl Report {
         };
         self.value.is_finite() && (0.0..=max).contains(&self.value) && self.delta.is_finite()
     }
-
-    fn write(&self, json: &mut Json<'_>) {
-        json.raw("{\"name\":\"")
-            .raw(self.vital.as_str())
-            .raw("\",\"value\":")
-            .number(self.value)
-            .raw(",\"delta\":")
-            .number(self.delta)
-            .raw(",\"id\":");
-        self.id.write(json);
-        json.raw(",\"rating\":\"")
-            .raw(self.rating.as_str())
-            .raw("\",\"navigationType\":\"")
-            .raw(self.navigation_type.as_str())
-            .raw("\"}");
-    }
 }
 
 /// What kind of page error.
@@ -153,12 +137,22 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    const fn as_str(self) -> &'static str {
+    /// Its name in beacons.
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::Error => "error",
             Self::UnhandledRejection => "unhandled-rejection",
         }
     }
+}
+
+/// One item of a beacon.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Item<'a> {
+    /// A web-vital report.
+    Vital(Report),
+    /// A page error and its message (UTF-8, at most [`MAX_ERROR_MESSAGE`] bytes).
+    Error(ErrorKind, &'a [u8]),
 }
 
 /// Bounded UTF-8 text in a fixed buffer (the browser build has no allocator).
@@ -230,13 +224,9 @@ impl<const N: usize> Text<N> {
 /// Sent metric ids remembered, so that no metric is recorded twice by the server.
 pub const MAX_SENT_IDS: usize = 256;
 
-/// Reports waiting for the next beacon. Text fields are UTF-8 bytes; everything is in
-/// fixed arrays bounded by the server's limits.
+/// Reports waiting for the next beacon, in fixed arrays bounded by the server's limits.
 #[derive(Debug, Clone)]
 pub struct Collector {
-    service: Text<MAX_FIELD_LEN>,
-    version: Text<MAX_FIELD_LEN>,
-    env: Text<MAX_FIELD_LEN>,
     route: Text<MAX_FIELD_LEN>,
     trace_id: Text<MAX_FIELD_LEN>,
     vitals: [Report; MAX_VITALS],
@@ -250,11 +240,8 @@ pub struct Collector {
 }
 
 impl Collector {
-    /// No identity, nothing recorded.
+    /// Nothing recorded, route `""`.
     pub const EMPTY: Self = Self {
-        service: Text::EMPTY,
-        version: Text::EMPTY,
-        env: Text::EMPTY,
         route: Text::EMPTY,
         trace_id: Text::EMPTY,
         vitals: [Report::EMPTY; MAX_VITALS],
@@ -266,30 +253,25 @@ impl Collector {
         sent_count: 0,
     };
 
-    /// Reports for `service` on the page whose route template is `route`, with the
-    /// deployed `version` and `env` (empty: none); `false` when a field is longer than the
-    /// server accepts.
-    pub fn set_identity(
-        &mut self,
-        service: &[u8],
-        route: &[u8],
-        version: &[u8],
-        env: &[u8],
-    ) -> bool {
-        self.service.set(service)
-            && self.route.set(route)
-            && self.version.set(version)
-            && self.env.set(env)
-    }
-
     /// The backend trace this page view belongs to (32 hex digits, else none).
     pub fn set_trace_id(&mut self, trace_id: Option<&[u8]>) {
         self.trace_id.set(trace_id.unwrap_or_default());
     }
 
-    /// A new route (single-page navigation); call after taking the beacon of the old one.
+    /// The backend trace id (empty: none).
+    pub fn trace_id(&self) -> &[u8] {
+        self.trace_id.as_bytes()
+    }
+
+    /// The route template values are collected under (cut to the server's field length);
+    /// after a single-page navigation, call after taking the beacon of the old one.
     pub fn set_route(&mut self, route: &[u8]) {
         self.route.set_truncated(route);
+    }
+
+    /// The route template values are collected under.
+    pub fn route(&self) -> &[u8] {
+        self.route.as_bytes()
     }
 
     fn was_sent(&self, id: MetricId) -> bool {
@@ -328,175 +310,45 @@ impl Collector {
         }
     }
 
-    /// A beacon of the errors only (vitals stay for the page's final beacon), written into
-    /// `out`; its length, or `None` when there is nothing to send.
-    pub fn take_errors(&mut self, out: &mut [u8]) -> Option<usize> {
-        let vitals = core::mem::take(&mut self.vitals_len);
-        let beacon = self.take_beacon(out);
-        self.vitals_len = vitals;
-        beacon
-    }
-
     /// Errors waiting (dropped ones not included).
     pub fn error_count(&self) -> usize {
         self.errors_len
     }
 
-    /// The route template values are collected under.
-    pub fn route(&self) -> &[u8] {
-        self.route.as_bytes()
-    }
-
-    fn write_beacon(&self, json: &mut Json<'_>, with_errors: bool) {
-        json.raw("{");
-        self.identity_fields(json);
-        json.raw(",\"vitals\":[");
-        for (i, report) in self.vitals.iter().take(self.vitals_len).enumerate() {
-            if i > 0 {
-                json.raw(",");
-            }
-            report.write(json);
-        }
-        json.raw("],\"errors\":[");
-        let errors = if with_errors { self.errors_len } else { 0 };
-        for (i, (kind, message)) in self.errors.iter().take(errors).enumerate() {
-            if i > 0 {
-                json.raw(",");
-            }
-            json.raw("{\"kind\":\"")
-                .raw(kind.as_str())
-                .raw("\",\"message\":")
-                .string(message.as_bytes())
-                .raw("}");
-        }
-        let dropped = if with_errors {
-            self.dropped_errors
-        } else {
-            self.dropped_errors.saturating_add(self.errors_len as u32)
-        };
-        json.raw("],\"droppedErrors\":")
-            .integer(u64::from(dropped))
-            .raw("}");
-    }
-
-    /// The beacon (JSON, at most `out.len()` bytes) of everything recorded since the last
-    /// one, written into `out`; its length, or `None` when there is nothing to send. What
-    /// was taken is cleared. Errors that would not fit are sent as a count only.
-    pub fn take_beacon(&mut self, out: &mut [u8]) -> Option<usize> {
-        if self.vitals_len == 0 && self.errors_len == 0 && self.dropped_errors == 0 {
+    /// The beacon of everything recorded since the last one: each item to `item`, then
+    /// the count of errors dropped; `None` (and no item) when there is nothing to send.
+    /// With `errors_only`, the vitals stay for the page's final beacon. What was taken is
+    /// cleared.
+    pub fn take_beacon(
+        &mut self,
+        errors_only: bool,
+        mut item: impl FnMut(Item<'_>),
+    ) -> Option<u32> {
+        let vitals = if errors_only { 0 } else { self.vitals_len };
+        if vitals == 0 && self.errors_len == 0 && self.dropped_errors == 0 {
             return None;
         }
-        let mut json = Json::new(out);
-        self.write_beacon(&mut json, true);
-        let mut len = json.finish();
-        if len.is_none() {
-            let mut json = Json::new(out);
-            self.write_beacon(&mut json, false);
-            len = json.finish();
-        }
-        for report in self.vitals.iter().take(self.vitals_len) {
+        for report in self.vitals.iter().take(vitals) {
+            item(Item::Vital(*report));
             if let Some(slot) = self.sent.get_mut(self.sent_count % MAX_SENT_IDS) {
                 *slot = report.id;
             }
             self.sent_count += 1;
         }
-        self.vitals_len = 0;
+        for (kind, message) in self.errors.iter().take(self.errors_len) {
+            item(Item::Error(*kind, message.as_bytes()));
+        }
+        if !errors_only {
+            self.vitals_len = 0;
+        }
         self.errors_len = 0;
-        self.dropped_errors = 0;
-        len
+        Some(core::mem::take(&mut self.dropped_errors))
     }
-
-    fn identity_fields(&self, json: &mut Json<'_>) {
-        json.key("service").string(self.service.as_bytes());
-        for (key, value) in [
-            ("version", &self.version),
-            ("env", &self.env),
-            ("traceId", &self.trace_id),
-        ] {
-            if let Some(value) = value.get() {
-                json.raw(",").key(key).string(value);
-            }
-        }
-        json.raw(",").key("route").string(self.route.as_bytes());
-    }
-
-    /// An OTLP/HTTP JSON `ExportLogsServiceRequest` with one `browser.web_vital` event per
-    /// report (attribute names of `sdk_core::semconv::browser`), stamped `epoch_ms`,
-    /// written into `out`; its length, or `None` without reports or room.
-    pub fn otlp_logs(&self, reports: &[Report], epoch_ms: f64, out: &mut [u8]) -> Option<usize> {
-        if reports.is_empty() {
-            return None;
-        }
-        let mut json = Json::new(out);
-        json.raw("{\"resourceLogs\":[{\"resource\":{\"attributes\":[");
-        string_attribute(&mut json, "service.name", self.service.as_bytes());
-        for (key, value) in [
-            ("service.version", &self.version),
-            ("deployment.environment.name", &self.env),
-        ] {
-            if let Some(value) = value.get() {
-                json.raw(",");
-                string_attribute(&mut json, key, value);
-            }
-        }
-        json.raw("]},\"scopeLogs\":[{\"scope\":{\"name\":\"sdk-wasm-rum\"},\"logRecords\":[");
-        for (i, report) in reports.iter().enumerate() {
-            if i > 0 {
-                json.raw(",");
-            }
-            json.raw("{\"timeUnixNano\":\"")
-                .integer(epoch_ms.max(0.0) as u64)
-                .raw("000000\",\"eventName\":\"browser.web_vital\",");
-            if let Some(trace_id) = self.trace_id.get() {
-                json.key("traceId").string(trace_id).raw(",");
-            }
-            json.raw("\"attributes\":[");
-            string_attribute(
-                &mut json,
-                "browser.web_vital.name",
-                report.vital.as_str().as_bytes(),
-            );
-            json.raw(",{\"key\":\"browser.web_vital.value\",\"value\":{\"doubleValue\":")
-                .number(report.value)
-                .raw("}},{\"key\":\"browser.web_vital.delta\",\"value\":{\"doubleValue\":")
-                .number(report.delta)
-                .raw("}},{\"key\":\"browser.web_vital.id\",\"value\":{\"stringValue\":");
-            report.id.write(&mut json);
-            json.raw("}},");
-            string_attribute(
-                &mut json,
-                "browser.web_vital.rating",
-                report.rating.as_str().as_bytes(),
-            );
-            json.raw(",");
-            string_attribute(
-                &mut json,
-                "browser.web_vital.navigation_type",
-                report.navigation_type.as_str().as_bytes(),
-            );
-            json.raw(",");
-            string_attribute(&mut json, "url.template", self.route.as_bytes());
-            json.raw("]}");
-        }
-        json.raw("]}]}]}");
-        json.finish()
-    }
-}
-
-fn string_attribute(json: &mut Json<'_>, key: &str, value: &[u8]) {
-    json.raw("{\"key\":\"")
-        .raw(key)
-        .raw("\",\"value\":{\"stringValue\":")
-        .string(value)
-        .raw("}}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::MAX_BEACON_BYTES;
-    use sdk_core::rum::Beacon;
-    use sdk_core::semconv::browser;
 
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -551,52 +403,41 @@ mod tests {
         }
     }
 
-    fn new_collector(
-        service: &[u8],
-        route: &[u8],
-        version: &[u8],
-        env: &[u8],
-    ) -> Option<Box<Collector>> {
-        let mut collector = Box::new(Collector::EMPTY);
-        collector
-            .set_identity(service, route, version, env)
-            .then_some(collector)
-    }
-
-    fn take(collector: &mut Collector) -> Option<Vec<u8>> {
-        let mut buffer = vec![0; MAX_BEACON_BYTES];
-        let len = collector.take_beacon(&mut buffer)?;
-        buffer.truncate(len);
-        Some(buffer)
-    }
-
-    fn parse(bytes: &[u8]) -> Beacon {
-        let beacon = Beacon::parse(bytes).unwrap_or_else(|e| {
-            panic!("{e:?}: {}", String::from_utf8_lossy(bytes));
-        });
-        assert_eq!(beacon.validate(), Ok(()));
-        beacon
+    /// The items of the next beacon (vitals, errors as text) and its dropped count.
+    fn take(
+        collector: &mut Collector,
+        errors_only: bool,
+    ) -> Option<(Vec<Report>, Vec<String>, u32)> {
+        let (mut vitals, mut errors) = (Vec::new(), Vec::new());
+        let dropped = collector.take_beacon(errors_only, |item| match item {
+            Item::Vital(report) => vitals.push(report),
+            Item::Error(kind, message) => errors.push(format!(
+                "{}: {}",
+                kind.as_str(),
+                String::from_utf8(message.to_vec()).unwrap()
+            )),
+        })?;
+        Some((vitals, errors, dropped))
     }
 
     #[test]
     fn metric_ids_are_web_vitals_ids() {
         let id = MetricId::new(1_733_000_000_123.0, 0.5);
-        let mut buffer = [0; 64];
-        let mut json = Json::new(&mut buffer);
-        id.write(&mut json);
-        let len = json.finish().unwrap();
-        let text = String::from_utf8(buffer[..len].to_vec()).unwrap();
-        assert_eq!(text, "\"v6-1733000000123-5499999999999\"");
+        assert_eq!(
+            (id.epoch_ms, id.random),
+            (1_733_000_000_123, 5_499_999_999_999)
+        );
         assert_eq!(MetricId::new(0.0, 0.0).random, 1_000_000_000_000);
         assert!(MetricId::new(0.0, 0.999_999_999).random < 10_000_000_000_000);
     }
 
     #[test]
-    fn beacons_keep_the_latest_value_per_id_and_pass_server_validation() {
-        let mut collector =
-            new_collector(b"shop-web", b"/products/{id}", b"1.0", b"pr\"od").unwrap();
-        assert!(take(&mut collector).is_none());
+    fn beacons_keep_the_latest_value_per_id_and_bounded_errors() {
+        let mut collector = Box::new(Collector::EMPTY);
+        collector.set_route(b"/products/{id}");
+        assert!(take(&mut collector, false).is_none());
         collector.set_trace_id(trace_id_of_traceparent(TP.as_bytes()));
+        assert_eq!(collector.trace_id(), b"4bf92f3577b34da6a3ce929d0e0e4736");
         collector.record_vital(report(1, Vital::Cls, 0.05));
         collector.record_vital(report(1, Vital::Cls, 0.31));
         collector.record_vital(report(2, Vital::Lcp, 1_523.400_000_095_367_4));
@@ -604,106 +445,49 @@ mod tests {
         for _ in 0..MAX_ERRORS + 3 {
             collector.record_error(ErrorKind::UnhandledRejection, b"no\npe");
         }
-        let beacon = parse(&take(&mut collector).unwrap());
-        assert_eq!(beacon.service, "shop-web");
-        assert_eq!(beacon.env.as_deref(), Some("pr\"od"));
-        assert_eq!(beacon.route, "/products/{id}");
-        assert_eq!(
-            beacon.trace_id.as_deref(),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        let (vitals, errors, dropped) = take(&mut collector, false).unwrap();
+        assert_eq!(vitals.len(), 2);
+        assert_eq!(vitals[0].value, 0.31);
+        assert_eq!(vitals[1].value, 1_523.400_000_095_367_4);
+        assert_eq!(errors.len(), MAX_ERRORS);
+        // Cut at a character boundary: 128 two-byte characters.
+        assert_eq!(errors[0], format!("error: {}", "é".repeat(128)));
+        assert_eq!(errors[1], "unhandled-rejection: no\npe");
+        assert_eq!(dropped, 4);
+        assert!(
+            take(&mut collector, false).is_none(),
+            "taken reports are cleared"
         );
-        assert_eq!(beacon.vitals.len(), 2);
-        assert_eq!(beacon.vitals[0].value, 0.31);
-        assert_eq!(beacon.vitals[0].id, "v6-1700000000000-1000000000001");
-        assert_eq!(beacon.vitals[0].rating.as_str(), "poor");
-        assert_eq!(
-            beacon.vitals[1].navigation_type.as_str(),
-            "back-forward-cache"
-        );
-        assert!((beacon.vitals[1].value - 1_523.400_000_095_367_4).abs() < 1e-9);
-        assert_eq!(beacon.errors.len(), MAX_ERRORS);
-        assert!(beacon.errors[0].message.len() <= MAX_ERROR_MESSAGE);
-        assert_eq!(beacon.errors[1].message, "no\npe");
-        assert_eq!(beacon.dropped_errors, 4);
-        assert!(take(&mut collector).is_none(), "taken reports are cleared");
         collector.record_vital(report(1, Vital::Cls, 0.4));
         assert!(
-            take(&mut collector).is_none(),
+            take(&mut collector, false).is_none(),
             "a metric id is sent once: the server records each metric once"
         );
         collector.record_vital(report(3, Vital::Cls, 0.0));
         collector.record_vital(report(4, Vital::Lcp, 7_200_000.0));
         collector.record_error(ErrorKind::Error, b"boom");
-        let mut buffer = vec![0; MAX_BEACON_BYTES];
-        let len = collector.take_errors(&mut buffer).unwrap();
-        let errors = parse(&buffer[..len]);
-        assert!(errors.vitals.is_empty() && errors.errors.len() == 1);
-        let beacon = parse(&take(&mut collector).unwrap());
-        assert_eq!(
-            beacon.vitals.len(),
-            1,
-            "out-of-range LCP left out: {beacon:?}"
-        );
-        assert_eq!(beacon.vitals[0].id, "v6-1700000000000-1000000000003");
+        let (vitals, errors, _) = take(&mut collector, true).unwrap();
+        assert!(vitals.is_empty() && errors == ["error: boom"]);
+        let (vitals, errors, _) = take(&mut collector, false).unwrap();
+        assert_eq!(vitals.len(), 1, "out-of-range LCP left out: {vitals:?}");
+        assert_eq!(vitals[0].id, id(3));
+        assert!(errors.is_empty());
     }
 
     #[test]
-    fn otlp_log_events_carry_the_semantic_convention_keys() {
-        let mut collector = new_collector(b"web", b"/", b"", b"").unwrap();
-        collector.set_trace_id(trace_id_of_traceparent(TP.as_bytes()));
-        let mut buffer = vec![0; MAX_BEACON_BYTES];
-        assert!(collector.otlp_logs(&[], 1.0, &mut buffer).is_none());
-        let len = collector
-            .otlp_logs(
-                &[report(7, Vital::Inp, 312.0)],
-                1_700_000_000_123.0,
-                &mut buffer,
-            )
-            .unwrap();
-        let body = &buffer[..len];
-        let json: serde_json::Value = serde_json::from_slice(body).unwrap();
-        let record = &json["resourceLogs"][0]["scopeLogs"][0]["logRecords"][0];
-        assert_eq!(record["timeUnixNano"], "1700000000123000000");
-        assert_eq!(record["eventName"], browser::WEB_VITAL_EVENT);
-        assert_eq!(record["traceId"], "4bf92f3577b34da6a3ce929d0e0e4736");
-        let keys: Vec<&str> = record["attributes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a["key"].as_str().unwrap())
-            .collect();
-        assert_eq!(
-            keys,
-            [
-                browser::WEB_VITAL_NAME,
-                browser::WEB_VITAL_VALUE,
-                browser::WEB_VITAL_DELTA,
-                browser::WEB_VITAL_ID,
-                browser::WEB_VITAL_RATING,
-                browser::WEB_VITAL_NAVIGATION_TYPE,
-                sdk_core::semconv::url::TEMPLATE,
-            ]
-        );
-        assert_eq!(record["attributes"][1]["value"]["doubleValue"], 312.0);
-        assert_eq!(
-            json["resourceLogs"][0]["resource"]["attributes"][0]["value"]["stringValue"],
-            "web"
-        );
-    }
-
-    #[test]
-    fn a_beacon_too_large_for_its_buffer_sends_its_errors_as_a_count() {
-        let mut collector = new_collector(b"web", b"/", b"", b"").unwrap();
-        collector.record_vital(report(1, Vital::Lcp, 1200.0));
-        for _ in 0..MAX_ERRORS {
-            collector.record_error(ErrorKind::Error, &[b'\x01'; MAX_ERROR_MESSAGE]);
+    fn sent_ids_are_remembered_in_a_bounded_ring() {
+        let mut collector = Box::new(Collector::EMPTY);
+        for n in 0..(MAX_SENT_IDS as u64 + 10) {
+            collector.record_vital(report(n, Vital::Fcp, 100.0));
+            assert!(take(&mut collector, false).is_some());
         }
-        let mut buffer = vec![0; 4096];
-        let len = collector.take_beacon(&mut buffer).unwrap();
-        let beacon = parse(&buffer[..len]);
-        assert_eq!(beacon.vitals.len(), 1);
-        assert!(beacon.errors.is_empty());
-        assert_eq!(beacon.dropped_errors as usize, MAX_ERRORS);
-        assert!(new_collector(&[b'a'; MAX_FIELD_LEN + 1], b"/", b"", b"").is_none());
+        // The oldest ids were forgotten, the newest are remembered.
+        collector.record_vital(report(0, Vital::Fcp, 100.0));
+        assert!(take(&mut collector, false).is_some());
+        collector.record_vital(report(MAX_SENT_IDS as u64 + 9, Vital::Fcp, 100.0));
+        assert!(take(&mut collector, false).is_none());
+        let long = "/x".repeat(MAX_FIELD_LEN);
+        collector.set_route(long.as_bytes());
+        assert_eq!(collector.route().len(), MAX_FIELD_LEN);
     }
 }

@@ -3,7 +3,7 @@
 //! final `*` matches the rest; the first matching template wins; a path matching none maps
 //! to [`OTHER`].
 
-use crate::json::copy;
+use crate::report::copy;
 use crate::vocab::{MAX_FIELD_LEN, OTHER_ROUTE};
 
 /// The route of a path that matches no template.
