@@ -1019,3 +1019,526 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page as the engine sees it, scripted by each test; what the engine asked of it
+    /// is recorded.
+    #[derive(Default)]
+    struct Scripted {
+        now: f64,
+        hidden: bool,
+        prerendering: bool,
+        response_start: f64,
+        activation_start: f64,
+        load_complete: bool,
+        interaction_count: f64,
+        unsupported: Vec<EntryKind>,
+        observed: Vec<(u32, EntryKind)>,
+        timers: Vec<(u32, Wait)>,
+        items: Vec<Item<'static>>,
+        sent: Vec<(Destination, bool, u32, String, String, usize)>,
+        randoms: f64,
+    }
+
+    impl Host for Scripted {
+        fn query(&mut self, query: Query) -> f64 {
+            match query {
+                Query::Now => self.now,
+                Query::Epoch => 1_700_000_000_000.0 + self.now,
+                Query::Random => {
+                    self.randoms += 0.01;
+                    self.randoms
+                }
+                Query::ResponseStart => self.response_start,
+                Query::ActivationStart => self.activation_start,
+                Query::NavigationType => 0.0,
+                Query::Hidden => f64::from(u8::from(self.hidden)),
+                Query::Prerendering => f64::from(u8::from(self.prerendering)),
+                Query::Discarded => 0.0,
+                Query::LoadComplete => f64::from(u8::from(self.load_complete)),
+                Query::InteractionCount => self.interaction_count,
+                Query::FirstHiddenEntry => -1.0,
+            }
+        }
+        fn observe(&mut self, sub: u32, kind: EntryKind, _: f64) -> bool {
+            let supported = !self.unsupported.contains(&kind);
+            if supported {
+                self.observed.push((sub, kind));
+            }
+            supported
+        }
+        fn unobserve(&mut self, sub: u32) {
+            self.observed.retain(|(s, _)| *s != sub);
+        }
+        fn later(&mut self, token: u32, wait: Wait) {
+            self.timers.push((token, wait));
+        }
+        fn item(&mut self, item: Item<'_>) {
+            self.items.push(match item {
+                Item::Vital(report) => Item::Vital(report),
+                Item::Error(kind, message) => {
+                    Item::Error(kind, Box::leak(message.to_vec().into_boxed_slice()))
+                }
+            });
+        }
+        fn send(
+            &mut self,
+            to: Destination,
+            unloading: bool,
+            dropped: u32,
+            route: &[u8],
+            trace: &[u8],
+        ) {
+            let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+            self.sent.push((
+                to,
+                unloading,
+                dropped,
+                text(route),
+                text(trace),
+                self.items.len(),
+            ));
+        }
+    }
+
+    struct Page {
+        engine: Box<Engine>,
+        host: Scripted,
+    }
+
+    impl Page {
+        fn loaded() -> Self {
+            Self {
+                engine: Box::new(Engine::new()),
+                host: Scripted {
+                    now: 100.0,
+                    response_start: 20.0,
+                    load_complete: true,
+                    ..Scripted::default()
+                },
+            }
+        }
+
+        fn subscribe(&mut self, vital: Vital, all: bool) -> u32 {
+            self.engine
+                .subscribe(&mut self.host, vital, all, false)
+                .expect("room for a subscription")
+        }
+
+        fn entry(&mut self, sub: u32, kind: EntryKind, entry: Entry) {
+            self.engine.entry(&mut self.host, sub, kind, entry, true);
+        }
+
+        fn event(&mut self, event: PageEvent, at: f64) {
+            self.host.now = at;
+            self.engine.page_event(&mut self.host, event, at);
+        }
+
+        /// Fires the timers set so far that wait for `wait`.
+        fn fire(&mut self, wait: Wait, at: f64) {
+            self.host.now = at;
+            let (due, rest) = std::mem::take(&mut self.host.timers)
+                .into_iter()
+                .partition::<Vec<_>, _>(|(_, w)| *w == wait);
+            self.host.timers = rest;
+            for (token, _) in due {
+                self.engine.timer(&mut self.host, token);
+            }
+        }
+
+        fn reports(&mut self) -> Vec<(u32, Report)> {
+            std::iter::from_fn(|| self.engine.next_report()).collect()
+        }
+    }
+
+    fn at(start: f64) -> Entry {
+        Entry {
+            start,
+            ..Entry::default()
+        }
+    }
+
+    fn values(reports: &[(u32, Report)], vital: Vital) -> Vec<(f64, NavigationType)> {
+        reports
+            .iter()
+            .filter(|(_, r)| r.vital == vital)
+            .map(|(_, r)| (r.value, r.navigation_type))
+            .collect()
+    }
+
+    #[test]
+    fn a_page_load_reports_each_metric_by_web_vitals_rules() {
+        let mut page = Page::loaded();
+        let lcp = page.subscribe(Vital::Lcp, true);
+        let fcp = page.subscribe(Vital::Fcp, false);
+        let cls = page.subscribe(Vital::Cls, true);
+        let inp = page.subscribe(Vital::Inp, true);
+        page.subscribe(Vital::Ttfb, false);
+        page.fire(Wait::Task, 150.0);
+        page.entry(fcp, EntryKind::Paint, at(180.0));
+        page.entry(cls, EntryKind::Paint, at(180.0));
+        page.entry(lcp, EntryKind::Lcp, at(180.0));
+        page.entry(lcp, EntryKind::Lcp, at(1500.0));
+        page.fire(Wait::Task, 200.0);
+        for (value, start) in [(0.1, 300.0), (0.05, 900.0), (0.2, 2500.0)] {
+            let shift = Entry {
+                start,
+                amount: value,
+                ..Entry::default()
+            };
+            page.entry(cls, EntryKind::LayoutShift, shift);
+        }
+        page.host.interaction_count = 1.0;
+        let click = Entry {
+            start: 3000.0,
+            amount: 312.0,
+            id: 7.0,
+            ..Entry::default()
+        };
+        page.entry(inp, EntryKind::Event, click);
+        let reports = page.reports();
+        assert_eq!(
+            values(&reports, Vital::Ttfb),
+            [(20.0, NavigationType::Navigate)]
+        );
+        assert_eq!(
+            values(&reports, Vital::Fcp),
+            [(180.0, NavigationType::Navigate)]
+        );
+        assert_eq!(
+            values(&reports, Vital::Lcp),
+            [
+                (180.0, NavigationType::Navigate),
+                (1500.0, NavigationType::Navigate)
+            ]
+        );
+        let cls_values: Vec<f64> = values(&reports, Vital::Cls).iter().map(|v| v.0).collect();
+        assert_eq!(
+            cls_values.len(),
+            4,
+            "0 at start, then each larger window: {cls_values:?}"
+        );
+        assert!((cls_values[3] - 0.2).abs() < 1e-12 && cls_values[0] == 0.0);
+        assert_eq!(
+            values(&reports, Vital::Inp),
+            [(312.0, NavigationType::Navigate)]
+        );
+
+        // A trusted click ends LCP when the page is idle: one final report, observer gone.
+        page.event(PageEvent::Click, 3100.0);
+        assert!(page.reports().is_empty());
+        page.fire(Wait::IdleOrHidden, 3200.0);
+        let reports = page.reports();
+        assert_eq!(reports.len(), 0, "reportAllChanges already reported 1500");
+        assert!(!page.host.observed.iter().any(|(s, _)| *s == lcp));
+        page.entry(lcp, EntryKind::Lcp, at(3300.0));
+        assert!(page.reports().is_empty(), "no LCP after its end");
+
+        // Hidden: CLS and INP are final (forced, same values: nothing new to report).
+        page.event(PageEvent::Hidden, 4000.0);
+        assert!(page.reports().is_empty());
+    }
+
+    #[test]
+    fn a_page_hidden_before_its_paints_reports_none() {
+        let mut page = Page::loaded();
+        page.host.hidden = true;
+        let lcp = page.subscribe(Vital::Lcp, true);
+        let fcp = page.subscribe(Vital::Fcp, true);
+        let cls = page.subscribe(Vital::Cls, true);
+        page.entry(lcp, EntryKind::Lcp, at(500.0));
+        page.entry(fcp, EntryKind::Paint, at(500.0));
+        page.entry(cls, EntryKind::Paint, at(500.0));
+        page.fire(Wait::Task, 600.0);
+        assert!(
+            page.reports().is_empty(),
+            "first hidden at 0: no paint counts"
+        );
+    }
+
+    #[test]
+    fn a_back_forward_cache_restore_starts_new_metrics_measured_after_two_frames() {
+        let mut page = Page::loaded();
+        let lcp = page.subscribe(Vital::Lcp, false);
+        let fcp = page.subscribe(Vital::Fcp, false);
+        let inp = page.subscribe(Vital::Inp, true);
+        let cls = page.subscribe(Vital::Cls, true);
+        page.subscribe(Vital::Ttfb, false);
+        page.fire(Wait::Task, 150.0);
+        page.entry(fcp, EntryKind::Paint, at(180.0));
+        page.entry(cls, EntryKind::Paint, at(180.0));
+        page.entry(lcp, EntryKind::Lcp, at(900.0));
+        page.host.interaction_count = 1.0;
+        let click = Entry {
+            start: 1000.0,
+            amount: 144.0,
+            id: 7.0,
+            ..Entry::default()
+        };
+        page.entry(inp, EntryKind::Event, click);
+        page.event(PageEvent::Click, 1000.0);
+        let before = page.reports();
+        page.event(PageEvent::Hidden, 2000.0);
+        let hidden = page.reports();
+        assert_eq!(
+            values(&hidden, Vital::Lcp),
+            [(900.0, NavigationType::Navigate)]
+        );
+
+        // The LCP end scheduled before the restore must not end the restored LCP.
+        page.event(PageEvent::Restore, 10_000.0);
+        let restored = page.reports();
+        assert_eq!(
+            values(&restored, Vital::Ttfb),
+            [(0.0, NavigationType::BackForwardCache)]
+        );
+        page.fire(Wait::IdleOrHidden, 10_001.0);
+        assert!(page.reports().is_empty(), "an old timer ends nothing");
+        page.fire(Wait::TwoFrames, 10_025.5);
+        let frames = page.reports();
+        assert_eq!(
+            values(&frames, Vital::Lcp),
+            [(25.5, NavigationType::BackForwardCache)]
+        );
+        assert_eq!(
+            values(&frames, Vital::Fcp),
+            [(25.5, NavigationType::BackForwardCache)]
+        );
+        assert_eq!(
+            values(&frames, Vital::Cls),
+            [(0.0, NavigationType::BackForwardCache)]
+        );
+        let old_ids: Vec<MetricId> = before.iter().chain(&hidden).map(|(_, r)| r.id).collect();
+        assert!(
+            frames.iter().all(|(_, r)| !old_ids.contains(&r.id)),
+            "new ids"
+        );
+
+        // An interaction on the restored page: INP of the restore only.
+        page.host.interaction_count = 2.0;
+        let click = Entry {
+            start: 11_000.0,
+            amount: 136.0,
+            id: 14.0,
+            ..Entry::default()
+        };
+        page.entry(inp, EntryKind::Event, click);
+        assert_eq!(
+            values(&page.reports(), Vital::Inp),
+            [(136.0, NavigationType::BackForwardCache)]
+        );
+    }
+
+    #[test]
+    fn a_prerendered_page_measures_from_its_activation() {
+        let mut page = Page::loaded();
+        page.host.prerendering = true;
+        let fcp = page.subscribe(Vital::Fcp, false);
+        let ttfb = page.subscribe(Vital::Ttfb, false);
+        assert!(
+            page.host.observed.is_empty(),
+            "nothing observed while prerendering"
+        );
+        page.fire(Wait::Task, 200.0);
+        assert!(page.reports().is_empty());
+        page.host.prerendering = false;
+        page.host.activation_start = 1000.0;
+        page.event(PageEvent::Activate, 1000.0);
+        page.fire(Wait::Task, 1050.0);
+        page.entry(fcp, EntryKind::Paint, at(1030.0));
+        let reports = page.reports();
+        assert_eq!(
+            values(&reports, Vital::Fcp),
+            [(30.0, NavigationType::Prerender)]
+        );
+        assert_eq!(
+            values(&reports, Vital::Ttfb),
+            [(0.0, NavigationType::Prerender)],
+            "responseStart before activation counts as 0 ({ttfb})"
+        );
+    }
+
+    #[test]
+    fn rum_collects_final_values_and_sends_them_when_hidden_and_per_route() {
+        let mut page = Page::loaded();
+        let config = RumConfig {
+            service: b"shop-web",
+            sample_rate: 1.0,
+            otlp: true,
+            ..RumConfig::default()
+        };
+        let traceparent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let routes: [&[u8]; 2] = [b"/products/{id}", b"/cart"];
+        assert!(page.engine.start_rum(
+            &mut page.host,
+            config,
+            routes.into_iter(),
+            b"/products/42?ref=x",
+            traceparent
+        ));
+        assert!(
+            !page
+                .engine
+                .start_rum(&mut page.host, config, [].into_iter(), b"/", b""),
+            "once per page view"
+        );
+        page.fire(Wait::Task, 150.0);
+        let subscribed: Vec<u32> = page.host.observed.iter().map(|(s, _)| *s).collect();
+        assert!(
+            subscribed.len() >= 5,
+            "every metric observed: {subscribed:?}"
+        );
+        let fcp = page
+            .host
+            .observed
+            .iter()
+            .find(|(s, k)| {
+                *k == EntryKind::Paint
+                    && page.engine.subscriptions[*s as usize].is_some_and(|x| x.vital == Vital::Fcp)
+            })
+            .map(|(s, _)| *s)
+            .unwrap();
+        page.entry(fcp, EntryKind::Paint, at(180.0));
+        assert!(
+            page.reports().is_empty(),
+            "RUM values go to the collector, not to callbacks"
+        );
+        page.engine
+            .error(&mut page.host, ErrorKind::Error, b"card declined");
+        page.event(PageEvent::Hidden, 5000.0);
+        let (to, unloading, dropped, route, trace, items) = page.host.sent[0].clone();
+        assert_eq!((to, unloading, dropped), (Destination::Beacon, true, 0));
+        assert_eq!(route, "/products/{id}");
+        assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+        let vitals: Vec<Vital> = page.host.items[..items]
+            .iter()
+            .filter_map(|i| match i {
+                Item::Vital(r) => Some(r.vital),
+                Item::Error(..) => None,
+            })
+            .collect();
+        assert!(
+            vitals.contains(&Vital::Ttfb) && vitals.contains(&Vital::Fcp),
+            "{vitals:?}"
+        );
+        assert!(
+            page.host.items[..items].contains(&Item::Error(ErrorKind::Error, b"card declined"))
+        );
+        assert_eq!(
+            page.host.sent[1].0,
+            Destination::Otlp,
+            "then the log events"
+        );
+
+        // A route change: what is new is sent under the old route; CLS and INP start
+        // again (new ids, `soft-navigation`) under the new one.
+        page.engine.error(&mut page.host, ErrorKind::Error, b"late");
+        let sent = page.host.sent.len();
+        page.engine.route_changed(&mut page.host, b"/cart");
+        let (to, unloading, _, route, ..) = page.host.sent[sent].clone();
+        assert_eq!(
+            (to, unloading, route.as_str()),
+            (Destination::Beacon, false, "/products/{id}")
+        );
+        assert_eq!(
+            page.engine.rum.as_ref().unwrap().collector.route(),
+            b"/cart"
+        );
+        let restarted: Vec<(Vital, NavigationType)> = page
+            .engine
+            .subscriptions
+            .iter()
+            .flatten()
+            .filter(|s| matches!(s.vital, Vital::Cls | Vital::Inp) && s.metric.is_some())
+            .map(|s| (s.vital, s.metric.unwrap().navigation_type))
+            .collect();
+        assert!(!restarted.is_empty());
+        assert!(
+            restarted
+                .iter()
+                .all(|(_, n)| *n == NavigationType::SoftNavigation),
+            "{restarted:?}"
+        );
+    }
+
+    #[test]
+    fn a_full_batch_of_errors_goes_out_on_its_own_from_a_timer() {
+        let mut page = Page::loaded();
+        let config = RumConfig {
+            service: b"web",
+            sample_rate: 1.0,
+            ..RumConfig::default()
+        };
+        assert!(
+            page.engine
+                .start_rum(&mut page.host, config, [].into_iter(), b"/", b"")
+        );
+        page.host.timers.clear();
+        for _ in 0..MAX_ERRORS {
+            page.engine
+                .error(&mut page.host, ErrorKind::UnhandledRejection, b"nope");
+        }
+        assert!(page.host.sent.is_empty(), "never from the handler");
+        page.fire(Wait::Task, 200.0);
+        assert_eq!(page.host.sent.len(), 1);
+        assert_eq!(page.host.items.len(), MAX_ERRORS);
+        assert!(!page.host.sent[0].1, "not unloading");
+    }
+
+    #[test]
+    fn sampling_and_field_lengths_decide_whether_rum_starts() {
+        let mut page = Page::loaded();
+        let mut config = RumConfig {
+            service: b"web",
+            sample_rate: 0.0,
+            ..RumConfig::default()
+        };
+        assert!(
+            !page
+                .engine
+                .start_rum(&mut page.host, config, [].into_iter(), b"/", b"")
+        );
+        config.sample_rate = 1.0;
+        let long = [b'v'; crate::vocab::MAX_FIELD_LEN + 1];
+        config.version = &long;
+        assert!(
+            !page
+                .engine
+                .start_rum(&mut page.host, config, [].into_iter(), b"/", b"")
+        );
+        assert!(page.engine.rum.is_none());
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_and_unsupported_entry_types_report_nothing() {
+        let mut page = Page::loaded();
+        page.host.unsupported = vec![EntryKind::Lcp];
+        let lcp = page.subscribe(Vital::Lcp, true);
+        page.entry(lcp, EntryKind::Lcp, at(100.0));
+        page.event(PageEvent::Hidden, 200.0);
+        assert!(page.reports().is_empty());
+        while page
+            .engine
+            .subscribe(&mut page.host, Vital::Fid, false, false)
+            .is_some()
+        {}
+        assert_eq!(
+            page.engine
+                .subscriptions
+                .iter()
+                .filter(|s| s.is_some())
+                .count(),
+            MAX_SUBSCRIPTIONS
+        );
+        page.engine.unsubscribe(&mut page.host, lcp);
+        assert_eq!(
+            page.engine
+                .subscribe(&mut page.host, Vital::Cls, false, false),
+            Some(lcp),
+            "a freed slot is reused"
+        );
+    }
+}
