@@ -22,10 +22,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 /// Route templates the page reports under (also accepted by the ingestion route).
-pub const RUM_ROUTES: [&str; 5] = [
+pub const RUM_ROUTES: [&str; 6] = [
     "/",
     "/app",
     "/app/next",
+    "/app/soft",
     "/users/{id}",
     "/cached/users/{id}",
 ];
@@ -44,6 +45,8 @@ const PAGE: &str = r#"<!doctype html>
 <body>
 <h1>Demo shop</h1>
 <button id="buy">Buy</button> <a id="next" href="/app/next">Next page</a>
+<a id="soft" href="/app/soft">Offers (same page)</a>
+<div id="content"></div>
 <div id="shifts"></div>
 <p>Browser vitals of this page reach <code>POST /rum</code> and appear on <a href="/metrics">/metrics</a>.</p>
 <p id="module"></p>
@@ -52,6 +55,8 @@ const PAGE: &str = r#"<!doctype html>
   const params = new URLSearchParams(location.search);
   const imageMs = Number(params.get('image_ms') ?? 1200);
   const blockMs = Number(params.get('block_ms') ?? 0);
+  // `soft=1`: both libraries report soft navigations (web-vitals' `reportSoftNavs`).
+  const reportSoftNavs = params.get('soft') === '1';
   window.__vitals = [];
   window.__final = [];
   window.__shifts = [];
@@ -59,7 +64,16 @@ const PAGE: &str = r#"<!doctype html>
   window.__wv = [];
   window.__wvFinal = [];
   window.__restores = 0;
-  addEventListener('pageshow', (event) => { if (event.persisted) window.__restores += 1; });
+  // Restores, and when the page's own callbacks ran in the frames after the last one's
+  // `pageshow` (registered before the libraries', so each runs first in its frame):
+  // [pageshow, first frame, second frame, third frame].
+  addEventListener('pageshow', (event) => {
+    if (!event.persisted) return;
+    window.__restores += 1;
+    const frames = window.__restoreFrames = [event.timeStamp];
+    const next = () => requestAnimationFrame(() => frames.push(performance.now()) < 4 && next());
+    next();
+  });
   document.getElementById('hero').src = '/app/hero.png?delay_ms=' + imageMs;
   document.getElementById('buy').addEventListener('click', () => {
     const end = performance.now() + blockMs;
@@ -87,18 +101,28 @@ const PAGE: &str = r#"<!doctype html>
     });
     await rum.default({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' });
     rum.startRum({ endpoint: '/rum', service: 'demo-web', env: 'demo', version: '0.1.0',
-                   routes: ROUTES, otlpEndpoint: OTLP_ENDPOINT });
+                   routes: ROUTES, otlpEndpoint: OTLP_ENDPOINT, reportSoftNavs });
     for (const on of [rum.onLCP, rum.onCLS, rum.onINP, rum.onFCP, rum.onTTFB, rum.onFID]) {
-      on((report) => window.__vitals.push(report), { reportAllChanges: true });
-      on((report) => window.__final.push(report));
+      on((report) => window.__vitals.push(report), { reportAllChanges: true, reportSoftNavs });
+      on((report) => window.__final.push(report), { reportSoftNavs });
     }
+    // A single-page-app navigation: the URL changes and new content is painted.
+    document.getElementById('soft').addEventListener('click', (event) => {
+      event.preventDefault();
+      history.pushState({}, '', '/app/soft');
+      rum.routeChanged();
+      const heading = document.createElement('h2');
+      heading.style.fontSize = '64px';
+      heading.textContent = 'Offers of the week';
+      document.getElementById('content').replaceChildren(heading);
+    });
     if (params.get('wv') === '1') {
       const wv = await import('/app/web-vitals.js');
       const plain = ({ name, value, delta, id, rating, navigationType }) =>
         ({ name, value, delta, id, rating, navigationType });
       for (const on of [wv.onLCP, wv.onCLS, wv.onINP, wv.onFCP, wv.onTTFB]) {
-        on((report) => window.__wv.push(plain(report)), { reportAllChanges: true });
-        on((report) => window.__wvFinal.push(plain(report)));
+        on((report) => window.__wv.push(plain(report)), { reportAllChanges: true, reportSoftNavs });
+        on((report) => window.__wvFinal.push(plain(report)), { reportSoftNavs });
       }
     }
     window.__rumReady = true;

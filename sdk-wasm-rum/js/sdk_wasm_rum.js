@@ -16,7 +16,8 @@ const doc = document;
 const win = globalThis;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const ENTRY_TYPES = ['largest-contentful-paint', 'paint', 'layout-shift', 'event', 'first-input'];
+const ENTRY_TYPES = ['largest-contentful-paint', 'paint', 'layout-shift', 'event', 'first-input',
+  'soft-navigation', 'interaction-contentful-paint'];
 const NAMES = ['LCP', 'INP', 'CLS', 'FCP', 'TTFB', 'FID'];
 const RATINGS = ['good', 'needs-improvement', 'poor'];
 const NAVIGATION_TYPES = ['navigate', 'reload', 'back-forward', 'back-forward-cache',
@@ -29,7 +30,7 @@ const PAGE_EVENTS = ['visibilitychange', 'pagehide', 'pageshow', 'prerenderingch
 const KEEPALIVE_BUDGET = 32768;
 
 let wasm;
-// Per subscription index: { c(allback), o(bservers): [[observer, kind]] }.
+// Per subscription index: { c(allback), o(bservers): [[observer, kinds]] }.
 let subscriptions = [];
 let listening;
 let keepaliveBytes = 0;
@@ -98,17 +99,25 @@ let items = [];
 const attribute = (key, value) =>
   ({ key, value: value.toFixed ? { doubleValue: value } : { stringValue: value } });
 
-// Feeds an observer's entries (the end of the batch marked) to the engine.
-const feed = (index, kind, entries) => {
-  if (kind == 1) entries = entries.filter((e) => e.name == 'first-contentful-paint');
-  entries.forEach((e, i) => wasm.e(index, kind, e.startTime,
-    kind == 2 ? e.value : e.duration, kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
-    e.processingStart || 0, +(i == entries.length - 1)));
+// Feeds an observer's entries (the end of the batch marked) to the engine, as numbers
+// (src/engine.rs `EntryKind`); a soft navigation brings its largest contentful paint.
+const feed = (index, entries) => {
+  entries = entries.filter((e) => e.entryType != 'paint' || e.name == 'first-contentful-paint');
+  entries.forEach((e, i) => {
+    const kind = ENTRY_TYPES.indexOf(e.entryType);
+    wasm.e(index, kind, e.startTime,
+      kind == 2 ? e.value : kind == 5 ? e.presentationTime || e.paintTime || 0
+        : kind == 6 ? e.largestContentfulPaint?.renderTime || 0 : e.duration,
+      kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
+      (kind == 5 ? e.navigationId : e.processingStart) || 0, +(i == entries.length - 1));
+    const largest = kind == 5 && e.getLargestInteractionContentfulPaint();
+    if (largest) feed(index, [largest]);
+  });
 };
 
 // Entries the browser has not delivered yet (before the page hides or a route ends).
 const takeRecords = () => subscriptions.forEach((s, index) =>
-  s?.o.forEach(([observer, kind]) => feed(index, kind, observer.takeRecords())));
+  s?.o.forEach(([observer]) => feed(index, observer.takeRecords())));
 
 const whenIdleOrHidden = (callback) => {
   if (doc.visibilityState == 'hidden') return queueMicrotask(callback);
@@ -129,24 +138,41 @@ const whenIdleOrHidden = (callback) => {
 // u(nsubscribe), e(ntry), (e)v(ent), t(imer), (sta)r(t), (rout)n, (error) x, d(isconnect).
 export const q = (query) => QUERIES[query]();
 
-export const o = (index, kind, durationThreshold) => {
+// One observer of the entry types in `kinds` (bit 1 << kind), as web-vitals' `observe`:
+// several types come in order of startTime + duration; `idle`: handled when the page is
+// idle or hidden (INP).
+export const o = (index, kinds, durationThreshold, idle) => {
   try {
-    if (!PerformanceObserver.supportedEntryTypes.includes(ENTRY_TYPES[kind])) return 0;
-    const observer = new PerformanceObserver((list) =>
-      queueMicrotask(() => feed(index, kind, list.getEntries())));
-    observer.observe({ type: ENTRY_TYPES[kind], buffered: true,
-      ...(durationThreshold && { durationThreshold }) });
-    slot(index).o.push([observer, kind]);
+    const types = ENTRY_TYPES.filter((type, kind) => kinds >> kind & 1
+      && PerformanceObserver.supportedEntryTypes.includes(type)
+      // Soft navigations as web-vitals supports them (the launched API only).
+      && (kind != 5 || typeof PerformanceSoftNavigation.prototype
+        .getLargestInteractionContentfulPaint == 'function'));
+    if (!types.length) return 0;
+    const observer = new PerformanceObserver((list) => queueMicrotask(() => {
+      const entries = list.getEntries();
+      if (types.length > 1) {
+        entries.sort((a, b) => a.startTime + a.duration - b.startTime - b.duration);
+      }
+      if (idle) whenIdleOrHidden(() => feed(index, entries));
+      else feed(index, entries);
+    }));
+    for (const type of types) {
+      observer.observe({ type, buffered: true, ...(durationThreshold && { durationThreshold }) });
+    }
+    slot(index).o.push([observer, kinds]);
     return 1;
   } catch {
     return 0;
   }
 };
 
-export const u = (index) => {
+export const u = (index, kind) => {
   const s = subscriptions[index];
-  s?.o.forEach(([observer]) => observer.disconnect());
-  if (s) s.o = [];
+  if (s) {
+    s.o = s.o.filter(([observer, kinds]) => kind >= 0 && !(kinds >> kind & 1)
+      || observer.disconnect());
+  }
 };
 
 export const l = (token, wait) => {
@@ -261,7 +287,7 @@ export default async function init(options) {
 
 const subscribe = (name) => (callback, options) => {
   if (!listening) listen((listening = 1));
-  const index = wasm.s(name, +!!options?.reportAllChanges);
+  const index = wasm.s(name, +!!options?.reportAllChanges, +!!options?.reportSoftNavs);
   slot(index).c = callback;
   return () => {
     if (subscriptions[index]?.c == callback) {
@@ -286,14 +312,19 @@ export const disconnect = () => {
   listen((listening = 0));
 };
 
-/// A single-page app moved to another route (call it after `history.pushState`).
+/// A single-page app moved to another route (call it after `history.pushState`): the
+/// values so far are sent under the old route; CLS and INP start again, or, with
+/// `reportSoftNavs` where the browser reports soft navigations, every metric starts again
+/// at the browser's `soft-navigation` entry.
 export const routeChanged = () => {
   takeRecords();
   wasm.n(put(location.pathname));
 };
 
-/// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`:
-/// every metric and the page's errors, sent to `endpoint`. `false` when sampled out.
+/// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint,
+/// reportSoftNavs })`: every metric and the page's errors, sent to `endpoint`. `false`
+/// when sampled out. With `reportSoftNavs`, where the browser reports soft navigations,
+/// they (not `routeChanged()`) start each route's metrics, LCP, FCP and TTFB included.
 export const startRum = (options) => {
   const { endpoint, service, version, env, otlpEndpoint } = options;
   if (!endpoint || !service) throw new Error('startRum: `endpoint` and `service` are required');
@@ -303,7 +334,7 @@ export const startRum = (options) => {
     ?? doc.querySelector('meta[name=traceparent]')?.content;
   const fields = [service, version, env, location.pathname, traceparent, ...(options.routes || [])];
   const started = !!wasm.r(put(fields.map((f) => f ?? '').join('\0')),
-    options.sampleRate ?? 1, +!!otlpEndpoint);
+    options.sampleRate ?? 1, +!!otlpEndpoint, +!!options.reportSoftNavs);
   if (started) {
     config = { endpoint, service, version, env, otlpEndpoint };
     // A collector on another origin needs a CORS preflight for JSON: an empty request now

@@ -68,9 +68,22 @@ pub enum EntryKind {
     Event = 3,
     /// `first-input`: `duration`, `interactionId` in `id`, `processingStart`.
     FirstInput = 4,
+    /// `soft-navigation` (a single-page-app navigation the browser detected):
+    /// `presentationTime` (else `paintTime`) in `amount`, `interactionId` in `id`,
+    /// `navigationId` in `processing_start`.
+    SoftNavigation = 5,
+    /// `interaction-contentful-paint` (the largest paint after a soft navigation's
+    /// interaction; also the one `getLargestInteractionContentfulPaint()` gives):
+    /// `largestContentfulPaint.renderTime` in `amount`, `interactionId` in `id`.
+    InteractionContentfulPaint = 6,
 }
 
 impl EntryKind {
+    /// Its bit in a set of kinds.
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
     /// The kind of a code.
     pub fn from_code(code: u32) -> Option<Self> {
         [
@@ -79,6 +92,8 @@ impl EntryKind {
             Self::LayoutShift,
             Self::Event,
             Self::FirstInput,
+            Self::SoftNavigation,
+            Self::InteractionContentfulPaint,
         ]
         .get(code as usize)
         .copied()
@@ -168,11 +183,14 @@ pub enum Destination {
 pub trait Host {
     /// Reads a number.
     fn query(&mut self, query: Query) -> f64;
-    /// Starts a buffered observer of `kind` for subscription `sub`; `false` where the
-    /// browser does not support the entry type.
-    fn observe(&mut self, sub: u32, kind: EntryKind, duration_threshold: f64) -> bool;
-    /// Disconnects every observer of `sub`.
-    fn unobserve(&mut self, sub: u32);
+    /// Starts one buffered observer of the entry types in `kinds` (bit `1 << kind`) for
+    /// subscription `sub` (web-vitals' `observe(types)`: entries of several types come in
+    /// order of `startTime + duration`), delivered when the page is idle or hidden with
+    /// `when_idle` (INP); `false` where the browser supports none of them (soft
+    /// navigations: only where it gives `getLargestInteractionContentfulPaint`).
+    fn observe(&mut self, sub: u32, kinds: u32, duration_threshold: f64, when_idle: bool) -> bool;
+    /// Disconnects the observers of `sub` that observe `kind`, or all of them (`None`).
+    fn unobserve(&mut self, sub: u32, kind: Option<EntryKind>);
     /// Calls [`Engine::timer`] with `token` later.
     fn later(&mut self, token: u32, wait: Wait);
     /// One item of the body being sent next.
@@ -223,6 +241,11 @@ enum AfterFrames {
 struct Subscription {
     vital: Vital,
     report_all_changes: bool,
+    /// web-vitals' `reportSoftNavs`: soft navigations start new metrics.
+    soft_navs: bool,
+    /// The `interactionId` of the soft navigation the current metric belongs to (0: the
+    /// document's load).
+    navigation_interaction: f64,
     /// Reports go to `startRum`'s collector, not to a callback.
     rum: bool,
     /// `None` until started (activation; CLS: the first contentful paint).
@@ -279,6 +302,9 @@ impl Timer {
 struct Rum {
     /// Values also go to an OTLP collector.
     otlp: bool,
+    /// The browser reports soft navigations and `startRum` asked for them: they, not
+    /// `routeChanged()`, start the metrics of a route.
+    soft_navs: bool,
     routes: RouteMap,
     collector: Collector,
     otlp_pending: [Report; MAX_VITALS],
@@ -290,6 +316,7 @@ struct Rum {
 impl Rum {
     const EMPTY: Self = Self {
         otlp: false,
+        soft_navs: false,
         routes: RouteMap::new(),
         collector: Collector::EMPTY,
         otlp_pending: [Report::EMPTY; MAX_VITALS],
@@ -297,6 +324,16 @@ impl Rum {
         error_beacons: 0,
         errors_scheduled: false,
     };
+}
+
+/// Options of a subscription (web-vitals' `ReportOpts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `reportAllChanges`: report every change of the value, not only the final one.
+    pub report_all_changes: bool,
+    /// `reportSoftNavs`: where the browser reports soft navigations, each starts new
+    /// metrics (`navigationType` `soft-navigation`).
+    pub soft_navs: bool,
 }
 
 /// What `startRum` is given (text is UTF-8 bytes: `b"shop-web"`). The endpoints are the
@@ -313,6 +350,8 @@ pub struct RumConfig<'a> {
     pub sample_rate: f64,
     /// Values also go to an OTLP/HTTP collector as `browser.web_vital` log events.
     pub otlp: bool,
+    /// web-vitals' `reportSoftNavs` for every metric.
+    pub soft_navs: bool,
 }
 
 /// Every subscription and the page-wide state, in fixed arrays (the browser build has no
@@ -439,14 +478,16 @@ impl Engine {
         &mut self,
         host: &mut impl Host,
         vital: Vital,
-        report_all_changes: bool,
+        options: Options,
         rum: bool,
     ) -> Option<u32> {
         self.first_hidden(host);
         let index = self.subscriptions.iter().position(Option::is_none)?;
         *self.subscriptions.get_mut(index)? = Some(Subscription {
             vital,
-            report_all_changes,
+            report_all_changes: options.report_all_changes,
+            soft_navs: options.soft_navs,
+            navigation_interaction: 0.0,
             rum,
             metric: None,
             generation: 0,
@@ -478,7 +519,7 @@ impl Engine {
         if let Some(slot) = self.subscriptions.get_mut(index as usize)
             && slot.take().is_some()
         {
-            host.unobserve(index);
+            host.unobserve(index, None);
         }
     }
 
@@ -503,17 +544,34 @@ impl Engine {
             let metric = self.new_metric(host, vital, None);
             self.set_metric(index, metric);
         }
+        // web-vitals' types per metric; soft navigations only with `reportSoftNavs`.
+        let soft = if self.sub(index).is_some_and(|s| s.soft_navs) {
+            EntryKind::SoftNavigation.bit()
+        } else {
+            0
+        };
         let supported = match vital {
-            Vital::Lcp => host.observe(index, EntryKind::Lcp, 0.0),
-            // CLS waits for the first contentful paint (web-vitals' `onFCP(runOnce(…))`).
-            Vital::Fcp | Vital::Cls => host.observe(index, EntryKind::Paint, 0.0),
-            Vital::Inp => {
-                let events = host.observe(index, EntryKind::Event, INP_DURATION_THRESHOLD);
-                host.observe(index, EntryKind::FirstInput, 0.0) | events
+            Vital::Lcp => {
+                let icp = if soft > 0 {
+                    EntryKind::InteractionContentfulPaint.bit()
+                } else {
+                    0
+                };
+                host.observe(index, EntryKind::Lcp.bit() | icp | soft, 0.0, false)
             }
-            Vital::Fid => host.observe(index, EntryKind::FirstInput, 0.0),
+            // CLS waits for the first contentful paint (web-vitals' `onFCP(runOnce(…))`).
+            Vital::Fcp | Vital::Cls => host.observe(index, EntryKind::Paint.bit(), 0.0, false),
+            Vital::Inp => {
+                let kinds = EntryKind::Event.bit() | EntryKind::FirstInput.bit() | soft;
+                host.observe(index, kinds, INP_DURATION_THRESHOLD, true)
+            }
+            Vital::Fid => host.observe(index, EntryKind::FirstInput.bit(), 0.0, false),
             Vital::Ttfb => true,
         };
+        // FCP: soft navigations from the start, beside its paint observer.
+        if soft > 0 && supported && vital == Vital::Fcp {
+            host.observe(index, soft, 0.0, false);
+        }
         if let Some(sub) = self.sub(index) {
             sub.supported = supported;
             sub.waiting = false;
@@ -609,16 +667,34 @@ impl Engine {
         }
         let (vital, all) = (sub.vital, sub.report_all_changes);
         match (vital, kind) {
-            (Vital::Lcp, EntryKind::Lcp) if !sub.done && (last || all) => {
+            (Vital::Lcp, EntryKind::Lcp) if !sub.done && (last || all || sub.soft_navs) => {
                 let activation = host.query(Query::ActivationStart);
                 if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
                     self.set_value(index, value);
                     self.report(index, false);
                 }
             }
+            (_, EntryKind::SoftNavigation) => {
+                self.on_soft_navigation(host, index, entry);
+                // The batch's end reports the new metric as web-vitals' does.
+                match vital {
+                    Vital::Cls if last => self.update_cls(index, false),
+                    Vital::Inp if last => self.update_inp(host, index),
+                    _ => {}
+                }
+            }
+            // `amount` is the largest paint's render time.
+            (Vital::Lcp, EntryKind::InteractionContentfulPaint)
+                if sub.navigation_interaction > 0.0
+                    && entry.id == sub.navigation_interaction
+                    && entry.amount < first_hidden =>
+            {
+                self.set_value(index, (entry.amount - entry.start).max(0.0));
+                self.report(index, false);
+            }
             (Vital::Fcp, EntryKind::Paint) if !sub.done => {
                 sub.done = true;
-                host.unobserve(index);
+                host.unobserve(index, Some(EntryKind::Paint));
                 let activation = host.query(Query::ActivationStart);
                 if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
                     self.set_value(index, value);
@@ -627,11 +703,18 @@ impl Engine {
             }
             (Vital::Cls, EntryKind::Paint) if !sub.done => {
                 sub.done = true;
-                host.unobserve(index);
+                let soft_navs = sub.soft_navs;
+                host.unobserve(index, None);
                 if entry.start < first_hidden {
                     let metric = self.new_metric(host, Vital::Cls, None);
                     self.set_metric(index, metric);
-                    let supported = host.observe(index, EntryKind::LayoutShift, 0.0);
+                    let soft = if soft_navs {
+                        EntryKind::SoftNavigation.bit()
+                    } else {
+                        0
+                    };
+                    let kinds = EntryKind::LayoutShift.bit() | soft;
+                    let supported = host.observe(index, kinds, 0.0, false);
                     if let Some(sub) = self.sub(index) {
                         sub.supported = supported;
                     }
@@ -654,7 +737,7 @@ impl Engine {
             }
             (Vital::Fid, EntryKind::FirstInput) if !sub.done => {
                 sub.done = true;
-                host.unobserve(index);
+                host.unobserve(index, None);
                 if entry.start < first_hidden {
                     self.set_value(index, (entry.processing_start - entry.start).max(0.0));
                     self.report(index, true);
@@ -775,7 +858,54 @@ impl Engine {
             && sub.supported
         {
             sub.done = true;
-            host.unobserve(index);
+            // Soft navigations still need the observer.
+            if !sub.soft_navs {
+                host.unobserve(index, None);
+            }
+            self.report(index, true);
+        }
+    }
+
+    /// web-vitals' `handleSoftNavEntry` of each metric: the current metric is final, a new
+    /// one (`soft-navigation`) starts.
+    fn on_soft_navigation(&mut self, host: &mut impl Host, index: u32, entry: Entry) {
+        let Some(sub) = self.sub(index) else {
+            return;
+        };
+        let vital = sub.vital;
+        match vital {
+            Vital::Lcp if !sub.done => self.report(index, true),
+            Vital::Cls => self.update_cls(index, true),
+            Vital::Inp => {
+                self.update_inp(host, index);
+                self.report(index, true);
+            }
+            // TTFB: only soft navigations with an id.
+            Vital::Ttfb if entry.processing_start <= 0.0 => return,
+            _ => {}
+        }
+        let mut metric = self.new_metric(host, vital, Some(NavigationType::SoftNavigation));
+        let count = host.query(Query::InteractionCount);
+        if vital == Vital::Lcp {
+            // web-vitals' `getVisibilityWatcher(true)`: the new page starts visible.
+            self.first_hidden = Some(f64::INFINITY);
+        }
+        match vital {
+            // `amount`: the soft navigation's first paint.
+            Vital::Fcp => metric.value = (entry.amount - entry.start).max(0.0),
+            Vital::Ttfb => metric.value = 0.0,
+            _ => {}
+        }
+        self.set_metric(index, metric);
+        let Some(sub) = self.sub(index) else {
+            return;
+        };
+        sub.navigation_interaction = entry.id;
+        sub.done = false;
+        sub.shifts = LayoutShifts::new();
+        sub.interactions = Interactions::new();
+        sub.interaction_base = count;
+        if matches!(vital, Vital::Fcp | Vital::Ttfb) {
             self.report(index, true);
         }
     }
@@ -799,7 +929,7 @@ impl Engine {
                 }
                 Vital::Fid if hidden && !sub.done => {
                     sub.done = true;
-                    host.unobserve(index);
+                    host.unobserve(index, None);
                 }
                 _ => {}
             }
@@ -889,8 +1019,12 @@ impl Engine {
                     && let Some(value) = value
                 {
                     sub.done = true;
+                    let soft_navs = sub.soft_navs;
                     self.set_value(index, value);
                     self.report(index, true);
+                    if soft_navs {
+                        host.observe(index, EntryKind::SoftNavigation.bit(), 0.0, false);
+                    }
                 }
             }
             Some(Timer::ClsStart) if current => self.report(index, false),
@@ -923,6 +1057,7 @@ impl Engine {
         }
         let rum = self.rum.insert(Rum::EMPTY);
         rum.otlp = config.otlp;
+        rum.soft_navs = config.soft_navs;
         for template in routes {
             rum.routes.add(template);
         }
@@ -930,8 +1065,12 @@ impl Engine {
         rum.collector.set_route(route);
         rum.collector
             .set_trace_id(trace_id_of_traceparent(traceparent));
+        let options = Options {
+            report_all_changes: false,
+            soft_navs: config.soft_navs,
+        };
         for vital in Vital::ALL {
-            self.subscribe(host, vital, false, true);
+            self.subscribe(host, vital, options, true);
         }
         true
     }
@@ -989,15 +1128,33 @@ impl Engine {
         rum.otlp_pending_len = 0;
     }
 
+    /// Whether a `startRum` subscription observes soft navigations (the browser reports
+    /// them).
+    fn soft_navs_observed(&self) -> bool {
+        self.subscriptions
+            .iter()
+            .flatten()
+            .any(|s| s.rum && s.soft_navs && s.supported && s.vital == Vital::Inp)
+    }
+
     /// A single-page app moved to `path`: the current values are finalized and sent under
     /// the old route; CLS and INP start again (new ids, `soft-navigation`) under the new
     /// route; LCP, FCP, TTFB and FID belong to the document's load and stay final.
     pub fn route_changed(&mut self, host: &mut impl Host, path: &[u8]) {
-        self.finalize(host, false);
+        // Where the browser reports soft navigations (and `startRum` asked for them), its
+        // entries end the old metrics and start the new ones.
+        let by_browser =
+            self.rum.as_ref().is_some_and(|r| r.soft_navs) && self.soft_navs_observed();
+        if !by_browser {
+            self.finalize(host, false);
+        }
         self.flush(host, false);
         if let Some(rum) = &mut self.rum {
             let route = rum.routes.route_of(path);
             rum.collector.set_route(route);
+        }
+        if by_browser {
+            return;
         }
         let count = host.query(Query::InteractionCount);
         for index in 0..MAX_SUBSCRIPTIONS as u32 {
@@ -1063,15 +1220,20 @@ mod tests {
                 Query::FirstHiddenEntry => -1.0,
             }
         }
-        fn observe(&mut self, sub: u32, kind: EntryKind, _: f64) -> bool {
-            let supported = !self.unsupported.contains(&kind);
-            if supported {
-                self.observed.push((sub, kind));
+        fn observe(&mut self, sub: u32, kinds: u32, _: f64, _: bool) -> bool {
+            let mut any = false;
+            for code in 0..7 {
+                let kind = EntryKind::from_code(code).unwrap();
+                if kinds & kind.bit() != 0 && !self.unsupported.contains(&kind) {
+                    self.observed.push((sub, kind));
+                    any = true;
+                }
             }
-            supported
+            any
         }
-        fn unobserve(&mut self, sub: u32) {
-            self.observed.retain(|(s, _)| *s != sub);
+        fn unobserve(&mut self, sub: u32, kind: Option<EntryKind>) {
+            self.observed
+                .retain(|(s, k)| *s != sub || kind.is_some_and(|kind| kind != *k));
         }
         fn later(&mut self, token: u32, wait: Wait) {
             self.timers.push((token, wait));
@@ -1124,7 +1286,15 @@ mod tests {
 
         fn subscribe(&mut self, vital: Vital, all: bool) -> u32 {
             self.engine
-                .subscribe(&mut self.host, vital, all, false)
+                .subscribe(
+                    &mut self.host,
+                    vital,
+                    Options {
+                        report_all_changes: all,
+                        soft_navs: false,
+                    },
+                    false,
+                )
                 .expect("room for a subscription")
         }
 
@@ -1522,7 +1692,7 @@ mod tests {
         assert!(page.reports().is_empty());
         while page
             .engine
-            .subscribe(&mut page.host, Vital::Fid, false, false)
+            .subscribe(&mut page.host, Vital::Fid, Options::default(), false)
             .is_some()
         {}
         assert_eq!(
@@ -1536,7 +1706,7 @@ mod tests {
         page.engine.unsubscribe(&mut page.host, lcp);
         assert_eq!(
             page.engine
-                .subscribe(&mut page.host, Vital::Cls, false, false),
+                .subscribe(&mut page.host, Vital::Cls, Options::default(), false),
             Some(lcp),
             "a freed slot is reused"
         );

@@ -14,7 +14,7 @@
 use core::cell::RefCell;
 
 use crate::engine::{
-    Destination, Engine, Entry, EntryKind, Host, PageEvent, Query, RumConfig, Wait,
+    Destination, Engine, Entry, EntryKind, Host, Options, PageEvent, Query, RumConfig, Wait,
 };
 use crate::report::{ErrorKind, Item, Report};
 use crate::vocab::Vital;
@@ -30,9 +30,9 @@ fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
 unsafe extern "C" {
     fn q(query: u32) -> f64;
     #[link_name = "o"]
-    fn observe(sub: u32, kind: u32, duration_threshold: f64) -> u32;
+    fn observe(sub: u32, kinds: u32, duration_threshold: f64, when_idle: u32) -> u32;
     #[link_name = "u"]
-    fn unobserve(sub: u32);
+    fn unobserve(sub: u32, kind: i32);
     #[link_name = "l"]
     fn later(token: u32, wait: u32);
     #[link_name = "i"]
@@ -71,13 +71,13 @@ impl Host for Page {
         // SAFETY: an import of numbers only.
         unsafe { q(query as u32) }
     }
-    fn observe(&mut self, sub: u32, kind: EntryKind, duration_threshold: f64) -> bool {
+    fn observe(&mut self, sub: u32, kinds: u32, duration_threshold: f64, when_idle: bool) -> bool {
         // SAFETY: an import of numbers only.
-        unsafe { observe(sub, kind as u32, duration_threshold) != 0 }
+        unsafe { observe(sub, kinds, duration_threshold, u32::from(when_idle)) != 0 }
     }
-    fn unobserve(&mut self, sub: u32) {
+    fn unobserve(&mut self, sub: u32, kind: Option<EntryKind>) {
         // SAFETY: an import of numbers only.
-        unsafe { unobserve(sub) }
+        unsafe { unobserve(sub, kind.map_or(-1, |kind| kind as i32)) }
     }
     fn later(&mut self, token: u32, wait: Wait) {
         // SAFETY: an import of numbers only.
@@ -211,15 +211,18 @@ pub(crate) extern "C" fn rum_buffer(len: usize) -> *mut u8 {
     }
 }
 
-/// `onX(callback, { reportAllChanges })` of the driver: the subscription's index, or
-/// `u32::MAX` when no more subscriptions can be taken.
+/// `onX(callback, { reportAllChanges, reportSoftNavs })` of the driver (export `s`): the
+/// subscription's index, or `u32::MAX` when no more subscriptions can be taken.
 #[unsafe(export_name = "s")]
-pub(crate) extern "C" fn rum_subscribe(vital: u32, report_all_changes: u32) -> u32 {
+pub(crate) extern "C" fn rum_subscribe(vital: u32, report_all_changes: u32, soft_navs: u32) -> u32 {
     let Some(vital) = Vital::from_code(vital) else {
         return u32::MAX;
     };
-    with_engine(|engine, page| engine.subscribe(page, vital, report_all_changes != 0, false))
-        .unwrap_or(u32::MAX)
+    let options = Options {
+        report_all_changes: report_all_changes != 0,
+        soft_navs: soft_navs != 0,
+    };
+    with_engine(|engine, page| engine.subscribe(page, vital, options, false)).unwrap_or(u32::MAX)
 }
 
 /// Stops subscription `sub`.
@@ -272,7 +275,7 @@ pub(crate) extern "C" fn rum_timer(token: u32) {
 /// by NUL (empty: absent); `otlp` 1 when values also go to a collector. 1 when collection
 /// started.
 #[unsafe(export_name = "r")]
-pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32) -> u32 {
+pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32, soft_navs: u32) -> u32 {
     let started = with_buffer(len, |text| {
         let mut fields = text.split(|b| *b == 0);
         let mut next = || fields.next().unwrap_or_default();
@@ -282,6 +285,7 @@ pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32) -> u
             env: next(),
             sample_rate,
             otlp: otlp != 0,
+            soft_navs: soft_navs != 0,
         };
         let (path, traceparent) = (next(), next());
         with_engine(|engine, page| engine.start_rum(page, config, fields, path, traceparent))
@@ -334,13 +338,9 @@ pub(crate) mod rust_api {
     use crate::report::Report;
     use crate::vocab::Vital;
 
-    /// Options of an `on_*` subscription.
-    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-    pub struct ReportOptions {
-        /// Report every change of the value, not only the final one (web-vitals'
-        /// `reportAllChanges`).
-        pub report_all_changes: bool,
-    }
+    /// Options of an `on_*` subscription (web-vitals' `reportAllChanges` and
+    /// `reportSoftNavs`).
+    pub type ReportOptions = crate::engine::Options;
 
     /// One `on_*` call. Dropping it keeps measuring; [`Subscription::disconnect`] stops.
     #[derive(Debug)]
@@ -360,9 +360,7 @@ pub(crate) mod rust_api {
         callback: impl FnMut(&Report) + 'static,
         options: ReportOptions,
     ) -> Option<Subscription> {
-        let index = with_engine(|engine, page| {
-            engine.subscribe(page, vital, options.report_all_changes, false)
-        })?;
+        let index = with_engine(|engine, page| engine.subscribe(page, vital, options, false))?;
         let mut callbacks = STATE.callbacks.try_borrow_mut().ok()?;
         let callback: Callback = Box::new(callback);
         *callbacks.get_mut(index as usize)? = Some(callback);
