@@ -73,9 +73,10 @@ const text = (pointer, length) => decoder.decode(new Uint8Array(wasm.memory.buff
 // Writes `value` into the engine's scratch buffer; returns its length in bytes.
 const put = (value) => {
   const bytes = encoder.encode(value);
-  // Asked for first: making room may grow the memory, which detaches older views.
+  // Asked for first: making room may grow the memory, which detaches older views. No
+  // room (0) for text longer than the engine takes: it then ignores the call.
   const at = wasm.b(bytes.length);
-  new Uint8Array(wasm.memory.buffer, at, bytes.length).set(bytes);
+  if (at) new Uint8Array(wasm.memory.buffer, at, bytes.length).set(bytes);
   return bytes.length;
 };
 
@@ -94,6 +95,9 @@ const post = (url, body, type) => {
 // `startRum`'s endpoints and identity, and the items of the body being sent next.
 let config;
 let items = [];
+
+// The collector's logs endpoint.
+const logsUrl = (base) => base.replace(/\/$/, '') + '/v1/logs';
 
 // An OTLP/HTTP JSON attribute.
 const attribute = (key, value) =>
@@ -195,35 +199,33 @@ export const r = (index, name, value, delta, epoch, random, rating, navigationTy
 export const i = (kind, pointer, length) =>
   items.push({ kind: kind ? 'unhandled-rejection' : 'error', message: text(pointer, length) });
 
-// Sends the items: a beacon to the ingestion route (`to` 0; `sendBeacon` when the page
-// is being hidden), or log events to the OTLP collector (1).
-export const s = (to, unloading, droppedErrors, route, routeLength, traceId, traceIdLength) => {
+// Sends the items: a beacon to the ingestion route (`sendBeacon` when the page is being
+// hidden) and, with `otlpEndpoint`, the same values as OTLP/HTTP JSON log events.
+export const s = (unloading, droppedErrors, route, routeLength, traceId, traceIdLength) => {
   const list = items;
   items = [];
   route = text(route, routeLength);
   traceId = text(traceId, traceIdLength) || undefined;
   const { endpoint, service, version, env, otlpEndpoint } = config;
-  if (to) {
-    const time = Date.now() + '000000';
-    const resource = [attribute('service.name', service)];
-    if (version) resource.push(attribute('service.version', version));
-    if (env) resource.push(attribute('deployment.environment.name', env));
-    const logRecords = list.map((v) => ({
-      timeUnixNano: time, eventName: 'browser.web_vital', traceId,
-      attributes: [['name', v.name], ['value', v.value], ['delta', v.delta], ['id', v.id],
-        ['rating', v.rating], ['navigation_type', v.navigationType]]
-        .map(([key, value]) => attribute('browser.web_vital.' + key, value))
-        .concat(attribute('url.template', route)),
-    }));
-    post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', JSON.stringify({ resourceLogs: [{
-      resource: { attributes: resource },
-      scopeLogs: [{ scope: { name: 'sdk-wasm-rum' }, logRecords }] }] }), 'application/json');
-    return;
-  }
+  const vitals = list.filter((v) => v.name);
   const body = JSON.stringify({ service, version: version || undefined, env: env || undefined,
-    traceId, route, vitals: list.filter((v) => v.name), errors: list.filter((v) => v.kind),
-    droppedErrors });
+    traceId, route, vitals, errors: list.filter((v) => v.kind), droppedErrors });
   if (!(unloading && navigator.sendBeacon?.(endpoint, body))) post(endpoint, body, 'text/plain;charset=UTF-8');
+  if (!otlpEndpoint || !vitals.length) return;
+  const time = Date.now() + '000000';
+  const resource = [attribute('service.name', service)];
+  if (version) resource.push(attribute('service.version', version));
+  if (env) resource.push(attribute('deployment.environment.name', env));
+  const logRecords = vitals.map((v) => ({
+    timeUnixNano: time, eventName: 'browser.web_vital', traceId,
+    attributes: [['name', v.name], ['value', v.value], ['delta', v.delta], ['id', v.id],
+      ['rating', v.rating], ['navigation_type', v.navigationType]]
+      .map(([key, value]) => attribute('browser.web_vital.' + key, value))
+      .concat(attribute('url.template', route)),
+  }));
+  post(logsUrl(otlpEndpoint), JSON.stringify({ resourceLogs: [{
+    resource: { attributes: resource },
+    scopeLogs: [{ scope: { name: 'sdk-wasm-rum' }, logRecords }] }] }), 'application/json');
 };
 
 // The configuration of a `start_rum` called from Rust (the Rust API): the fields
@@ -236,7 +238,8 @@ export const c = (pointer, length) => {
 const onPageEvent = (event) => {
   const type = event.type;
   let code = PAGE_EVENTS.indexOf(type);
-  if (type == 'error' || type == 'unhandledrejection') return onError(event);
+  // `error` and `unhandledrejection`, the listener's other events.
+  if (code < 0) return onError(event);
   // visibilitychange: 0 hidden, 1 visible; then pagehide 2 … pointerdown 8.
   if (code == 0) code = +(doc.visibilityState != 'hidden');
   else code += 1;
@@ -249,10 +252,9 @@ const onPageEvent = (event) => {
 const onError = (event) => {
   const rejection = event.type[0] == 'u';
   const reason = event.reason;
-  const message = rejection
-    ? (typeof reason == 'string' ? reason : reason?.message) ?? 'unhandled rejection'
-    : event.message;
-  if (message != null) wasm.x(+rejection, put(String(message)));
+  const message = rejection ? reason?.message ?? String(reason) : event.message;
+  // The engine keeps 256 bytes: 999 characters always fit its buffer.
+  if (message != null) wasm.x(+rejection, put(String(message).slice(0, 999)));
 };
 
 const listen = (on) => PAGE_EVENTS.concat('error', 'unhandledrejection')
@@ -327,20 +329,20 @@ export const routeChanged = () => {
 /// they (not `routeChanged()`) start each route's metrics, LCP, FCP and TTFB included.
 export const startRum = (options) => {
   const { endpoint, service, version, env, otlpEndpoint } = options;
-  if (!endpoint || !service) throw new Error('startRum: `endpoint` and `service` are required');
+  if (!endpoint || !service) throw new Error('startRum needs endpoint and service');
   if (!listening) listen((listening = 1));
   const timing = navigationEntry()?.serverTiming?.find((t) => t.name == 'traceparent');
   const traceparent = timing?.description
     ?? doc.querySelector('meta[name=traceparent]')?.content;
   const fields = [service, version, env, location.pathname, traceparent, ...(options.routes || [])];
-  const started = !!wasm.r(put(fields.map((f) => f ?? '').join('\0')),
-    options.sampleRate ?? 1, +!!otlpEndpoint, +!!options.reportSoftNavs);
+  const started = !!wasm.r(put(fields.join('\0')),
+    options.sampleRate ?? 1, +!!options.reportSoftNavs);
   if (started) {
-    config = { endpoint, service, version, env, otlpEndpoint };
+    config = options;
     // A collector on another origin needs a CORS preflight for JSON: an empty request now
     // has it answered (and cached) long before the page hides.
     if (otlpEndpoint && new URL(otlpEndpoint, location.href).origin != location.origin) {
-      post(otlpEndpoint.replace(/\/$/, '') + '/v1/logs', '{"resourceLogs":[]}', 'application/json');
+      post(logsUrl(otlpEndpoint), '{"resourceLogs":[]}', 'application/json');
     }
   }
   return started;

@@ -20,7 +20,7 @@ use crate::report::{
 };
 use crate::routes::RouteMap;
 use crate::timing;
-use crate::vocab::{MAX_ERRORS, MAX_FIELD_LEN, MAX_VITALS, NavigationType, Vital};
+use crate::vocab::{MAX_ERRORS, MAX_FIELD_LEN, NavigationType, Vital};
 
 /// A number the engine reads from the page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,16 +169,6 @@ pub enum Wait {
     IdleOrHidden = 2,
 }
 
-/// Where a body goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Destination {
-    /// The ingestion route (`text/plain`, `sendBeacon` when unloading).
-    Beacon = 0,
-    /// The OTLP/HTTP collector's `/v1/logs` (`application/json`).
-    Otlp = 1,
-}
-
 /// What the engine asks of the page.
 pub trait Host {
     /// Reads a number.
@@ -193,19 +183,12 @@ pub trait Host {
     fn unobserve(&mut self, sub: u32, kind: Option<EntryKind>);
     /// Calls [`Engine::timer`] with `token` later.
     fn later(&mut self, token: u32, wait: Wait);
-    /// One item of the body being sent next.
+    /// One item of the beacon being sent next.
     fn item(&mut self, item: Item<'_>);
-    /// Sends the items given since the last send to `to` as one body (`unloading`: the
-    /// page is being hidden), with the count of errors dropped, the route and the backend
-    /// trace id (empty: none).
-    fn send(
-        &mut self,
-        to: Destination,
-        unloading: bool,
-        dropped_errors: u32,
-        route: &[u8],
-        trace_id: &[u8],
-    );
+    /// Sends the items given since the last send as one beacon (and, where configured, as
+    /// OTLP log events) (`unloading`: the page is being hidden), with the count of errors
+    /// dropped, the route and the backend trace id (empty: none).
+    fn send(&mut self, unloading: bool, dropped_errors: u32, route: &[u8], trace_id: &[u8]);
 }
 
 /// web-vitals' default `durationThreshold` of INP's `event` observer.
@@ -300,27 +283,20 @@ impl Timer {
 }
 
 struct Rum {
-    /// Values also go to an OTLP collector.
-    otlp: bool,
     /// The browser reports soft navigations and `startRum` asked for them: they, not
     /// `routeChanged()`, start the metrics of a route.
     soft_navs: bool,
     routes: RouteMap,
     collector: Collector,
-    otlp_pending: [Report; MAX_VITALS],
-    otlp_pending_len: usize,
     error_beacons: u32,
     errors_scheduled: bool,
 }
 
 impl Rum {
     const EMPTY: Self = Self {
-        otlp: false,
         soft_navs: false,
         routes: RouteMap::new(),
         collector: Collector::EMPTY,
-        otlp_pending: [Report::EMPTY; MAX_VITALS],
-        otlp_pending_len: 0,
         error_beacons: 0,
         errors_scheduled: false,
     };
@@ -348,8 +324,6 @@ pub struct RumConfig<'a> {
     pub env: &'a [u8],
     /// Share of page views measured, 0–1.
     pub sample_rate: f64,
-    /// Values also go to an OTLP/HTTP collector as `browser.web_vital` log events.
-    pub otlp: bool,
     /// web-vitals' `reportSoftNavs` for every metric.
     pub soft_navs: bool,
 }
@@ -627,18 +601,6 @@ impl Engine {
         }
         if let Some(rum) = &mut self.rum {
             rum.collector.record_vital(report);
-            if rum.otlp {
-                let pending = rum
-                    .otlp_pending
-                    .get_mut(..rum.otlp_pending_len)
-                    .unwrap_or_default();
-                if let Some(existing) = pending.iter_mut().find(|r| r.id == report.id) {
-                    *existing = report;
-                } else if let Some(slot) = rum.otlp_pending.get_mut(rum.otlp_pending_len) {
-                    *slot = report;
-                    rum.otlp_pending_len += 1;
-                }
-            }
         }
     }
 
@@ -1056,7 +1018,6 @@ impl Engine {
             return false;
         }
         let rum = self.rum.insert(Rum::EMPTY);
-        rum.otlp = config.otlp;
         rum.soft_navs = config.soft_navs;
         for template in routes {
             rum.routes.add(template);
@@ -1104,28 +1065,15 @@ impl Engine {
         let collector = &mut rum.collector;
         if let Some(dropped) = collector.take_beacon(errors_only, |item| host.item(item)) {
             let (route, trace_id) = (collector.route(), collector.trace_id());
-            host.send(Destination::Beacon, unloading, dropped, route, trace_id);
+            host.send(unloading, dropped, route, trace_id);
         }
     }
 
     /// Sends what `startRum` collected.
     fn flush(&mut self, host: &mut impl Host, unloading: bool) {
-        let Some(rum) = &mut self.rum else {
-            return;
-        };
-        Self::send_beacon(rum, host, false, unloading);
-        let pending = rum
-            .otlp_pending
-            .get(..rum.otlp_pending_len)
-            .unwrap_or_default();
-        if !pending.is_empty() {
-            for report in pending {
-                host.item(Item::Vital(*report));
-            }
-            let (route, trace_id) = (rum.collector.route(), rum.collector.trace_id());
-            host.send(Destination::Otlp, unloading, 0, route, trace_id);
+        if let Some(rum) = &mut self.rum {
+            Self::send_beacon(rum, host, false, unloading);
         }
-        rum.otlp_pending_len = 0;
     }
 
     /// Whether a `startRum` subscription observes soft navigations (the browser reports
@@ -1196,7 +1144,7 @@ mod tests {
         observed: Vec<(u32, EntryKind)>,
         timers: Vec<(u32, Wait)>,
         items: Vec<Item<'static>>,
-        sent: Vec<(Destination, bool, u32, String, String, usize)>,
+        sent: Vec<(bool, u32, String, String, usize)>,
         randoms: f64,
     }
 
@@ -1246,17 +1194,9 @@ mod tests {
                 }
             });
         }
-        fn send(
-            &mut self,
-            to: Destination,
-            unloading: bool,
-            dropped: u32,
-            route: &[u8],
-            trace: &[u8],
-        ) {
+        fn send(&mut self, unloading: bool, dropped: u32, route: &[u8], trace: &[u8]) {
             let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
             self.sent.push((
-                to,
                 unloading,
                 dropped,
                 text(route),
@@ -1537,7 +1477,6 @@ mod tests {
         let config = RumConfig {
             service: b"shop-web",
             sample_rate: 1.0,
-            otlp: true,
             ..RumConfig::default()
         };
         let traceparent = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -1579,8 +1518,8 @@ mod tests {
         page.engine
             .error(&mut page.host, ErrorKind::Error, b"card declined");
         page.event(PageEvent::Hidden, 5000.0);
-        let (to, unloading, dropped, route, trace, items) = page.host.sent[0].clone();
-        assert_eq!((to, unloading, dropped), (Destination::Beacon, true, 0));
+        let (unloading, dropped, route, trace, items) = page.host.sent[0].clone();
+        assert_eq!((unloading, dropped), (true, 0));
         assert_eq!(route, "/products/{id}");
         assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
         let vitals: Vec<Vital> = page.host.items[..items]
@@ -1597,22 +1536,15 @@ mod tests {
         assert!(
             page.host.items[..items].contains(&Item::Error(ErrorKind::Error, b"card declined"))
         );
-        assert_eq!(
-            page.host.sent[1].0,
-            Destination::Otlp,
-            "then the log events"
-        );
+        assert_eq!(page.host.sent.len(), 1, "one beacon");
 
         // A route change: what is new is sent under the old route; CLS and INP start
         // again (new ids, `soft-navigation`) under the new one.
         page.engine.error(&mut page.host, ErrorKind::Error, b"late");
         let sent = page.host.sent.len();
         page.engine.route_changed(&mut page.host, b"/cart");
-        let (to, unloading, _, route, ..) = page.host.sent[sent].clone();
-        assert_eq!(
-            (to, unloading, route.as_str()),
-            (Destination::Beacon, false, "/products/{id}")
-        );
+        let (unloading, _, route, ..) = page.host.sent[sent].clone();
+        assert_eq!((unloading, route.as_str()), (false, "/products/{id}"));
         assert_eq!(
             page.engine.rum.as_ref().unwrap().collector.route(),
             b"/cart"
@@ -1655,7 +1587,7 @@ mod tests {
         page.fire(Wait::Task, 200.0);
         assert_eq!(page.host.sent.len(), 1);
         assert_eq!(page.host.items.len(), MAX_ERRORS);
-        assert!(!page.host.sent[0].1, "not unloading");
+        assert!(!page.host.sent[0].0, "not unloading");
     }
 
     #[test]

@@ -13,9 +13,7 @@
 
 use core::cell::RefCell;
 
-use crate::engine::{
-    Destination, Engine, Entry, EntryKind, Host, Options, PageEvent, Query, RumConfig, Wait,
-};
+use crate::engine::{Engine, Entry, EntryKind, Host, Options, PageEvent, Query, RumConfig, Wait};
 use crate::report::{ErrorKind, Item, Report};
 use crate::vocab::Vital;
 
@@ -42,7 +40,6 @@ unsafe extern "C" {
     fn configure(fields: *const u8, fields_len: usize);
     #[link_name = "s"]
     fn send(
-        to: u32,
         unloading: u32,
         dropped_errors: u32,
         route: *const u8,
@@ -92,18 +89,10 @@ impl Host for Page {
             },
         }
     }
-    fn send(
-        &mut self,
-        to: Destination,
-        unloading: bool,
-        dropped_errors: u32,
-        route: &[u8],
-        trace_id: &[u8],
-    ) {
+    fn send(&mut self, unloading: bool, dropped_errors: u32, route: &[u8], trace_id: &[u8]) {
         // SAFETY: the driver reads both ranges before returning.
         unsafe {
             send(
-                to as u32,
                 u32::from(unloading),
                 dropped_errors,
                 route.as_ptr(),
@@ -272,10 +261,10 @@ pub(crate) extern "C" fn rum_timer(token: u32) {
 
 /// `startRum` (export `r`): the buffer holds `service`, `version`, `env`,
 /// `location.pathname`, the document's `traceparent`, then the route templates, separated
-/// by NUL (empty: absent); `otlp` 1 when values also go to a collector. 1 when collection
-/// started.
+/// by NUL (empty: absent); `soft_navs` 1 for web-vitals' `reportSoftNavs`. 1 when
+/// collection started.
 #[unsafe(export_name = "r")]
-pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32, soft_navs: u32) -> u32 {
+pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, soft_navs: u32) -> u32 {
     let started = with_buffer(len, |text| {
         let mut fields = text.split(|b| *b == 0);
         let mut next = || fields.next().unwrap_or_default();
@@ -284,7 +273,6 @@ pub(crate) extern "C" fn rum_start(len: usize, sample_rate: f64, otlp: u32, soft
             version: next(),
             env: next(),
             sample_rate,
-            otlp: otlp != 0,
             soft_navs: soft_navs != 0,
         };
         let (path, traceparent) = (next(), next());
@@ -441,10 +429,6 @@ pub(crate) mod rust_api {
     ) -> bool {
         let (endpoint, otlp_endpoint) = endpoints;
         let started = with_engine(|engine, page| {
-            let config = RumConfig {
-                otlp: !otlp_endpoint.is_empty(),
-                ..config
-            };
             engine.start_rum(page, config, routes.iter().copied(), path, traceparent)
         });
         if started {

@@ -188,6 +188,9 @@ pub(crate) fn bundle() -> Result {
         "wasm-opt -Oz",
         Command::new(bin.join("wasm-opt"))
             .args([
+                // The linker's `__data_end` and `__heap_base` exports: nobody reads them.
+                "--remove-exports",
+                "--pass-arg=remove-exports@__*",
                 "-Oz",
                 "--enable-bulk-memory",
                 "--enable-nontrapping-float-to-int",
@@ -198,6 +201,8 @@ pub(crate) fn bundle() -> Result {
                 "--strip-debug",
                 "--strip-producers",
                 "--strip-target-features",
+                // The stack is below the data, 1 MiB long: the low 1 KiB is never used.
+                "--low-memory-unused",
                 "-o",
             ])
             .arg(&wasm_tmp)
