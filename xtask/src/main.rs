@@ -276,7 +276,8 @@ fn test() -> Result {
     ensure_redis()?;
     wasm::ensure_wasm_tools()?;
     wasm::ensure_browser()?;
-    load::ensure_load_generator()?;
+    // oha compiles for minutes on a fresh machine: beside the checks, needed by the tests.
+    let load_generator = std::thread::spawn(load::ensure_load_generator);
     let test_agent = ensure_test_agent()?;
     let peers = [
         ("DDAPM_TEST_AGENT", test_agent.as_str()),
@@ -366,6 +367,9 @@ fn test() -> Result {
         )?;
     }
 
+    load_generator
+        .join()
+        .map_err(|_| "installing the load generator panicked".to_owned())??;
     if succeeds("cargo-nextest", &["nextest", "--version"])
         || succeeds(&cargo_program(), &["nextest", "--version"])
     {
