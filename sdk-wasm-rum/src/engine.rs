@@ -863,7 +863,9 @@ impl Engine {
             return;
         };
         sub.navigation_interaction = entry.id;
-        sub.done = false;
+        // A new LCP to finalize (FCP and TTFB stay `done`: their document's observers are
+        // gone, and a later restore starts TTFB again only once it was measured).
+        sub.done &= vital != Vital::Lcp;
         sub.shifts = LayoutShifts::new();
         sub.interactions = Interactions::new();
         sub.interaction_base = count;
@@ -1440,6 +1442,82 @@ mod tests {
             values(&page.reports(), Vital::Inp),
             [(136.0, NavigationType::BackForwardCache)]
         );
+    }
+
+    #[test]
+    fn a_soft_navigation_starts_new_metrics_where_they_are_asked_for() {
+        let mut page = Page::loaded();
+        let soft = Options {
+            report_all_changes: true,
+            soft_navs: true,
+        };
+        let subscribe = |page: &mut Page, vital| {
+            page.engine
+                .subscribe(&mut page.host, vital, soft, false)
+                .unwrap()
+        };
+        let lcp = subscribe(&mut page, Vital::Lcp);
+        let fcp = subscribe(&mut page, Vital::Fcp);
+        let ttfb = subscribe(&mut page, Vital::Ttfb);
+        let plain = page.subscribe(Vital::Fcp, true);
+        page.fire(Wait::Task, 150.0);
+        page.entry(lcp, EntryKind::Lcp, at(300.0));
+        page.entry(fcp, EntryKind::Paint, at(200.0));
+        page.entry(plain, EntryKind::Paint, at(200.0));
+        assert!(
+            page.host
+                .observed
+                .contains(&(lcp, EntryKind::InteractionContentfulPaint))
+                && page
+                    .host
+                    .observed
+                    .contains(&(fcp, EntryKind::SoftNavigation))
+                && page
+                    .host
+                    .observed
+                    .contains(&(ttfb, EntryKind::SoftNavigation)),
+            "soft navigations observed once asked for: {:?}",
+            page.host.observed
+        );
+        assert!(
+            !page
+                .host
+                .observed
+                .contains(&(plain, EntryKind::SoftNavigation))
+        );
+        page.reports();
+
+        // The browser reports a soft navigation at 5000 ms (interaction 21), painted at
+        // 5040 ms; its largest contentful paint rendered at 5060 ms.
+        let navigation = Entry {
+            start: 5000.0,
+            amount: 5040.0,
+            id: 21.0,
+            processing_start: 2.0,
+        };
+        let paint = Entry {
+            start: 5000.0,
+            amount: 5060.0,
+            id: 21.0,
+            ..Entry::default()
+        };
+        for sub in [lcp, fcp, ttfb] {
+            page.entry(sub, EntryKind::SoftNavigation, navigation);
+        }
+        page.entry(lcp, EntryKind::InteractionContentfulPaint, paint);
+        let other_interaction = Entry { id: 22.0, ..paint };
+        page.entry(
+            lcp,
+            EntryKind::InteractionContentfulPaint,
+            other_interaction,
+        );
+        let reports = page.reports();
+        let soft = NavigationType::SoftNavigation;
+        // The document's LCP (300, reported as it changed) is final; the soft
+        // navigation's comes from its interaction's paint only.
+        assert_eq!(values(&reports, Vital::Lcp), [(60.0, soft)]);
+        assert_eq!(values(&reports, Vital::Fcp), [(40.0, soft)]);
+        assert_eq!(values(&reports, Vital::Ttfb), [(0.0, soft)]);
     }
 
     #[test]
