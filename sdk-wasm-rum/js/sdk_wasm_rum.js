@@ -138,8 +138,9 @@ const whenIdleOrHidden = (callback) => {
 };
 
 // The imports of module `rum` (src/ffi.rs), one-letter names: q(uery), o(bserve),
-// u(nobserve), l(ater), r(eport), (error) i(tem), s(end), c(onfigure). The module's exports: b(uffer), s(ubscribe),
-// u(nsubscribe), e(ntry), (e)v(ent), t(imer), (sta)r(t), (rout)n, (error) x, d(isconnect).
+// u(nobserve), l(ater), r(eport), (error) i(tem), s(end), c(onfigure). The module's
+// exports: b(uffer), s(ubscribe), u(nsubscribe), e(ntry), (e)v(ent), t(imer), (sta)r(t),
+// (rout)n, (error) x, d(isconnect).
 export const q = (query) => QUERIES[query]();
 
 // One observer of the entry types in `kinds` (bit 1 << kind), as web-vitals' `observe`:
@@ -260,7 +261,7 @@ const onError = (event) => {
 const listen = (on) => PAGE_EVENTS.concat('error', 'unhandledrejection')
   .forEach((type) => (on ? addEventListener : removeEventListener)(type, onPageEvent, true));
 
-/// Connects the driver to a module's exports (`init` does it for the bundle).
+// Connects the driver to a module's exports (`init` does it for the bundle).
 export const attach = (exports) => {
   wasm = exports;
   if (!('interactionCount' in perf) && !interactionObserver) {
@@ -276,7 +277,7 @@ export const attach = (exports) => {
   }
 };
 
-/// Loads the module: `init()`, `init(url)` or `init({ module_or_path })`.
+// Loads the module: `init()`, `init(url)` or `init({ module_or_path })`.
 export default async function init(options) {
   const source = options?.module_or_path ?? options
     ?? new URL('sdk_wasm_rum_bg.wasm', import.meta.url);
@@ -306,7 +307,7 @@ export const onFCP = subscribe(3);
 export const onTTFB = subscribe(4);
 export const onFID = subscribe(5);
 
-/// Stops every subscription and `startRum`, and removes every listener.
+// Stops every subscription and `startRum`, and removes every listener.
 export const disconnect = () => {
   wasm.d();
   subscriptions.forEach((s) => s?.o.forEach(([observer]) => observer.disconnect()));
@@ -314,19 +315,19 @@ export const disconnect = () => {
   listen((listening = 0));
 };
 
-/// A single-page app moved to another route (call it after `history.pushState`): the
-/// values so far are sent under the old route; CLS and INP start again, or, with
-/// `reportSoftNavs` where the browser reports soft navigations, every metric starts again
-/// at the browser's `soft-navigation` entry.
+// A single-page app moved to another route (call it after `history.pushState`): the
+// values so far are sent under the old route; CLS and INP start again, or, with
+// `reportSoftNavs` where the browser reports soft navigations, every metric starts again
+// at the browser's `soft-navigation` entry.
 export const routeChanged = () => {
   takeRecords();
   wasm.n(put(location.pathname));
 };
 
-/// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint,
-/// reportSoftNavs })`: every metric and the page's errors, sent to `endpoint`. `false`
-/// when sampled out. With `reportSoftNavs`, where the browser reports soft navigations,
-/// they (not `routeChanged()`) start each route's metrics, LCP, FCP and TTFB included.
+// `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint,
+// reportSoftNavs })`: every metric and the page's errors, sent to `endpoint`. `false`
+// when sampled out. With `reportSoftNavs`, where the browser reports soft navigations,
+// they (not `routeChanged()`) start each route's metrics, LCP, FCP and TTFB included.
 export const startRum = (options) => {
   const { endpoint, service, version, env, otlpEndpoint } = options;
   if (!endpoint || !service) throw new Error('startRum needs endpoint and service');
