@@ -336,6 +336,9 @@ pub struct Engine {
     first_hidden: Option<f64>,
     /// `event.timeStamp` of the last restore.
     restore_time: Option<f64>,
+    /// An observer of `soft-navigation` entries alone was created: the browser reports
+    /// soft navigations.
+    soft_navs_supported: bool,
     rum: Option<Rum>,
     reports: [(u32, Report); MAX_PENDING_REPORTS],
     reports_len: usize,
@@ -368,6 +371,7 @@ impl Engine {
             subscriptions: [None; MAX_SUBSCRIPTIONS],
             first_hidden: None,
             restore_time: None,
+            soft_navs_supported: false,
             rum: None,
             reports: [(0, Report::EMPTY); MAX_PENDING_REPORTS],
             reports_len: 0,
@@ -544,7 +548,7 @@ impl Engine {
         };
         // FCP: soft navigations from the start, beside its paint observer.
         if soft > 0 && supported && vital == Vital::Fcp {
-            host.observe(index, soft, 0.0, false);
+            self.soft_navs_supported |= host.observe(index, soft, 0.0, false);
         }
         if let Some(sub) = self.sub(index) {
             sub.supported = supported;
@@ -987,7 +991,8 @@ impl Engine {
                     self.set_value(index, value);
                     self.report(index, true);
                     if soft_navs {
-                        host.observe(index, EntryKind::SoftNavigation.bit(), 0.0, false);
+                        let kinds = EntryKind::SoftNavigation.bit();
+                        self.soft_navs_supported |= host.observe(index, kinds, 0.0, false);
                     }
                 }
             }
@@ -1078,23 +1083,13 @@ impl Engine {
         }
     }
 
-    /// Whether a `startRum` subscription observes soft navigations (the browser reports
-    /// them).
-    fn soft_navs_observed(&self) -> bool {
-        self.subscriptions
-            .iter()
-            .flatten()
-            .any(|s| s.rum && s.soft_navs && s.supported && s.vital == Vital::Inp)
-    }
-
     /// A single-page app moved to `path`: the current values are finalized and sent under
     /// the old route; CLS and INP start again (new ids, `soft-navigation`) under the new
     /// route; LCP, FCP, TTFB and FID belong to the document's load and stay final.
     pub fn route_changed(&mut self, host: &mut impl Host, path: &[u8]) {
         // Where the browser reports soft navigations (and `startRum` asked for them), its
         // entries end the old metrics and start the new ones.
-        let by_browser =
-            self.rum.as_ref().is_some_and(|r| r.soft_navs) && self.soft_navs_observed();
+        let by_browser = self.soft_navs_supported && self.rum.as_ref().is_some_and(|r| r.soft_navs);
         if !by_browser {
             self.finalize(host, false);
         }
@@ -1642,6 +1637,40 @@ mod tests {
                 .all(|(_, n)| *n == NavigationType::SoftNavigation),
             "{restarted:?}"
         );
+    }
+
+    #[test]
+    fn route_changes_restart_cls_and_inp_unless_the_browser_reports_soft_navigations() {
+        for supported in [false, true] {
+            let mut page = Page::loaded();
+            if !supported {
+                page.host.unsupported = vec![EntryKind::SoftNavigation];
+            }
+            let config = RumConfig {
+                service: b"web",
+                sample_rate: 1.0,
+                soft_navs: true,
+                ..RumConfig::default()
+            };
+            assert!(
+                page.engine
+                    .start_rum(&mut page.host, config, [].into_iter(), b"/", b"")
+            );
+            page.engine.route_changed(&mut page.host, b"/cart");
+            let inp = page
+                .engine
+                .subscriptions
+                .iter()
+                .flatten()
+                .find(|s| s.vital == Vital::Inp)
+                .and_then(|s| s.metric)
+                .unwrap();
+            let restarted = inp.navigation_type == NavigationType::SoftNavigation;
+            assert_eq!(
+                restarted, !supported,
+                "soft navigations reported by the browser: {supported}"
+            );
+        }
     }
 
     #[test]

@@ -38,24 +38,6 @@ pub fn trace_id_of_traceparent(value: &[u8]) -> Option<&[u8]> {
     valid.then_some(trace_id)
 }
 
-/// The trace id in a `Server-Timing` header value (`traceparent;desc="00-…-01"`, possibly
-/// among other metrics).
-pub fn trace_id_of_server_timing(header: &str) -> Option<&[u8]> {
-    header.split(',').find_map(|metric| {
-        let mut params = metric.split(';').map(str::trim);
-        if !params.next()?.eq_ignore_ascii_case("traceparent") {
-            return None;
-        }
-        params.find_map(|param| {
-            let (key, value) = param.split_once('=')?;
-            key.trim()
-                .eq_ignore_ascii_case("desc")
-                .then(|| trace_id_of_traceparent(value.trim().trim_matches('"').as_bytes()))
-                .flatten()
-        })
-    })
-}
-
 /// Whether a page view is sampled at `rate` (0..=1), given a uniform `random` in 0..1.
 pub fn sampled(rate: f64, random: f64) -> bool {
     rate.is_finite() && random < rate.clamp(0.0, 1.0)
@@ -196,28 +178,9 @@ impl<const N: usize> Text<N> {
         self.set(text.get(..end).unwrap_or_default());
     }
 
-    /// Replaces the text with `head` then `tail`; `false` (and empty) when longer than
-    /// `N` bytes.
-    pub fn set_concat(&mut self, head: &[u8], tail: &[u8]) -> bool {
-        self.len = 0;
-        let end = head.len() + tail.len();
-        let Some(slot) = self.bytes.get_mut(..end) else {
-            return false;
-        };
-        copy(slot, head);
-        copy(slot.get_mut(head.len()..).unwrap_or_default(), tail);
-        self.len = end;
-        true
-    }
-
     /// The bytes.
     pub fn as_bytes(&self) -> &[u8] {
         self.bytes.get(..self.len).unwrap_or_default()
-    }
-
-    /// The text, or `None` when empty.
-    pub fn get(&self) -> Option<&[u8]> {
-        (self.len > 0).then(|| self.as_bytes())
     }
 }
 
@@ -353,7 +316,7 @@ mod tests {
     const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
     #[test]
-    fn trace_ids_from_headers_and_meta() {
+    fn trace_ids_from_traceparent_values() {
         assert_eq!(
             trace_id_of_traceparent(TP.as_bytes()),
             Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
@@ -367,12 +330,6 @@ mod tests {
             None
         );
         assert_eq!(trace_id_of_traceparent(b"garbage"), None);
-        assert_eq!(
-            trace_id_of_server_timing(&format!("db;dur=53, traceparent;desc=\"{TP}\"")),
-            Some(&b"4bf92f3577b34da6a3ce929d0e0e4736"[..])
-        );
-        assert_eq!(trace_id_of_server_timing("cache;desc=\"hit\""), None);
-        assert_eq!(trace_id_of_server_timing("traceparent;desc=\"bad\""), None);
     }
 
     #[test]
