@@ -131,7 +131,7 @@ fn routes(
         .route("/app", get(page::app_page))
         .route("/app/next", get(page::next_page))
         .route("/app/hero.png", get(page::hero_image))
-        .route("/app/web-vitals.js", get(page::web_vitals))
+        .route("/app/wv/{file}", get(page::web_vitals))
         .route("/pkg/{file}", get(page::pkg_file))
         .route_service(
             "/rum",

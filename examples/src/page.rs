@@ -10,9 +10,11 @@
 //! throws an uncaught error and leaves a promise rejection unhandled. The page
 //! keeps every report of its own `onX` subscriptions in `window.__vitals` (all changes)
 //! and `window.__final` (final values only), and the browser's raw layout-shift entries in
-//! `window.__shifts`. With `wv=1` it also loads Google's web-vitals (`/app/web-vitals.js`,
+//! `window.__shifts`. With `wv=1` it also loads Google's web-vitals (`/app/wv/web-vitals.js`,
 //! npm `web-vitals` 6 under `target/peers/`) and keeps its reports in `window.__wv` and
-//! `window.__wvFinal`, so both libraries measure the same page.
+//! `window.__wvFinal`, so both libraries measure the same page. With `attr=1` both are
+//! their attribution builds (ours: `/pkg/sdk_wasm_rum.attribution.js`), and every report
+//! keeps its `entries` count and its `attribution` (entries and elements by type).
 
 use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
@@ -57,6 +59,19 @@ const PAGE: &str = r#"<!doctype html>
   const blockMs = Number(params.get('block_ms') ?? 0);
   // `soft=1`: both libraries report soft navigations (web-vitals' `reportSoftNavs`).
   const reportSoftNavs = params.get('soft') === '1';
+  // `attr=1`: both libraries' attribution builds.
+  const attribution = params.get('attr') === '1';
+  // Reports as plain data: `entries` by count, `attribution` with its entries and
+  // elements by type (and LoAF's longest script by its fields).
+  const flat = (a) => Object.fromEntries(Object.entries(a).map(([key, v]) => [key,
+    !v || typeof v !== 'object' ? v
+      : Array.isArray(v) ? v.length
+      : key === 'longestScript' ? { subpart: v.subpart, intersectingDuration: v.intersectingDuration,
+          sourceURL: v.entry.sourceURL, invoker: v.entry.invoker }
+      : v.entryType ?? 'source']));
+  const plain = ({ name, value, delta, id, rating, navigationType, entries, attribution }) =>
+    ({ name, value, delta, id, rating, navigationType, entries: entries.length,
+       ...(attribution && { attribution: flat(attribution) }) });
   window.__vitals = [];
   window.__final = [];
   window.__shifts = [];
@@ -94,17 +109,19 @@ const PAGE: &str = r#"<!doctype html>
   setTimeout(() => shift(30), 700);
   setTimeout(() => shift(10), 2500);
   try {
-    const rum = await import('/pkg/sdk_wasm_rum.js').catch((error) => {
+    const build = attribution ? 'sdk_wasm_rum.attribution.js' : 'sdk_wasm_rum.js';
+    const rum = await import('/pkg/' + build).catch((error) => {
       document.getElementById('module').textContent = 'The browser module is not built yet '
         + '(`cargo xtask wasm` builds it; `cargo xtask demo` is building it now): reload in a moment.';
       throw error;
     });
-    await rum.default({ module_or_path: '/pkg/sdk_wasm_rum_bg.wasm' });
+    await rum.default({ module_or_path: attribution ? '/pkg/sdk_wasm_rum_attribution_bg.wasm'
+      : '/pkg/sdk_wasm_rum_bg.wasm' });
     rum.startRum({ endpoint: '/rum', service: 'demo-web', env: 'demo', version: '0.1.0',
                    routes: ROUTES, otlpEndpoint: OTLP_ENDPOINT, reportSoftNavs });
     for (const on of [rum.onLCP, rum.onCLS, rum.onINP, rum.onFCP, rum.onTTFB, rum.onFID]) {
-      on((report) => window.__vitals.push(report), { reportAllChanges: true, reportSoftNavs });
-      on((report) => window.__final.push(report), { reportSoftNavs });
+      on((report) => window.__vitals.push(plain(report)), { reportAllChanges: true, reportSoftNavs });
+      on((report) => window.__final.push(plain(report)), { reportSoftNavs });
     }
     // A single-page-app navigation: the URL changes and new content is painted.
     document.getElementById('soft').addEventListener('click', (event) => {
@@ -117,9 +134,7 @@ const PAGE: &str = r#"<!doctype html>
       document.getElementById('content').replaceChildren(heading);
     });
     if (params.get('wv') === '1') {
-      const wv = await import('/app/web-vitals.js');
-      const plain = ({ name, value, delta, id, rating, navigationType }) =>
-        ({ name, value, delta, id, rating, navigationType });
+      const wv = await import(attribution ? '/app/wv/web-vitals.attribution.js' : '/app/wv/web-vitals.js');
       for (const on of [wv.onLCP, wv.onCLS, wv.onINP, wv.onFCP, wv.onTTFB]) {
         on((report) => window.__wv.push(plain(report)), { reportAllChanges: true, reportSoftNavs });
         on((report) => window.__wvFinal.push(plain(report)), { reportSoftNavs });
@@ -208,16 +223,21 @@ fn hero_png(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-/// `GET /app/web-vitals.js`: Google's web-vitals (ES module) for side-by-side
-/// comparison: `SDK_WEB_VITALS_JS`, else npm's copy installed by `cargo xtask test`.
-pub async fn web_vitals() -> Response {
-    let path = std::env::var_os("SDK_WEB_VITALS_JS").map_or_else(
+/// `GET /app/wv/web-vitals.js` and `/app/wv/web-vitals.attribution.js`: Google's web-vitals
+/// (ES modules, standard and attribution builds) for side-by-side comparison: from the
+/// directory `SDK_WEB_VITALS_DIST`, else npm's copy installed by `cargo xtask test`.
+pub async fn web_vitals(Path(file): Path<String>) -> Response {
+    if !matches!(file.as_str(), "web-vitals.js" | "web-vitals.attribution.js") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let dist = std::env::var_os("SDK_WEB_VITALS_DIST").map_or_else(
         || {
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../target/peers/wasm-tools/node_modules/web-vitals/dist/web-vitals.js")
+                .join("../target/peers/wasm-tools/node_modules/web-vitals/dist")
         },
         Into::into,
     );
+    let path = dist.join(file);
     match tokio::fs::read(&path).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, "text/javascript")], bytes).into_response(),
         Err(_) => (
@@ -239,8 +259,8 @@ fn pkg_dir() -> std::path::PathBuf {
 /// `GET /pkg/{file}`: the module's JS glue and wasm, nothing else.
 pub async fn pkg_file(Path(file): Path<String>) -> Response {
     let content_type = match file.as_str() {
-        "sdk_wasm_rum.js" => "text/javascript",
-        "sdk_wasm_rum_bg.wasm" => "application/wasm",
+        "sdk_wasm_rum.js" | "sdk_wasm_rum.attribution.js" => "text/javascript",
+        "sdk_wasm_rum_bg.wasm" | "sdk_wasm_rum_attribution_bg.wasm" => "application/wasm",
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     match tokio::fs::read(pkg_dir().join(&file)).await {

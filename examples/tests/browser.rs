@@ -56,6 +56,40 @@ impl Browser {
             .to_owned()
     }
 
+    /// Opens the shop page (`/app?image_ms=IMAGE_MS&block_ms=BLOCK_MS&{query}`) and waits
+    /// for the image's LCP candidate and the three scripted shifts.
+    async fn open_shop(&self, addr: &str, query: &str) {
+        self.goto(&format!(
+            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&{query}"
+        ))
+        .await;
+        self.wait_for(
+            &format!(
+                "window.__rumReady && window.__shifts.length >= 3 && \
+                 window.__vitals.some(r => r.name === 'LCP' && r.value >= {IMAGE_MS})"
+            ),
+            "the image's LCP candidate and the three scripted shifts",
+        )
+        .await;
+    }
+
+    /// Clicks "Buy" and waits until LCP is final and the click's INP is reported, in both
+    /// libraries (the page loads web-vitals).
+    async fn buy(&self) {
+        self.click("#buy").await;
+        self.wait_for(
+            &format!(
+                "window.__final.some(r => r.name === 'LCP') && \
+                 window.__wvFinal.some(r => r.name === 'LCP') && \
+                 window.__wv.some(r => r.name === 'INP' && r.value >= {BLOCK_MS}) && \
+                 window.__vitals.some(r => r.name === 'INP' && r.value >= {BLOCK_MS})"
+            ),
+            "LCP finalized by the click, and an INP of at least the click handler's time \
+             (the first-input entry's shorter duration may come first)",
+        )
+        .await;
+    }
+
     /// The page's own `onX` reports: `(all changes, final values)`.
     async fn reports(&self) -> (Vec<Value>, Vec<Value>) {
         let both = self.eval("[window.__vitals, window.__final]").await;
@@ -129,6 +163,23 @@ async fn matches_web_vitals(browser: &Browser, scenario: &str) -> usize {
                 "{scenario}: {name} ({navigation}, {kind}) ours {a}, web-vitals {b}"
             );
             assert_eq!(mine["rating"], reference["rating"], "{scenario}: {name}");
+            // Attribution builds (`attr=1`): the same entries and the same attribution,
+            // every field (entries and elements by type).
+            if mine.get("attribution").is_some() || reference.get("attribution").is_some() {
+                eprintln!(
+                    "web-vitals comparison: {scenario} {kind} {name} {navigation} attribution \
+                     ours {} web-vitals {}",
+                    mine["attribution"], reference["attribution"]
+                );
+                assert_eq!(
+                    mine["attribution"], reference["attribution"],
+                    "{scenario}: {name} ({navigation}, {kind}) attribution"
+                );
+                assert_eq!(
+                    mine["entries"], reference["entries"],
+                    "{scenario}: {name} ({navigation}, {kind}) entries"
+                );
+            }
             compared += 1;
         }
     }
@@ -218,39 +269,13 @@ const BLOCK_MS: f64 = 300.0;
 async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     let (mut demo, addr) = Demo::start(&[("RUST_LOG", "info,sdk_tower::rum=debug")]);
     let browser = Browser::start(800, 600).await;
-    browser
-        .goto(&format!(
-            "http://{addr}/app?image_ms={IMAGE_MS}&block_ms={BLOCK_MS}&errors=1&wv=1"
-        ))
-        .await;
-    browser
-        .wait_for(
-            &format!(
-                "window.__rumReady && window.__shifts.length >= 3 && \
-                 window.__vitals.some(r => r.name === 'LCP' && r.value >= {IMAGE_MS})"
-            ),
-            "the image's LCP candidate and the three scripted shifts",
-        )
-        .await;
+    browser.open_shop(&addr, "errors=1&wv=1").await;
     let (_, finals) = browser.reports().await;
     assert!(
         last(&finals, "LCP").is_none(),
         "LCP is not final before any input: {finals:?}"
     );
-
-    browser.click("#buy").await;
-    browser
-        .wait_for(
-            &format!(
-                "window.__final.some(r => r.name === 'LCP') && \
-                 window.__wvFinal.some(r => r.name === 'LCP') && \
-                 window.__wv.some(r => r.name === 'INP' && r.value >= {BLOCK_MS}) && \
-                 window.__vitals.some(r => r.name === 'INP' && r.value >= {BLOCK_MS})"
-            ),
-            "LCP finalized by the click, and an INP of at least the click handler's time \
-             (the first-input entry's shorter duration may come first)",
-        )
-        .await;
+    browser.buy().await;
     let (vitals, finals) = browser.reports().await;
     let shifts = browser.eval("window.__shifts").await;
     let trace_id = browser.backend_trace_id().await;
@@ -345,6 +370,113 @@ async fn page_load_vitals_reach_metrics_with_the_backend_trace() {
     let accepted = demo.wait_for(|l| l["message"] == "beacon accepted");
     assert_eq!(accepted["fields"]["page_trace_id"], trace_id.as_str());
     assert_eq!(accepted["fields"]["route"], "/app");
+}
+
+/// The attribution builds side by side (`attr=1`): every report's attribution equals
+/// web-vitals' attribution build's; the beacon carries the bounded summary, `/metrics`
+/// the LCP sub-parts and INP phases, the log the rest without the image's query.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribution_matches_web_vitals_attribution() {
+    let (mut demo, addr) = Demo::start(&[("RUST_LOG", "info")]);
+    let browser = Browser::start(800, 600).await;
+    browser.open_shop(&addr, "wv=1&attr=1").await;
+    browser.buy().await;
+    assert!(
+        matches_web_vitals(&browser, "attribution").await >= 8,
+        "LCP, CLS, INP, FCP and TTFB compared (all changes), and the final LCP, FCP and TTFB"
+    );
+    let (vitals, finals) = browser.reports().await;
+    let lcp = last(&finals, "LCP").expect("a final LCP");
+    let a = &lcp["attribution"];
+    assert_eq!(a["target"], "#hero", "the LCP element: {lcp}");
+    assert!(
+        a["url"]
+            .as_str()
+            .unwrap()
+            .ends_with("/app/hero.png?delay_ms=1500"),
+        "the LCP resource: {lcp}"
+    );
+    let parts: f64 = [
+        "timeToFirstByte",
+        "resourceLoadDelay",
+        "resourceLoadDuration",
+        "elementRenderDelay",
+    ]
+    .iter()
+    .map(|part| a[part].as_f64().unwrap())
+    .sum();
+    let lcp_ms = value_of(Some(lcp));
+    assert!(
+        (parts - lcp_ms).abs() < 1e-6,
+        "LCP's four sub-parts add up to {lcp_ms}: {a}"
+    );
+    assert!(
+        a["resourceLoadDuration"].as_f64().unwrap() >= IMAGE_MS - 100.0,
+        "the image's delayed response is its load duration: {a}"
+    );
+    assert_eq!(a["lcpEntry"], "largest-contentful-paint");
+    assert_eq!(a["lcpResourceEntry"], "resource");
+    let inp = last(&vitals, "INP").expect("an INP");
+    let a = &inp["attribution"];
+    assert_eq!(a["interactionTarget"], "#buy", "{inp}");
+    assert_eq!(a["interactionType"], "pointer");
+    assert!(
+        a["processingDuration"].as_f64().unwrap() >= BLOCK_MS,
+        "the click handler's {BLOCK_MS} ms are processing: {a}"
+    );
+    assert!(
+        a["longAnimationFrameEntries"].as_u64().unwrap() >= 1
+            && a["longestScript"]["subpart"] == "processing-duration",
+        "the long animation frame's longest script is the click handler: {a}"
+    );
+    let cls = last(&vitals, "CLS").expect("a CLS");
+    assert!(
+        cls["attribution"]["largestShiftTarget"]
+            .as_str()
+            .is_some_and(|t| !t.is_empty()),
+        "CLS's largest shift names its element: {cls}"
+    );
+
+    // The beacon: sub-parts and phases on /metrics, the rest logged without the query.
+    browser.goto(&format!("http://{addr}/app/next")).await;
+    let metrics = metrics_when(&addr, |m| {
+        m.contains("browser_web_vital_part_duration_seconds_count")
+            && m.contains("browser_web_vital_part=\"processing_duration\"")
+    })
+    .await;
+    for (name, part) in [
+        ("LCP", "time_to_first_byte"),
+        ("LCP", "resource_load_delay"),
+        ("LCP", "resource_load_duration"),
+        ("LCP", "element_render_delay"),
+        ("INP", "input_delay"),
+        ("INP", "processing_duration"),
+        ("INP", "presentation_delay"),
+    ] {
+        let count = sum_series(
+            &metrics,
+            "browser_web_vital_part_duration_seconds_count",
+            &[
+                &format!("browser_web_vital_name=\"{name}\""),
+                &format!("browser_web_vital_part=\"{part}\""),
+                "http_route=\"/app\"",
+            ],
+        );
+        assert_eq!(count, 1.0, "{name} {part}: one sample\n{metrics}");
+    }
+    let logged =
+        demo.wait_for(|l| l["message"] == "web vital attribution" && l["fields"]["name"] == "LCP");
+    assert_eq!(logged["fields"]["element"], "#hero", "{logged}");
+    assert_eq!(logged["fields"]["dominant_part"], "resource_load_duration");
+    let url = logged["fields"]["url"].as_str().unwrap();
+    assert!(
+        url.ends_with("/app/hero.png") && !url.contains('?'),
+        "the image's URL without its query: {logged}"
+    );
+    let logged =
+        demo.wait_for(|l| l["message"] == "web vital attribution" && l["fields"]["name"] == "INP");
+    assert_eq!(logged["fields"]["element"], "#buy");
+    assert_eq!(logged["fields"]["dominant_part"], "processing_duration");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -595,7 +727,10 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
     let endpoint = receiver.http_url("");
     let (_demo, addr) = Demo::start(&[("SDK_RUM_OTLP_ENDPOINT", endpoint.as_str())]);
     let browser = Browser::start(800, 600).await;
-    browser.goto(&format!("http://{addr}/app?image_ms=0")).await;
+    // The attribution build: its events also carry the attribution summary.
+    browser
+        .goto(&format!("http://{addr}/app?image_ms=0&attr=1"))
+        .await;
     browser
         .wait_for(
             "window.__rumReady && ['TTFB', 'FCP'].every(n => window.__final.some(r => r.name === n))",
@@ -685,6 +820,28 @@ async fn the_otlp_sink_sends_web_vital_log_events_to_a_collector() {
             (value - page).abs() < 1e-9,
             "{name}: the collector got {value}, the page measured {page}"
         );
+        if name == "LCP" {
+            assert_eq!(
+                attribute(record, "browser.web_vital.attribution.target"),
+                Some(Any::StringValue("#hero".into())),
+                "{record:?}"
+            );
+            let Some(Any::StringValue(url)) =
+                attribute(record, "browser.web_vital.attribution.url")
+            else {
+                panic!("LCP: no resource URL: {record:?}");
+            };
+            assert!(
+                url.ends_with("/app/hero.png"),
+                "the image's URL without its query: {url}"
+            );
+            let Some(Any::DoubleValue(delay)) =
+                attribute(record, "browser.web_vital.attribution.element_render_delay")
+            else {
+                panic!("LCP: no element render delay: {record:?}");
+            };
+            assert!((0.0..=value).contains(&delay), "{delay} within LCP {value}");
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 //!         id: "v6-1700000000000-1".into(),
 //!         rating: Rating::Good,
 //!         navigation_type: NavigationType::Navigate,
+//!         attribution: None,
 //!     }],
 //!     ..Beacon::default()
 //! };
@@ -43,6 +44,9 @@ pub const MAX_FIELD_LEN: usize = 128;
 pub const MAX_TIMING_MS: f64 = 600_000.0;
 /// Largest cumulative layout shift accepted.
 pub const MAX_CLS: f64 = 100.0;
+/// Longest text of an attribution field (a selector, a URL), in bytes; the page cuts
+/// selectors at 100 characters and URLs at 200.
+pub const MAX_ATTRIBUTION_TEXT: usize = 1024;
 
 /// A web vital.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -191,6 +195,210 @@ pub struct VitalReport {
     pub rating: Rating,
     /// How the page view started.
     pub navigation_type: NavigationType,
+    /// What made the value (the browser module's attribution build; LCP, INP and CLS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<VitalAttribution>,
+}
+
+/// A beacon's bounded copy of web-vitals' attribution: LCP's element, resource and four
+/// sub-parts; INP's target, phases and longest script (long animation frames); CLS's
+/// largest shift. Times in milliseconds; URLs without query or fragment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct VitalAttribution {
+    /// CSS selector of the LCP element, the INP target or the largest shift's source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// LCP: the resource's URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// LCP: time to first byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_to_first_byte: Option<f64>,
+    /// LCP: from the first byte to the resource's request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_load_delay: Option<f64>,
+    /// LCP: the resource's load.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_load_duration: Option<f64>,
+    /// LCP: from the resource's end to the paint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub element_render_delay: Option<f64>,
+    /// INP: `pointer` or `keyboard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interaction_type: Option<InteractionType>,
+    /// INP: from the input to its handlers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_delay: Option<f64>,
+    /// INP: the handlers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub processing_duration: Option<f64>,
+    /// INP: from the handlers to the next paint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presentation_delay: Option<f64>,
+    /// INP and CLS: the document's state at the interaction or shift.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_state: Option<LoadState>,
+    /// INP: the longest script's source URL (long animation frames).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_url: Option<String>,
+    /// INP: what invoked it (`BUTTON#buy.onclick`, say).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_invoker: Option<String>,
+    /// INP: the phase it ran in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_subpart: Option<InpPart>,
+    /// INP: its time within the interaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script_duration: Option<f64>,
+    /// CLS: when the largest shift happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_shift_time: Option<f64>,
+    /// CLS: its score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub largest_shift_value: Option<f64>,
+}
+
+/// web-vitals' `interactionType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InteractionType {
+    /// Pointer (click, tap).
+    Pointer,
+    /// Keyboard.
+    Keyboard,
+}
+
+/// web-vitals' `LoadState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadState {
+    /// Before `domInteractive`.
+    Loading,
+    /// Before `DOMContentLoaded`.
+    DomInteractive,
+    /// Before the load completed.
+    DomContentLoaded,
+    /// Loaded.
+    Complete,
+}
+
+/// The phases of an interaction (INP), web-vitals' spelling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum InpPart {
+    /// Before the handlers ran.
+    InputDelay,
+    /// The handlers.
+    ProcessingDuration,
+    /// After them, to the next paint.
+    PresentationDelay,
+}
+
+/// A part of a vital's time: LCP's four sub-parts, INP's three phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VitalPart {
+    /// LCP: time to first byte.
+    TimeToFirstByte,
+    /// LCP: resource load delay.
+    ResourceLoadDelay,
+    /// LCP: resource load duration.
+    ResourceLoadDuration,
+    /// LCP: element render delay.
+    ElementRenderDelay,
+    /// INP: input delay.
+    InputDelay,
+    /// INP: processing duration.
+    ProcessingDuration,
+    /// INP: presentation delay.
+    PresentationDelay,
+}
+
+impl VitalPart {
+    /// Label value (`browser.web_vital.part`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::TimeToFirstByte => "time_to_first_byte",
+            Self::ResourceLoadDelay => "resource_load_delay",
+            Self::ResourceLoadDuration => "resource_load_duration",
+            Self::ElementRenderDelay => "element_render_delay",
+            Self::InputDelay => "input_delay",
+            Self::ProcessingDuration => "processing_duration",
+            Self::PresentationDelay => "presentation_delay",
+        }
+    }
+}
+
+impl VitalAttribution {
+    /// The parts it carries with their times (ms): LCP's sub-parts or INP's phases, in
+    /// order; the dominant one is the longest.
+    pub fn parts(&self) -> Vec<(VitalPart, f64)> {
+        [
+            (VitalPart::TimeToFirstByte, self.time_to_first_byte),
+            (VitalPart::ResourceLoadDelay, self.resource_load_delay),
+            (VitalPart::ResourceLoadDuration, self.resource_load_duration),
+            (VitalPart::ElementRenderDelay, self.element_render_delay),
+            (VitalPart::InputDelay, self.input_delay),
+            (VitalPart::ProcessingDuration, self.processing_duration),
+            (VitalPart::PresentationDelay, self.presentation_delay),
+        ]
+        .into_iter()
+        .filter_map(|(part, time)| time.map(|time| (part, time)))
+        .collect()
+    }
+
+    /// The longest part.
+    pub fn dominant_part(&self) -> Option<VitalPart> {
+        self.parts()
+            .into_iter()
+            .fold(
+                None,
+                |best: Option<(VitalPart, f64)>, (part, time)| match best {
+                    Some((_, longest)) if longest >= time => best,
+                    _ => Some((part, time)),
+                },
+            )
+            .map(|(part, _)| part)
+    }
+
+    /// Texts within [`MAX_ATTRIBUTION_TEXT`]; times finite within ±[`MAX_TIMING_MS`]
+    /// (a phase can come out slightly negative from the browser's rounding); the shift
+    /// score within [`MAX_CLS`].
+    pub fn is_valid(&self) -> bool {
+        let texts = [
+            &self.target,
+            &self.url,
+            &self.script_url,
+            &self.script_invoker,
+        ];
+        let times = [
+            self.time_to_first_byte,
+            self.resource_load_delay,
+            self.resource_load_duration,
+            self.element_render_delay,
+            self.input_delay,
+            self.processing_duration,
+            self.presentation_delay,
+            self.script_duration,
+            self.largest_shift_time,
+        ];
+        texts
+            .iter()
+            .all(|t| t.as_ref().is_none_or(|t| t.len() <= MAX_ATTRIBUTION_TEXT))
+            && times
+                .iter()
+                .flatten()
+                .all(|t| t.is_finite() && t.abs() <= MAX_TIMING_MS)
+            && self
+                .largest_shift_value
+                .is_none_or(|v| v.is_finite() && (0.0..=MAX_CLS).contains(&v))
+    }
+}
+
+/// A URL without its query and fragment (where secrets travel): what the ingestion route
+/// logs of a page's URLs.
+pub fn without_query(url: &str) -> &str {
+    url.split(['?', '#']).next().unwrap_or_default()
 }
 
 impl VitalReport {
@@ -208,6 +416,10 @@ impl VitalReport {
             && self.delta.is_finite()
             && self.delta.abs() <= max
             && self.rating == self.name.rate(self.value)
+            && self
+                .attribution
+                .as_ref()
+                .is_none_or(VitalAttribution::is_valid)
     }
 }
 
@@ -369,6 +581,7 @@ mod tests {
             id: "v6-1-1".into(),
             rating: name.rate(value),
             navigation_type: NavigationType::Navigate,
+            attribution: None,
         }
     }
 
@@ -407,6 +620,61 @@ mod tests {
         let json = serde_json::to_value(report).unwrap();
         assert_eq!(json["rating"], "needs-improvement");
         assert_eq!(json["navigationType"], "back-forward-cache");
+    }
+
+    #[test]
+    fn attribution_is_optional_bounded_and_strict() {
+        let body = |attribution: &str| {
+            format!(
+                r#"{{"service":"web","route":"/","vitals":[{{"name":"LCP","value":1800,"delta":1800,
+                "id":"v6-1-1","rating":"good","navigationType":"navigate","attribution":{attribution}}}]}}"#
+            )
+        };
+        let beacon = Beacon::parse(
+            body(
+                r##"{"target":"#hero","url":"https://shop.example/hero.png","timeToFirstByte":20,
+            "resourceLoadDelay":100,"resourceLoadDuration":1500,"elementRenderDelay":180}"##,
+            )
+            .as_bytes(),
+        )
+        .expect("an LCP attribution");
+        let attribution = beacon.vitals[0].attribution.as_ref().unwrap();
+        assert_eq!(attribution.target.as_deref(), Some("#hero"));
+        assert_eq!(
+            attribution.dominant_part(),
+            Some(VitalPart::ResourceLoadDuration)
+        );
+        assert_eq!(attribution.parts().len(), 4);
+        let inp = Beacon::parse(
+            body(r#"{"interactionType":"pointer","inputDelay":2,"processingDuration":150,
+            "presentationDelay":9,"loadState":"complete","scriptUrl":"https://shop.example/app.js",
+            "scriptInvoker":"BUTTON#buy.onclick","scriptSubpart":"processing-duration","scriptDuration":149}"#)
+                .as_bytes(),
+        )
+        .expect("an INP attribution");
+        let inp = inp.vitals[0].attribution.as_ref().unwrap();
+        assert_eq!(inp.dominant_part(), Some(VitalPart::ProcessingDuration));
+        assert_eq!(inp.script_subpart, Some(InpPart::ProcessingDuration));
+        assert_eq!(inp.load_state, Some(LoadState::Complete));
+
+        let long = format!(r#"{{"target":"{}"}}"#, "a".repeat(MAX_ATTRIBUTION_TEXT + 1));
+        for (attribution, reason) in [
+            (r#"{"selector":"x"}"#, Rejection::Malformed),
+            (r#"{"loadState":"ready"}"#, Rejection::Malformed),
+            (r#"{"inputDelay":1e300}"#, Rejection::OutOfRange),
+            (r#"{"largestShiftValue":-1}"#, Rejection::OutOfRange),
+            (long.as_str(), Rejection::OutOfRange),
+        ] {
+            assert_eq!(
+                Beacon::parse(body(attribution).as_bytes()),
+                Err(reason),
+                "{attribution}"
+            );
+        }
+        assert_eq!(
+            without_query("https://shop.example/a.png?token=s3cret#x"),
+            "https://shop.example/a.png"
+        );
     }
 
     #[test]

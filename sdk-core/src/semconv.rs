@@ -166,6 +166,10 @@ pub mod browser {
     pub const WEB_VITAL_DELTA: &str = "browser.web_vital.delta";
     /// Unique id of one metric instance on one page view.
     pub const WEB_VITAL_ID: &str = "browser.web_vital.id";
+    /// A part of a vital's time: LCP's sub-parts (`time_to_first_byte`,
+    /// `resource_load_delay`, `resource_load_duration`, `element_render_delay`) or INP's
+    /// phases (`input_delay`, `processing_duration`, `presentation_delay`).
+    pub const WEB_VITAL_PART: &str = "browser.web_vital.part";
 }
 
 /// Attributes of the SDK's own health (self-metrics).

@@ -34,9 +34,10 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 use sdk_core::catalogue::{
-    BROWSER_ERRORS, BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION, RUM_BEACONS_REJECTED,
+    BROWSER_ERRORS, BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION,
+    BROWSER_WEB_VITAL_PART_DURATION, RUM_BEACONS_REJECTED,
 };
-use sdk_core::rum::{Beacon, MAX_BEACON_BYTES, Rejection};
+use sdk_core::rum::{Beacon, MAX_BEACON_BYTES, Rejection, VitalReport, without_query};
 use sdk_core::semconv::{browser, error, http as keys, sdk};
 use std::collections::HashSet;
 use std::convert::Infallible;
@@ -148,6 +149,7 @@ impl RumIngest {
             } else {
                 BROWSER_WEB_VITAL_CLS.histogram(&labels).record(vital.value);
             }
+            record_attribution(vital, &route);
         }
         for reported in &beacon.errors {
             BROWSER_ERRORS
@@ -158,6 +160,48 @@ impl RumIngest {
                 .increment(1);
         }
     }
+}
+
+/// A vital's attribution: LCP's sub-parts and INP's phases as labelled histograms (the
+/// labels are bounded), the rest — selectors, URLs without their query, the longest
+/// script — in one log line with the dominant part.
+fn record_attribution(vital: &VitalReport, route: &Arc<str>) {
+    let Some(attribution) = &vital.attribution else {
+        return;
+    };
+    for (part, ms) in attribution.parts() {
+        BROWSER_WEB_VITAL_PART_DURATION
+            .histogram(&[
+                (browser::WEB_VITAL_NAME, vital.name.as_str().into()),
+                (browser::WEB_VITAL_PART, part.as_str().into()),
+                (keys::ROUTE, metrics::SharedString::from(Arc::clone(route))),
+            ])
+            .record(ms.max(0.0) / 1000.0);
+    }
+    let text = |t: &Option<String>| {
+        t.as_deref()
+            .map(without_query)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    tracing::info!(
+        target: "sdk_tower::rum",
+        name = vital.name.as_str(),
+        value = vital.value,
+        id = vital.id.as_str(),
+        route = &**route,
+        dominant_part = attribution.dominant_part().map(|p| p.as_str()).unwrap_or_default(),
+        element = attribution.target.as_deref().unwrap_or_default(),
+        url = text(&attribution.url),
+        script_url = text(&attribution.script_url),
+        script_invoker = text(&attribution.script_invoker),
+        script_duration = attribution.script_duration,
+        largest_shift_value = attribution.largest_shift_value,
+        script_subpart = ?attribution.script_subpart,
+        interaction_type = ?attribution.interaction_type,
+        load_state = ?attribution.load_state,
+        "web vital attribution"
+    );
 }
 
 fn rejected(reason: Rejection) -> StatusCode {

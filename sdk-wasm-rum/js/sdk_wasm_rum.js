@@ -1,7 +1,12 @@
 // sdk-wasm-rum's JavaScript driver: loads the wasm engine, observes what it asks for,
 // feeds it numbers, and hands its reports to callbacks and its beacons to the network.
 // Every decision about a value is the engine's (src/engine.rs); this file only moves
-// data. `cargo xtask wasm` minifies it into pkg/sdk_wasm_rum.js.
+// data. `cargo xtask wasm` minifies it into pkg/sdk_wasm_rum.js and, with esbuild's
+// `ATTRIBUTION` defined true, into the attribution build pkg/sdk_wasm_rum.attribution.js
+// (with its own module, sdk_wasm_rum_attribution_bg.wasm, whose reports name the entries
+// that made each value): `entries` and web-vitals' `attribution` in every report, and a
+// bounded summary of LCP, INP and CLS attribution in each beacon. In the default build
+// every `ATTRIBUTION` branch is removed.
 //
 //   import init, { onLCP, onINP, onCLS, onFCP, onTTFB, onFID, startRum, routeChanged,
 //                  disconnect } from '/pkg/sdk_wasm_rum.js';
@@ -109,11 +114,13 @@ const feed = (index, entries) => {
   entries = entries.filter((e) => e.entryType != 'paint' || e.name == 'first-contentful-paint');
   entries.forEach((e, i) => {
     const kind = ENTRY_TYPES.indexOf(e.entryType);
+    const n = ATTRIBUTION ? ++counter * 32 + index : undefined;
+    if (ATTRIBUTION) keep(e, kind, n);
     wasm.e(index, kind, e.startTime,
       kind == 2 ? e.value : kind == 5 ? e.presentationTime || e.paintTime || 0
         : kind == 6 ? e.largestContentfulPaint?.renderTime || 0 : e.duration,
       kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
-      (kind == 5 ? e.navigationId : e.processingStart) || 0, +(i == entries.length - 1));
+      (kind == 5 ? e.navigationId : e.processingStart) || 0, +(i == entries.length - 1), n);
     const largest = kind == 5 && e.getLargestInteractionContentfulPaint();
     if (largest) feed(index, [largest]);
   });
@@ -135,6 +142,281 @@ const whenIdleOrHidden = (callback) => {
   };
   addEventListener('visibilitychange', run, true);
   (win.requestIdleCallback || setTimeout)(run, { timeout: 1000 });
+};
+
+// The attribution build's state: entries by their number (the newest MAX_KEPT), the
+// elements' selectors taken when their entries came (the element may be gone by the
+// report), and INP's longest interactions, render-time groups and long animation frames,
+// bounded as web-vitals bounds them. An entry's number is `count * 32 + subscription`, so
+// a CLS window's range holds its own subscription's entries only.
+const MAX_KEPT = 512;
+let counter = 0;
+let kept;
+let targets;
+let processed;
+let groupOf;
+// { i(d), l(atency), e(ntries) }, longest first, at most 10 (web-vitals' rule).
+let interactions = [];
+// { s(tartTime), p(rocessingStart), q (processingEnd), r(enderTime) }
+let groups = [];
+let frames = [];
+let latestProcessingEnd = 0;
+let cleanupPending;
+let softNavigation;
+let restoreTime = -1;
+
+// web-vitals' `getSelector`: at most 100 characters, up to the nearest id.
+const selector = (node) => {
+  let text = '';
+  try {
+    while (node?.nodeType != 9) {
+      const name = node.nodeName;
+      const part = node.id ? '#' + node.id : [node.nodeType == 1 ? name.toLowerCase()
+        : name.toUpperCase().replace(/^#/, ''), ...Array.from(node.classList ?? []).sort()].join('.');
+      if (text.length + part.length > 99) return text || part;
+      text = text ? part + '>' + text : part;
+      if (node.id) break;
+      node = node.parentNode;
+    }
+  } catch {}
+  return text;
+};
+
+const largestSource = (sources) => sources.find((s) => s.node?.nodeType == 1) || sources[0];
+
+// web-vitals' `getLoadState`.
+const loadState = (time) => {
+  const entry = navigationEntry();
+  return doc.readyState == 'loading' || entry && time < entry.domInteractive ? 'loading'
+    : entry && (!entry.domContentLoadedEventStart || time < entry.domContentLoadedEventStart)
+      ? 'dom-interactive'
+      : entry && (!entry.domComplete || time < entry.domComplete) ? 'dom-content-loaded'
+        : 'complete';
+};
+
+const intersectingFrames = (start, end) =>
+  frames.filter((f) => f.startTime + f.duration >= start && f.startTime <= end);
+
+// web-vitals' `cleanupEntries`, when the page is idle: the last 10 groups and those of the
+// longest interactions, the frames that intersect them or came after the last processing.
+const cleanup = () => {
+  const longest = new Set(interactions.map((i) => groupOf.get(i.e[0])));
+  groups = groups.filter((g, i) => i >= groups.length - 10 || longest.has(g));
+  const intersecting = new Set(groups.flatMap((g) => intersectingFrames(g.s, g.q)));
+  frames = frames.filter((f, i) => intersecting.has(f)
+    || i >= frames.length - 10 && f.startTime > latestProcessingEnd);
+  cleanupPending = 0;
+};
+const queueCleanup = () => {
+  if (!cleanupPending) {
+    cleanupPending = 1;
+    whenIdleOrHidden(cleanup);
+  }
+};
+
+// An event entry, once: its render-time group and web-vitals' interaction list.
+const interaction = (e) => {
+  if (processed.has(e)) return;
+  processed.add(e);
+  const renderTime = e.startTime + e.duration;
+  latestProcessingEnd = Math.max(latestProcessingEnd, e.processingEnd);
+  let g = groups.findLast((g) => Math.abs(renderTime - g.r) <= 8);
+  if (g) {
+    g.s = Math.min(e.startTime, g.s);
+    g.p = Math.min(e.processingStart, g.p);
+    g.q = Math.max(e.processingEnd, g.q);
+  } else {
+    groups.push(g = { s: e.startTime, p: e.processingStart, q: e.processingEnd, r: renderTime });
+  }
+  queueCleanup();
+  const id = e.interactionId;
+  if (!id) return;
+  groupOf.set(e, g);
+  let i = interactions.find((i) => i.i == id);
+  if (!(i || interactions.length < 10 || e.duration > interactions.at(-1).l)) return;
+  if (!i) interactions.push(i = { i: id, l: e.duration, e: [e] });
+  else if (e.duration > i.l) Object.assign(i, { l: e.duration, e: [e] });
+  else if (e.duration == i.l && e.startTime == i.e[0].startTime) i.e.push(e);
+  interactions.sort((a, b) => b.l - a.l).splice(10);
+  if (!targets.has(i)) {
+    const node = i.e.find((e) => e.target)?.target;
+    const text = node ? selector(node) : i.e.find((e) => e.targetSelector)?.targetSelector;
+    if (text) targets.set(i, text);
+  }
+};
+
+// Keeps entry `e` (of kind `kind`) as number `n`, with the selectors it needs.
+const keep = (e, kind, n) => {
+  kept.set(n, e);
+  if (kept.size > MAX_KEPT) kept.delete(kept.keys().next().value);
+  // An LCP entry, or a soft navigation's interaction-contentful-paint (its element's).
+  const paint = kind == 6 ? e.largestContentfulPaint || e : e;
+  if ((!kind || kind == 6) && !targets.has(e)) {
+    const text = paint.element ? selector(paint.element) : paint.id && '#' + paint.id;
+    if (text) targets.set(e, text);
+  }
+  const source = kind == 2 && !e.hadRecentInput && e.sources?.length && largestSource(e.sources);
+  if (source?.node) targets.set(source, selector(source.node));
+  if (kind == 3 || kind == 4) interaction(e);
+  if (kind == 5) {
+    softNavigation = e;
+    interactions = [];
+  }
+};
+
+// web-vitals' `attributeLoAFDetails`.
+const frameDetails = (a) => {
+  const { interactionTime: start, nextPaintTime: paint, inputDelay, processingDuration } = a;
+  const list = a.longAnimationFrameEntries;
+  if (!list.length || !start || !paint) return;
+  let script = 0;
+  let styleAndLayout = 0;
+  let longest = 0;
+  let longestEntry;
+  let subpart;
+  for (const frame of list) {
+    styleAndLayout += frame.startTime + frame.duration - frame.styleAndLayoutStart;
+    for (const s of frame.scripts) {
+      const end = s.startTime + s.duration;
+      if (end < start) continue;
+      const intersecting = end - Math.max(start, s.startTime);
+      const forced = s.duration ? intersecting / s.duration * s.forcedStyleAndLayoutDuration : 0;
+      script += intersecting - forced;
+      styleAndLayout += forced;
+      if (intersecting > longest) {
+        subpart = s.startTime < start + inputDelay ? 'input-delay'
+          : s.startTime >= start + inputDelay + processingDuration ? 'presentation-delay'
+            : 'processing-duration';
+        longestEntry = s;
+        longest = intersecting;
+      }
+    }
+  }
+  const last = list.at(-1);
+  const lastEnd = last.startTime + last.duration;
+  const paintDuration = lastEnd >= start + inputDelay + processingDuration ? paint - lastEnd : 0;
+  if (longestEntry) a.longestScript = { entry: longestEntry, subpart, intersectingDuration: longest };
+  Object.assign(a, { totalScriptDuration: script, totalStyleAndLayoutDuration: styleAndLayout,
+    totalPaintDuration: paintDuration,
+    totalUnattributedDuration: paint - start - script - styleAndLayout - paintDuration });
+};
+
+// The report's `entries` and web-vitals' `attribution` (its attribution build's rules),
+// from the entries the engine names: numbers `first` to `last`, or INP's interaction id.
+const attributed = (m, first, last) => {
+  const { name, value, navigationType } = m;
+  const soft = navigationType == 'soft-navigation';
+  const restored = navigationType == 'back-forward-cache';
+  const nav = navigationEntry();
+  const entry = kept.get(first);
+  let entries = entry ? [entry] : [];
+  let a;
+  if (name == 'LCP') {
+    a = { timeToFirstByte: 0, resourceLoadDelay: 0, resourceLoadDuration: 0,
+      elementRenderDelay: value };
+    if (entry) {
+      const isResource = (r) => r.name == entry.url
+        && (r.requestStart || r.startTime) <= entry.startTime;
+      const resource = entry.url && perf.getEntriesByType('resource').findLast(isResource);
+      a.target = targets.get(entry);
+      a.lcpEntry = entry;
+      if (entry.url) a.url = entry.url;
+      if (resource) a.lcpResourceEntry = resource;
+      const navigation = soft ? softNavigation : nav;
+      const activation = soft ? softNavigation?.startTime || 0 : nav?.activationStart ?? 0;
+      if (navigation) {
+        const ttfb = Math.max(0, (soft ? 0 : nav.responseStart) - activation);
+        const requestStart = Math.max(ttfb,
+          resource ? (resource.requestStart || resource.startTime) - activation : 0);
+        const responseEnd = Math.min(value,
+          Math.max(requestStart, resource ? resource.responseEnd - activation : 0));
+        Object.assign(a, { timeToFirstByte: ttfb, resourceLoadDelay: requestStart - ttfb,
+          resourceLoadDuration: responseEnd - requestStart,
+          elementRenderDelay: value - responseEnd, navigationEntry: navigation });
+      }
+    }
+  } else if (name == 'FCP') {
+    a = { timeToFirstByte: 0, firstByteToFCP: value, loadState: loadState(restoreTime) };
+    if (soft && softNavigation) {
+      a = { timeToFirstByte: 0, firstByteToFCP: value, loadState: 'complete',
+        navigationEntry: softNavigation };
+    } else if (!soft && entry && nav) {
+      const ttfb = Math.max(0, nav.responseStart - (nav.activationStart || 0));
+      a = { timeToFirstByte: ttfb, firstByteToFCP: value - ttfb,
+        loadState: loadState(entry.startTime), navigationEntry: nav, fcpEntry: entry };
+    }
+  } else if (name == 'TTFB') {
+    entries = soft || restored || !nav ? [] : [nav];
+    const n = entries[0];
+    a = { waitingDuration: 0, cacheDuration: 0, dnsDuration: 0, connectionDuration: 0,
+      requestDuration: 0, navigationEntry: n };
+    if (n) {
+      const activation = n.activationStart || 0;
+      const after = (time) => Math.max(time - activation, 0);
+      const waitEnd = after(n.workerStart || n.fetchStart || 0);
+      const dns = after(n.domainLookupStart);
+      const connect = after(n.connectStart);
+      const connected = after(n.connectEnd);
+      a = { waitingDuration: waitEnd, cacheDuration: dns - waitEnd, dnsDuration: connect - dns,
+        connectionDuration: connected - connect, requestDuration: value - connected,
+        navigationEntry: n };
+    }
+  } else if (name == 'CLS') {
+    entries = [];
+    for (let n = first; n && n <= last; n += 32) {
+      const e = kept.get(n);
+      if (e?.entryType == 'layout-shift' && !e.hadRecentInput) entries.push(e);
+    }
+    a = {};
+    const largest = entries.length && entries.reduce((a, b) => (a.value > b.value ? a : b));
+    const source = largest?.sources?.length && largestSource(largest.sources);
+    if (source) {
+      a = { largestShiftTarget: targets.get(source), largestShiftTime: largest.startTime,
+        largestShiftValue: largest.value, largestShiftSource: source, largestShiftEntry: largest,
+        loadState: loadState(largest.startTime) };
+    }
+  } else if (name == 'INP') {
+    const i = interactions.find((i) => i.i == first);
+    entries = i?.e || [];
+    const e = entries[0];
+    const g = e && groupOf.get(e);
+    a = { processedEventEntries: [], longAnimationFrameEntries: [], inputDelay: 0,
+      processingDuration: 0, presentationDelay: value,
+      loadState: loadState(restored ? restoreTime : soft ? softNavigation?.startTime || 0 : 0) };
+    if (g) {
+      const processingStart = Math.max(g.p, e.startTime);
+      const nextPaintTime = Math.max(e.startTime + e.duration, processingStart);
+      const processingEnd = Math.min(g.q, nextPaintTime);
+      a = { interactionTarget: targets.get(i),
+        interactionType: e.name.startsWith('key') ? 'keyboard' : 'pointer',
+        interactionTime: e.startTime, nextPaintTime, processedEventEntries: [],
+        longAnimationFrameEntries: intersectingFrames(e.startTime, processingEnd),
+        inputDelay: processingStart - e.startTime,
+        processingDuration: processingEnd - processingStart,
+        presentationDelay: nextPaintTime - processingEnd, loadState: loadState(e.startTime) };
+      frameDetails(a);
+    }
+  }
+  return { entries, attribution: a };
+};
+
+// A beacon's bounded copy of LCP, INP and CLS attribution: selectors as web-vitals cuts
+// them (100 characters), URLs without query or fragment (200 characters), numbers.
+const summary = (name, a) => {
+  const url = (u) => u?.split(/[?#]/)[0].slice(0, 200);
+  const script = a?.longestScript;
+  return name == 'LCP' ? { target: a.target, url: url(a.url), timeToFirstByte: a.timeToFirstByte,
+    resourceLoadDelay: a.resourceLoadDelay, resourceLoadDuration: a.resourceLoadDuration,
+    elementRenderDelay: a.elementRenderDelay }
+    : name == 'INP' ? { target: a.interactionTarget?.slice(0, 100),
+      interactionType: a.interactionType, inputDelay: a.inputDelay,
+      processingDuration: a.processingDuration, presentationDelay: a.presentationDelay,
+      loadState: a.loadState, scriptUrl: url(script?.entry.sourceURL),
+      scriptInvoker: script?.entry.invoker?.slice(0, 100), scriptSubpart: script?.subpart,
+      scriptDuration: script?.intersectingDuration }
+      : name == 'CLS' ? { target: a.largestShiftTarget, largestShiftTime: a.largestShiftTime,
+        largestShiftValue: a.largestShiftValue, loadState: a.loadState }
+        : undefined;
 };
 
 // The imports of module `rum` (src/ffi.rs), one-letter names: q(uery), o(bserve),
@@ -189,9 +471,15 @@ export const l = (token, wait) => {
 
 // One report to its callback, or (index u32::MAX, -1 here: wasm's i32 is signed in
 // JavaScript) an item of the body being sent next.
-export const r = (index, name, value, delta, epoch, random, rating, navigationType) => {
+// `first` and `last` name the entries that made the value (the attribution build).
+export const r = (index, name, value, delta, epoch, random, rating, navigationType, first, last) => {
   const report = { name: NAMES[name], value, delta, id: `v6-${epoch}-${random}`,
     rating: RATINGS[rating], navigationType: NAVIGATION_TYPES[navigationType] };
+  if (ATTRIBUTION) {
+    const extra = attributed(report, first, last);
+    if (index >= 0) return subscriptions[index]?.c?.({ ...report, ...extra });
+    report.attribution = summary(report.name, extra.attribution);
+  }
   if (index < 0) items.push(report);
   else subscriptions[index]?.c?.({ ...report, entries: [] });
 };
@@ -224,6 +512,13 @@ export const s = (unloading, droppedErrors, route, routeLength, traceId, traceId
       .map(([key, value]) => attribute('browser.web_vital.' + key, value))
       .concat(attribute('url.template', route)),
   }));
+  // The beacon's attribution summary: `browser.web_vital.attribution.target`, ….
+  if (ATTRIBUTION) {
+    vitals.forEach((v, i) => logRecords[i].attributes.push(...Object.entries(v.attribution || {})
+      .filter(([, value]) => value != null)
+      .map(([key, value]) => attribute('browser.web_vital.attribution.'
+        + key.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()), value))));
+  }
   post(logsUrl(otlpEndpoint), JSON.stringify({ resourceLogs: [{
     resource: { attributes: resource },
     scopeLogs: [{ scope: { name: 'sdk-wasm-rum' }, logRecords }] }] }), 'application/json');
@@ -247,6 +542,10 @@ const onPageEvent = (event) => {
   if ((code == 3 && !event.persisted) || (code == 5 && event.target != doc)
       || (code > 5 && !event.isTrusted)) return;
   if (!code) takeRecords();
+  if (ATTRIBUTION && code == 3) {
+    restoreTime = event.timeStamp;
+    interactions = [];
+  }
   wasm.v(code, event.timeStamp);
 };
 
@@ -264,6 +563,18 @@ const listen = (on) => PAGE_EVENTS.concat('error', 'unhandledrejection')
 // Connects the driver to a module's exports (`init` does it for the bundle).
 export const attach = (exports) => {
   wasm = exports;
+  if (ATTRIBUTION && !kept) {
+    kept = new Map();
+    targets = new WeakMap();
+    processed = new WeakSet();
+    groupOf = new WeakMap();
+    try {
+      new PerformanceObserver((list) => queueMicrotask(() => {
+        frames = frames.concat(list.getEntries());
+        queueCleanup();
+      })).observe({ type: 'long-animation-frame', buffered: true });
+    } catch {}
+  }
   if (!('interactionCount' in perf) && !interactionObserver) {
     try {
       interactionObserver = new PerformanceObserver((list) => list.getEntries().forEach((e) => {
@@ -280,7 +591,8 @@ export const attach = (exports) => {
 // Loads the module: `init()`, `init(url)` or `init({ module_or_path })`.
 export default async function init(options) {
   const source = options?.module_or_path ?? options
-    ?? new URL('sdk_wasm_rum_bg.wasm', import.meta.url);
+    ?? new URL(ATTRIBUTION ? 'sdk_wasm_rum_attribution_bg.wasm' : 'sdk_wasm_rum_bg.wasm',
+      import.meta.url);
   const response = await fetch(source);
   const imports = { rum: { q, o, u, l, r, i, s, c } };
   const { instance } = await WebAssembly.instantiate(await response.arrayBuffer(), imports);

@@ -16,7 +16,7 @@
 use crate::cls::LayoutShifts;
 use crate::inp::Interactions;
 use crate::report::{
-    Collector, ErrorKind, Item, MetricId, Report, sampled, trace_id_of_traceparent,
+    Collector, Entries, ErrorKind, Item, MetricId, Report, sampled, trace_id_of_traceparent,
 };
 use crate::routes::RouteMap;
 use crate::timing;
@@ -111,6 +111,8 @@ pub struct Entry {
     pub id: f64,
     /// `processingStart` (first input).
     pub processing_start: f64,
+    /// The driver's number of the entry (with feature `attribution`; else 0).
+    pub seq: f64,
 }
 
 /// A page event (the driver listens on `window`, capturing; inputs only when trusted).
@@ -208,6 +210,8 @@ struct Metric {
     /// bindReporter's previous value: `None` until reported.
     reported: Option<f64>,
     navigation_type: NavigationType,
+    /// [`Report::entries`] of the value.
+    entries: Entries,
 }
 
 /// After a restore, what the second animation frame does.
@@ -439,6 +443,7 @@ impl Engine {
             value: if vital == Vital::Cls { 0.0 } else { -1.0 },
             reported: None,
             navigation_type,
+            entries: Entries::NONE,
         }
     }
 
@@ -595,6 +600,7 @@ impl Engine {
             id: metric.id,
             rating: sub.vital.rate(metric.value),
             navigation_type: metric.navigation_type,
+            entries: metric.entries,
         };
         if !sub.rum {
             if let Some(slot) = self.reports.get_mut(self.reports_len) {
@@ -608,9 +614,11 @@ impl Engine {
         }
     }
 
-    fn set_value(&mut self, index: u32, value: f64) {
+    /// Sets the metric's value and the entries that made it ([`Report::entries`]).
+    fn set_value(&mut self, index: u32, value: f64, entries: Entries) {
         if let Some(metric) = self.sub(index).and_then(|s| s.metric.as_mut()) {
             metric.value = value;
+            metric.entries = entries;
         }
     }
 
@@ -636,7 +644,7 @@ impl Engine {
             (Vital::Lcp, EntryKind::Lcp) if !sub.done && (last || all || sub.soft_navs) => {
                 let activation = host.query(Query::ActivationStart);
                 if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
-                    self.set_value(index, value);
+                    self.set_value(index, value, Entries::one(entry.seq));
                     self.report(index, false);
                 }
             }
@@ -655,7 +663,11 @@ impl Engine {
                     && entry.id == sub.navigation_interaction
                     && entry.amount < first_hidden =>
             {
-                self.set_value(index, (entry.amount - entry.start).max(0.0));
+                self.set_value(
+                    index,
+                    (entry.amount - entry.start).max(0.0),
+                    Entries::one(entry.seq),
+                );
                 self.report(index, false);
             }
             (Vital::Fcp, EntryKind::Paint) if !sub.done => {
@@ -663,7 +675,7 @@ impl Engine {
                 host.unobserve(index, Some(EntryKind::Paint));
                 let activation = host.query(Query::ActivationStart);
                 if let Some(value) = timing::paint(entry.start, activation, first_hidden) {
-                    self.set_value(index, value);
+                    self.set_value(index, value, Entries::one(entry.seq));
                     self.report(index, true);
                 }
             }
@@ -690,7 +702,8 @@ impl Engine {
                 }
             }
             (Vital::Cls, EntryKind::LayoutShift) if sub.metric.is_some() => {
-                sub.shifts.add(entry.amount, entry.start, entry.id > 0.0);
+                sub.shifts
+                    .add(entry.amount, entry.start, entry.id > 0.0, entry.seq);
                 if last {
                     self.update_cls(index, false);
                 }
@@ -705,7 +718,8 @@ impl Engine {
                 sub.done = true;
                 host.unobserve(index, None);
                 if entry.start < first_hidden {
-                    self.set_value(index, (entry.processing_start - entry.start).max(0.0));
+                    let delay = (entry.processing_start - entry.start).max(0.0);
+                    self.set_value(index, delay, Entries::one(entry.seq));
                     self.report(index, true);
                 }
             }
@@ -716,8 +730,10 @@ impl Engine {
     fn update_cls(&mut self, index: u32, force: bool) {
         if let Some(sub) = self.sub(index)
             && let Some(metric) = &mut sub.metric
+            && sub.shifts.value() > metric.value
         {
-            metric.value = metric.value.max(sub.shifts.value());
+            metric.value = sub.shifts.value();
+            metric.entries = sub.shifts.entries();
         }
         self.report(index, force);
     }
@@ -732,17 +748,21 @@ impl Engine {
             return;
         };
         let count = (count - sub.interaction_base).max(0.0);
-        let estimate = sub.interactions.value(count as u64).or_else(|| {
-            let later_navigation = matches!(
-                metric.navigation_type,
-                NavigationType::BackForwardCache | NavigationType::SoftNavigation
-            );
-            (count > 0.0 && later_navigation).then_some(8.0)
-        });
-        if let Some(value) = estimate
+        let estimate = sub
+            .interactions
+            .value(count as u64)
+            .map(|(id, latency)| (latency, Entries::new(id as f64, 0.0)))
+            .or_else(|| {
+                let later_navigation = matches!(
+                    metric.navigation_type,
+                    NavigationType::BackForwardCache | NavigationType::SoftNavigation
+                );
+                (count > 0.0 && later_navigation).then_some((8.0, Entries::NONE))
+            });
+        if let Some((value, entries)) = estimate
             && value != metric.value
         {
-            self.set_value(index, value);
+            self.set_value(index, value, entries);
             self.report(index, false);
         }
     }
@@ -811,7 +831,7 @@ impl Engine {
                 && sub.awaiting_input
             {
                 sub.awaiting_input = false;
-                self.set_value(index, (now - time_stamp).max(0.0));
+                self.set_value(index, (now - time_stamp).max(0.0), Entries::NONE);
                 self.report(index, true);
             }
         }
@@ -970,7 +990,7 @@ impl Engine {
                     let force = after == AfterFrames::Measure;
                     if force {
                         sub.done |= sub.vital == Vital::Lcp;
-                        self.set_value(index, value);
+                        self.set_value(index, value, Entries::NONE);
                     }
                     if after != AfterFrames::Nothing {
                         self.report(index, force);
@@ -988,7 +1008,7 @@ impl Engine {
                 {
                     sub.done = true;
                     let soft_navs = sub.soft_navs;
-                    self.set_value(index, value);
+                    self.set_value(index, value, Entries::NONE);
                     self.report(index, true);
                     if soft_navs {
                         let kinds = EntryKind::SoftNavigation.bit();
@@ -1349,6 +1369,77 @@ mod tests {
         assert!(page.reports().is_empty());
     }
 
+    /// Each report names the entries that made its value (the driver's sequence numbers;
+    /// INP: the interaction id), which the attribution build turns into `entries` and
+    /// `attribution`.
+    #[test]
+    #[cfg(feature = "attribution")]
+    fn reports_name_the_entries_that_made_their_values() {
+        let mut page = Page::loaded();
+        let lcp = page.subscribe(Vital::Lcp, true);
+        let fcp = page.subscribe(Vital::Fcp, false);
+        let cls = page.subscribe(Vital::Cls, true);
+        let inp = page.subscribe(Vital::Inp, true);
+        let fid = page.subscribe(Vital::Fid, false);
+        page.fire(Wait::Task, 150.0);
+        let numbered = |seq: f64, start: f64| Entry {
+            start,
+            seq,
+            ..Entry::default()
+        };
+        page.entry(fcp, EntryKind::Paint, numbered(1.0, 180.0));
+        page.entry(cls, EntryKind::Paint, numbered(2.0, 180.0));
+        page.entry(lcp, EntryKind::Lcp, numbered(3.0, 180.0));
+        page.entry(lcp, EntryKind::Lcp, numbered(4.0, 900.0));
+        page.fire(Wait::Task, 200.0);
+        // Windows: {5, 6} (0.15), then {8} (0.2) and {8, 9} (0.3); 7 came after input.
+        for (seq, value, start, input) in [
+            (5.0, 0.1, 300.0, 0.0),
+            (6.0, 0.05, 900.0, 0.0),
+            (7.0, 0.9, 2900.0, 1.0),
+            (8.0, 0.2, 3000.0, 0.0),
+            (9.0, 0.1, 3500.0, 0.0),
+        ] {
+            let shift = Entry {
+                amount: value,
+                id: input,
+                ..numbered(seq, start)
+            };
+            page.entry(cls, EntryKind::LayoutShift, shift);
+        }
+        page.host.interaction_count = 2.0;
+        for (id, duration) in [(31.0, 96.0), (32.0, 312.0)] {
+            let click = Entry {
+                amount: duration,
+                id,
+                processing_start: 4010.0,
+                ..numbered(10.0 + id, 4000.0)
+            };
+            page.entry(inp, EntryKind::Event, click);
+        }
+        let first_input = Entry {
+            processing_start: 4012.0,
+            ..numbered(50.0, 4000.0)
+        };
+        page.entry(fid, EntryKind::FirstInput, first_input);
+        let entries = |reports: &[(u32, Report)], vital: Vital| -> Vec<[f64; 2]> {
+            reports
+                .iter()
+                .filter(|(_, r)| r.vital == vital)
+                .map(|(_, r)| [r.entries.first(), r.entries.last()])
+                .collect()
+        };
+        let reports = page.reports();
+        assert_eq!(entries(&reports, Vital::Fcp), [[1.0; 2]]);
+        assert_eq!(entries(&reports, Vital::Lcp), [[3.0; 2], [4.0; 2]]);
+        assert_eq!(
+            entries(&reports, Vital::Cls),
+            [[0.0; 2], [5.0, 5.0], [5.0, 6.0], [8.0, 8.0], [8.0, 9.0]]
+        );
+        assert_eq!(entries(&reports, Vital::Inp), [[31.0, 0.0], [32.0, 0.0]]);
+        assert_eq!(entries(&reports, Vital::Fid), [[50.0; 2]]);
+    }
+
     #[test]
     fn a_page_hidden_before_its_paints_reports_none() {
         let mut page = Page::loaded();
@@ -1489,6 +1580,7 @@ mod tests {
             amount: 5040.0,
             id: 21.0,
             processing_start: 2.0,
+            seq: 9.0,
         };
         let paint = Entry {
             start: 5000.0,

@@ -58,6 +58,8 @@ unsafe extern "C" {
         random: f64,
         rating: u32,
         navigation_type: u32,
+        #[cfg(feature = "attribution")] first_entry: f64,
+        #[cfg(feature = "attribution")] last_entry: f64,
     );
 }
 
@@ -172,6 +174,10 @@ fn report_to_driver(sub: u32, r: &Report) {
             r.id.random as f64,
             r.rating as u32,
             r.navigation_type as u32,
+            #[cfg(feature = "attribution")]
+            r.entries.first(),
+            #[cfg(feature = "attribution")]
+            r.entries.last(),
         );
     }
 }
@@ -222,7 +228,8 @@ pub(crate) extern "C" fn rum_unsubscribe(sub: u32) {
     rust_api::forget(sub);
 }
 
-/// One performance entry of `sub`'s observer (`last`: the end of the observer's batch).
+/// One performance entry of `sub`'s observer (`last`: the end of the observer's batch;
+/// `seq`, with feature `attribution`: the driver's number for it).
 #[unsafe(export_name = "e")]
 pub(crate) extern "C" fn rum_entry(
     sub: u32,
@@ -232,6 +239,7 @@ pub(crate) extern "C" fn rum_entry(
     id: f64,
     processing_start: f64,
     last: u32,
+    #[cfg(feature = "attribution")] seq: f64,
 ) {
     let Some(kind) = EntryKind::from_code(kind) else {
         return;
@@ -241,6 +249,10 @@ pub(crate) extern "C" fn rum_entry(
         amount,
         id,
         processing_start,
+        #[cfg(feature = "attribution")]
+        seq,
+        #[cfg(not(feature = "attribution"))]
+        seq: 0.0,
     };
     with_engine(|engine, page| engine.entry(page, sub, kind, entry, last != 0));
 }

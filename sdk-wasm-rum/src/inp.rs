@@ -81,13 +81,14 @@ impl Interactions {
     }
 
     /// The INP for `interaction_count` interactions on the page (the browser's
-    /// `performance.interactionCount`); `None` before any interaction.
-    pub fn value(&self, interaction_count: u64) -> Option<f64> {
+    /// `performance.interactionCount`) and the interaction that makes it: `(interaction
+    /// id, latency)`; `None` before any interaction.
+    pub fn value(&self, interaction_count: u64) -> Option<(u64, f64)> {
         let last = self.len.checked_sub(1)?;
         let index = usize::try_from(interaction_count / 50)
             .unwrap_or(usize::MAX)
             .min(last);
-        self.kept().get(index).map(|(_, duration)| *duration)
+        self.kept().get(index).copied()
     }
 }
 
@@ -103,7 +104,7 @@ mod tests {
         inp.add(1, 120.0); // keydown and keyup of one interaction: the longest counts
         inp.add(2, 64.0);
         inp.add(0, 999.0); // not an interaction
-        assert_eq!(inp.value(2), Some(120.0));
+        assert_eq!(inp.value(2), Some((1, 120.0)));
     }
 
     #[test]
@@ -114,11 +115,11 @@ mod tests {
         }
         // Only the ten longest are kept: 120 … 30.
         assert_eq!(inp.kept().len(), MAX_INTERACTIONS);
-        assert_eq!(inp.value(49), Some(120.0));
-        assert_eq!(inp.value(50), Some(110.0));
-        assert_eq!(inp.value(120), Some(100.0));
+        assert_eq!(inp.value(49).map(|(_, latency)| latency), Some(120.0));
+        assert_eq!(inp.value(50).map(|(_, latency)| latency), Some(110.0));
+        assert_eq!(inp.value(120).map(|(_, latency)| latency), Some(100.0));
         // Never past the shortest kept.
-        assert_eq!(inp.value(100_000), Some(30.0));
+        assert_eq!(inp.value(100_000).map(|(_, latency)| latency), Some(30.0));
     }
 
     #[test]
@@ -130,7 +131,7 @@ mod tests {
         inp.add(11, 50.0);
         assert!(inp.kept().iter().all(|(_, d)| *d == 100.0));
         inp.add(12, 200.0);
-        assert_eq!(inp.value(1), Some(200.0));
+        assert_eq!(inp.value(1).map(|(_, latency)| latency), Some(200.0));
         // A kept interaction grows (a longer entry of it) and moves up.
         inp.add(5, 300.0);
         assert_eq!(inp.kept()[0], (5, 300.0));

@@ -85,6 +85,53 @@ pub struct Report {
     pub rating: Rating,
     /// How the page (or this part of it) was reached.
     pub navigation_type: NavigationType,
+    /// Which entries made the value (with feature `attribution`).
+    pub entries: Entries,
+}
+
+/// Which performance entries made a value, for the attribution build's `entries` and
+/// `attribution`: the driver's sequence numbers of the first and last (0: none); for INP
+/// the interaction's id. Without feature `attribution` it holds nothing (the default
+/// bundle does not carry it).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Entries {
+    #[cfg(feature = "attribution")]
+    range: [f64; 2],
+}
+
+impl Entries {
+    /// No entries.
+    pub const NONE: Self = Self::new(0.0, 0.0);
+
+    /// The entries numbered `first` to `last`.
+    #[allow(unused_variables)]
+    pub const fn new(first: f64, last: f64) -> Self {
+        Self {
+            #[cfg(feature = "attribution")]
+            range: [first, last],
+        }
+    }
+
+    /// The one entry numbered `seq`.
+    pub const fn one(seq: f64) -> Self {
+        Self::new(seq, seq)
+    }
+
+    /// The first entry's number (`NaN` without feature `attribution`).
+    pub const fn first(self) -> f64 {
+        #[cfg(feature = "attribution")]
+        return self.range[0];
+        #[cfg(not(feature = "attribution"))]
+        f64::NAN
+    }
+
+    /// The last entry's number (`NaN` without feature `attribution`).
+    pub const fn last(self) -> f64 {
+        #[cfg(feature = "attribution")]
+        return self.range[1];
+        #[cfg(not(feature = "attribution"))]
+        f64::NAN
+    }
 }
 
 impl Report {
@@ -96,6 +143,7 @@ impl Report {
         id: MetricId::NONE,
         rating: Rating::Good,
         navigation_type: NavigationType::Navigate,
+        entries: Entries::NONE,
     };
 
     /// Whether the server accepts the value (finite, not negative, under its bound).
@@ -357,6 +405,7 @@ mod tests {
             id: id(n),
             rating: vital.rate(value),
             navigation_type: NavigationType::BackForwardCache,
+            entries: Entries::NONE,
         }
     }
 

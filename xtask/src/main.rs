@@ -311,22 +311,24 @@ fn test() -> Result {
             WASM_TARGET,
         ]),
     )?;
-    run(
-        "clippy, sdk-wasm-rum for wasm32 (the bundle)",
-        cargo().args([
-            "clippy",
-            "--package",
-            "sdk-wasm-rum",
-            "--lib",
-            "--features",
-            "bundle",
-            "--target",
-            WASM_TARGET,
-            "--",
-            "-D",
-            "warnings",
-        ]),
-    )?;
+    for features in ["bundle", "bundle,attribution"] {
+        run(
+            &format!("clippy, sdk-wasm-rum for wasm32 (the bundle, features {features})"),
+            cargo().args([
+                "clippy",
+                "--package",
+                "sdk-wasm-rum",
+                "--lib",
+                "--features",
+                features,
+                "--target",
+                WASM_TARGET,
+                "--",
+                "-D",
+                "warnings",
+            ]),
+        )?;
+    }
     // The Rust API links into an application's module (which brings the allocator):
     // checked as a library only.
     run(

@@ -359,6 +359,9 @@ catalogue! {
     /// Cumulative layout shift scores reported by browsers.
     BROWSER_WEB_VITAL_CLS = { "browser.web_vital.cls", Histogram, Unit::Dimensionless,
         "Cumulative Layout Shift scores reported by browsers.", WEB_VITAL_LABELS, CLS_BUCKETS, 500 }
+    /// LCP's sub-parts and INP's phases reported by browsers (the attribution build).
+    BROWSER_WEB_VITAL_PART_DURATION = { "browser.web_vital.part.duration", Histogram, Unit::Seconds,
+        "Sub-parts of LCP and phases of INP reported by browsers (attribution).", &[browser::WEB_VITAL_NAME, browser::WEB_VITAL_PART, http::ROUTE], WEB_VITAL_BUCKETS, 1000 }
     /// Browser errors and unhandled rejections reported by the RUM module.
     BROWSER_ERRORS = { "sdk.browser.errors", Counter, Unit::Count("{error}"),
         "Uncaught browser errors and unhandled rejections reported by pages.", &[http::ROUTE, error::TYPE], NO_BUCKETS, 500 }
