@@ -115,12 +115,14 @@ const feed = (index, entries) => {
   entries.forEach((e, i) => {
     const kind = ENTRY_TYPES.indexOf(e.entryType);
     const n = ATTRIBUTION ? ++counter * 32 + index : undefined;
-    if (ATTRIBUTION) keep(e, kind, n);
+    if (ATTRIBUTION) keep(e, kind, n, index);
     wasm.e(index, kind, e.startTime,
       kind == 2 ? e.value : kind == 5 ? e.presentationTime || e.paintTime || 0
         : kind == 6 ? e.largestContentfulPaint?.renderTime || 0 : e.duration,
       kind == 2 ? +e.hadRecentInput : e.interactionId || 0,
       (kind == 5 ? e.navigationId : e.processingStart) || 0, +(i == entries.length - 1), n);
+    // The soft navigation ended the subscription's INP (reported above): a new one starts.
+    if (ATTRIBUTION && kind == 5 && slot(index).t) slot(index).t = [];
     const largest = kind == 5 && e.getLargestInteractionContentfulPaint();
     if (largest) feed(index, [largest]);
   });
@@ -146,17 +148,16 @@ const whenIdleOrHidden = (callback) => {
 
 // The attribution build's state: entries by their number (the newest MAX_KEPT), the
 // elements' selectors taken when their entries came (the element may be gone by the
-// report), and INP's longest interactions, render-time groups and long animation frames,
-// bounded as web-vitals bounds them. An entry's number is `count * 32 + subscription`, so
-// a CLS window's range holds its own subscription's entries only.
+// report), and INP's longest interactions (per subscription, `t`: each starts afresh at
+// its own soft navigations), render-time groups and long animation frames, bounded as
+// web-vitals bounds them. An entry's number is `count * 32 + subscription`, so a CLS
+// window's range holds its own subscription's entries only.
 const MAX_KEPT = 512;
 let counter = 0;
 let kept;
 let targets;
 let processed;
 let groupOf;
-// { i(d), l(atency), e(ntries) }, longest first, at most 10 (web-vitals' rule).
-let interactions = [];
 // { s(tartTime), p(rocessingStart), q (processingEnd), r(enderTime) }
 let groups = [];
 let frames = [];
@@ -200,7 +201,7 @@ const intersectingFrames = (start, end) =>
 // web-vitals' `cleanupEntries`, when the page is idle: the last 10 groups and those of the
 // longest interactions, the frames that intersect them or came after the last processing.
 const cleanup = () => {
-  const longest = new Set(interactions.map((i) => groupOf.get(i.e[0])));
+  const longest = new Set(allInteractions().map((i) => groupOf.get(i.e[0])));
   groups = groups.filter((g, i) => i >= groups.length - 10 || longest.has(g));
   const intersecting = new Set(groups.flatMap((g) => intersectingFrames(g.s, g.q)));
   frames = frames.filter((f, i) => intersecting.has(f)
@@ -214,24 +215,31 @@ const queueCleanup = () => {
   }
 };
 
-// An event entry, once: its render-time group and web-vitals' interaction list.
-const interaction = (e) => {
-  if (processed.has(e)) return;
-  processed.add(e);
-  const renderTime = e.startTime + e.duration;
-  latestProcessingEnd = Math.max(latestProcessingEnd, e.processingEnd);
-  let g = groups.findLast((g) => Math.abs(renderTime - g.r) <= 8);
-  if (g) {
-    g.s = Math.min(e.startTime, g.s);
-    g.p = Math.min(e.processingStart, g.p);
-    g.q = Math.max(e.processingEnd, g.q);
-  } else {
-    groups.push(g = { s: e.startTime, p: e.processingStart, q: e.processingEnd, r: renderTime });
-  }
-  queueCleanup();
+// Every subscription's longest interactions: { i(d), l(atency), e(ntries) }, longest
+// first, at most 10 each (web-vitals' rule).
+const allInteractions = () => subscriptions.flatMap((s) => s?.t || []);
+
+// An event entry of subscription `s`: its render-time group (once for all subscriptions)
+// and the subscription's interaction list.
+const interaction = (e, s) => {
   const id = e.interactionId;
-  if (!id) return;
-  groupOf.set(e, g);
+  if (!processed.has(e)) {
+    processed.add(e);
+    const renderTime = e.startTime + e.duration;
+    latestProcessingEnd = Math.max(latestProcessingEnd, e.processingEnd);
+    let g = groups.findLast((g) => Math.abs(renderTime - g.r) <= 8);
+    if (g) {
+      g.s = Math.min(e.startTime, g.s);
+      g.p = Math.min(e.processingStart, g.p);
+      g.q = Math.max(e.processingEnd, g.q);
+    } else {
+      groups.push(g = { s: e.startTime, p: e.processingStart, q: e.processingEnd, r: renderTime });
+    }
+    if (id) groupOf.set(e, g);
+    queueCleanup();
+  }
+  const interactions = s.t;
+  if (!id || !interactions) return;
   let i = interactions.find((i) => i.i == id);
   if (!(i || interactions.length < 10 || e.duration > interactions.at(-1).l)) return;
   if (!i) interactions.push(i = { i: id, l: e.duration, e: [e] });
@@ -245,23 +253,22 @@ const interaction = (e) => {
   }
 };
 
-// Keeps entry `e` (of kind `kind`) as number `n`, with the selectors it needs.
-const keep = (e, kind, n) => {
+// Keeps entry `e` (of kind `kind`, for subscription `index`) as number `n`, with the
+// selectors it needs.
+const keep = (e, kind, n, index) => {
+  // A soft navigation's interaction-contentful-paint stands for its largest paint (the
+  // entry web-vitals reports).
+  if (kind == 6) e = e.largestContentfulPaint || e;
   kept.set(n, e);
   if (kept.size > MAX_KEPT) kept.delete(kept.keys().next().value);
-  // An LCP entry, or a soft navigation's interaction-contentful-paint (its element's).
-  const paint = kind == 6 ? e.largestContentfulPaint || e : e;
   if ((!kind || kind == 6) && !targets.has(e)) {
-    const text = paint.element ? selector(paint.element) : paint.id && '#' + paint.id;
+    const text = e.element ? selector(e.element) : e.id && '#' + e.id;
     if (text) targets.set(e, text);
   }
   const source = kind == 2 && !e.hadRecentInput && e.sources?.length && largestSource(e.sources);
   if (source?.node) targets.set(source, selector(source.node));
-  if (kind == 3 || kind == 4) interaction(e);
-  if (kind == 5) {
-    softNavigation = e;
-    interactions = [];
-  }
+  if (kind == 3 || kind == 4) interaction(e, slot(index));
+  if (kind == 5) softNavigation = e;
 };
 
 // web-vitals' `attributeLoAFDetails`.
@@ -346,11 +353,12 @@ const attributed = (m, first, last) => {
         loadState: loadState(entry.startTime), navigationEntry: nav, fcpEntry: entry };
     }
   } else if (name == 'TTFB') {
-    entries = soft || restored || !nav ? [] : [nav];
+    // A soft navigation's TTFB stands on its entry (no timings: its parts are 0).
+    entries = soft ? [softNavigation] : restored || !nav ? [] : [nav];
     const n = entries[0];
     a = { waitingDuration: 0, cacheDuration: 0, dnsDuration: 0, connectionDuration: 0,
       requestDuration: 0, navigationEntry: n };
-    if (n) {
+    if (n?.entryType == 'navigation') {
       const activation = n.activationStart || 0;
       const after = (time) => Math.max(time - activation, 0);
       const waitEnd = after(n.workerStart || n.fetchStart || 0);
@@ -376,7 +384,7 @@ const attributed = (m, first, last) => {
         loadState: loadState(largest.startTime) };
     }
   } else if (name == 'INP') {
-    const i = interactions.find((i) => i.i == first);
+    const i = allInteractions().find((i) => i.i == first);
     entries = i?.e || [];
     const e = entries[0];
     const g = e && groupOf.get(e);
@@ -393,7 +401,10 @@ const attributed = (m, first, last) => {
         longAnimationFrameEntries: intersectingFrames(e.startTime, processingEnd),
         inputDelay: processingStart - e.startTime,
         processingDuration: processingEnd - processingStart,
-        presentationDelay: nextPaintTime - processingEnd, loadState: loadState(e.startTime) };
+        presentationDelay: nextPaintTime - processingEnd, loadState: loadState(e.startTime),
+        longestScript: undefined, totalScriptDuration: undefined,
+        totalStyleAndLayoutDuration: undefined, totalPaintDuration: undefined,
+        totalUnattributedDuration: undefined };
       frameDetails(a);
     }
   }
@@ -448,6 +459,8 @@ export const o = (index, kinds, durationThreshold, idle) => {
       observer.observe({ type, buffered: true, ...(durationThreshold && { durationThreshold }) });
     }
     slot(index).o.push([observer, kinds]);
+    // INP's observer (`event` entries): its subscription keeps interactions.
+    if (ATTRIBUTION && kinds & 8) slot(index).t ||= [];
     return 1;
   } catch {
     return 0;
@@ -542,11 +555,10 @@ const onPageEvent = (event) => {
   if ((code == 3 && !event.persisted) || (code == 5 && event.target != doc)
       || (code > 5 && !event.isTrusted)) return;
   if (!code) takeRecords();
-  if (ATTRIBUTION && code == 3) {
-    restoreTime = event.timeStamp;
-    interactions = [];
-  }
+  if (ATTRIBUTION && code == 3) restoreTime = event.timeStamp;
   wasm.v(code, event.timeStamp);
+  // The restore started new INP metrics: their interactions start afresh.
+  if (ATTRIBUTION && code == 3) subscriptions.forEach((s) => s?.t && (s.t = []));
 };
 
 const onError = (event) => {
