@@ -144,11 +144,15 @@ where
     })
 }
 
-const BEACON: &str = r#"{"service":"demo","route":"/app","vitals":[
- {"name":"LCP","value":1830.5,"delta":1830.5,"id":"v6-1-1","rating":"good","navigationType":"navigate"},
- {"name":"INP","value":320,"delta":320,"id":"v6-1-2","rating":"needs-improvement","navigationType":"navigate"},
+const BEACON: &str = r##"{"service":"demo","route":"/app","vitals":[
+ {"name":"LCP","value":1830.5,"delta":1830.5,"id":"v6-1-1","rating":"good","navigationType":"navigate",
+  "attribution":{"target":"#hero","url":"https://shop.example/hero.png","timeToFirstByte":120,
+  "resourceLoadDelay":210.5,"resourceLoadDuration":1400,"elementRenderDelay":100}},
+ {"name":"INP","value":320,"delta":320,"id":"v6-1-2","rating":"needs-improvement","navigationType":"navigate",
+  "attribution":{"target":"#buy","interactionType":"pointer","inputDelay":4,"processingDuration":300,
+  "presentationDelay":16,"loadState":"complete"}},
  {"name":"CLS","value":0.05,"delta":0.05,"id":"v6-1-3","rating":"good","navigationType":"navigate"}],
- "errors":[{"kind":"error","message":"TypeError: x is undefined"}]}"#;
+ "errors":[{"kind":"error","message":"TypeError: x is undefined"}]}"##;
 
 async fn query(client: &reqwest::Client, prometheus: &str, expr: &str) -> Value {
     client

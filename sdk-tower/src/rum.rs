@@ -15,6 +15,10 @@
 //!   bounded whatever pages send;
 //! - each vital goes to `browser.web_vital.duration` (seconds) or `browser.web_vital.cls`
 //!   by name, rating, navigation type and route; errors to `sdk.browser.errors`;
+//! - attribution (the browser module's attribution build): LCP's sub-parts and INP's phases
+//!   to `browser.web_vital.part.duration` by name, part and route, the rest (element,
+//!   URL without its query, longest script, dominant part) to a `web vital attribution`
+//!   log line;
 //! - CORS: origins are allowed one by one (or all); a request carrying an `Origin` that is
 //!   not allowed gets 403 and is counted (same-origin beacons carry none or the page's own
 //!   origin, which must then be listed).

@@ -26,7 +26,10 @@
 //! rating, delta, id, navigationType, entries })` and return a function that stops that
 //! subscription; `disconnect()` stops everything; `routeChanged()` ends a single-page-app
 //! route; `startRum({ endpoint, service, version, env, sampleRate, routes, otlpEndpoint })`
-//! collects and sends everything.
+//! collects and sends everything. `entries` is empty in this build; the attribution build
+//! (`/pkg/sdk_wasm_rum.attribution.js`, which loads `sdk_wasm_rum_attribution_bg.wasm`:
+//! feature `attribution`, whose reports name the entries that made each value) fills it and
+//! adds web-vitals' `attribution`, and its beacons carry a bounded summary of it.
 //!
 //! Rust (Leptos, Yew…), feature `rust-api`: with this crate linked into the application's
 //! own module, the page loads the driver and attaches it to that module (`attach(exports)`,

@@ -9,11 +9,11 @@ use super::rules::{Names, QUANTILES, SERVICE_LABEL};
 use super::spec::Spec;
 use super::{GeneratedFile, OpsError};
 use crate::catalogue::{
-    self, BROWSER_ERRORS, BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION, CACHE_FALLBACKS,
-    CACHE_LOAD_DURATION, CACHE_REQUESTS, DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX,
-    DB_CLIENT_CONNECTION_PENDING_REQUESTS, DB_CLIENT_CONNECTION_TIMEOUTS,
-    DB_CLIENT_CONNECTION_WAIT_TIME, DB_CLIENT_OPERATION_DURATION, DB_CLIENT_SLOW_QUERIES,
-    EXPORTER_DROPPED, HEALTH_CHECK_DURATION, HTTP_CLIENT_REQUEST_DURATION,
+    self, BROWSER_ERRORS, BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION,
+    BROWSER_WEB_VITAL_PART_DURATION, CACHE_FALLBACKS, CACHE_LOAD_DURATION, CACHE_REQUESTS,
+    DB_CLIENT_CONNECTION_COUNT, DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS,
+    DB_CLIENT_CONNECTION_TIMEOUTS, DB_CLIENT_CONNECTION_WAIT_TIME, DB_CLIENT_OPERATION_DURATION,
+    DB_CLIENT_SLOW_QUERIES, EXPORTER_DROPPED, HEALTH_CHECK_DURATION, HTTP_CLIENT_REQUEST_DURATION,
     HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_PANICS, HTTP_SERVER_REQUEST_DURATION,
     HTTP_SERVER_RESPONSE_BODY_SIZE, METRIC_OVERFLOW, MetricDef, MetricKind, OPERATION_CANCELLED,
     PROPAGATION_REJECTED, RUM_BEACONS_REJECTED, Unit,
@@ -353,6 +353,7 @@ fn cache_panels(b: &Board<'_>) -> Vec<Panel> {
 fn browser_panels(b: &Board<'_>) -> Vec<Panel> {
     let by = [http::ROUTE, browser::WEB_VITAL_NAME];
     let ratings = [browser::WEB_VITAL_NAME, browser::WEB_VITAL_RATING];
+    let parts = [browser::WEB_VITAL_NAME, browser::WEB_VITAL_PART];
     vec![
         panel(
             "Web vitals p75 by route",
@@ -390,6 +391,18 @@ fn browser_panels(b: &Board<'_>) -> Vec<Panel> {
         .target(
             format!("{}{}", b.n.rum_poor(), b.recorded("")),
             &legend(&by),
+        ),
+        panel(
+            "LCP sub-parts and INP phases p75",
+            "p75 of each part of LCP (time to first byte, resource load delay and duration, \
+             element render delay) and INP (input delay, processing, presentation delay) over \
+             5 minutes, from the attribution build's beacons: the part that dominates is what \
+             to fix.",
+            unit(BROWSER_WEB_VITAL_PART_DURATION.unit),
+        )
+        .target(
+            b.quantile(0.75, &BROWSER_WEB_VITAL_PART_DURATION, &parts, &[]),
+            &legend(&parts),
         ),
         panel("Browser errors", BROWSER_ERRORS.description, "ops").target(
             b.rate(&BROWSER_ERRORS, "", &[http::ROUTE, error::TYPE], &[]),
