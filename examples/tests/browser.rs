@@ -488,6 +488,12 @@ async fn attribution_matches_web_vitals_attribution() {
         demo.wait_for(|l| l["message"] == "web vital attribution" && l["fields"]["name"] == "INP");
     assert_eq!(logged["fields"]["element"], "#buy");
     assert_eq!(logged["fields"]["dominant_part"], "processing_duration");
+    assert_eq!(logged["fields"]["script_invoker"], "BUTTON#buy.onclick");
+    let script = logged["fields"]["script_url"].as_str().unwrap();
+    assert!(
+        script.ends_with("/app") && !script.contains('?'),
+        "the page's script URL without its query: {logged}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

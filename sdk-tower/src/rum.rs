@@ -198,7 +198,12 @@ fn record_attribution(vital: &VitalReport, route: &Arc<str>) {
         element = attribution.target.as_deref().unwrap_or_default(),
         url = text(&attribution.url),
         script_url = text(&attribution.script_url),
-        script_invoker = text(&attribution.script_invoker),
+        // `BUTTON#buy.onclick`, or a script's URL (its query cut).
+        script_invoker = attribution
+            .script_invoker
+            .as_deref()
+            .and_then(|invoker| invoker.split('?').next())
+            .unwrap_or_default(),
         script_duration = attribution.script_duration,
         largest_shift_value = attribution.largest_shift_value,
         script_subpart = ?attribution.script_subpart,

@@ -412,7 +412,8 @@ const attributed = (m, first, last) => {
 };
 
 // A beacon's bounded copy of LCP, INP and CLS attribution: selectors as web-vitals cuts
-// them (100 characters), URLs without query or fragment (200 characters), numbers.
+// them (100 characters), URLs without query or fragment (200 characters), invokers
+// without query (100 characters), numbers.
 const summary = (name, a) => {
   const url = (u) => u?.split(/[?#]/)[0].slice(0, 200);
   const script = a?.longestScript;
@@ -423,7 +424,9 @@ const summary = (name, a) => {
       interactionType: a.interactionType, inputDelay: a.inputDelay,
       processingDuration: a.processingDuration, presentationDelay: a.presentationDelay,
       loadState: a.loadState, scriptUrl: url(script?.entry.sourceURL),
-      scriptInvoker: script?.entry.invoker?.slice(0, 100), scriptSubpart: script?.subpart,
+      // An invoker is `BUTTON#buy.onclick` or a script's URL: its query is cut.
+      scriptInvoker: script?.entry.invoker?.split('?')[0].slice(0, 100),
+      scriptSubpart: script?.subpart,
       scriptDuration: script?.intersectingDuration }
       : name == 'CLS' ? { target: a.largestShiftTarget, largestShiftTime: a.largestShiftTime,
         largestShiftValue: a.largestShiftValue, loadState: a.loadState }
@@ -510,6 +513,11 @@ export const s = (unloading, droppedErrors, route, routeLength, traceId, traceId
   traceId = text(traceId, traceIdLength) || undefined;
   const { endpoint, service, version, env, otlpEndpoint } = config;
   const vitals = list.filter((v) => v.name);
+  // Attribution never costs a beacon its values: past 16 K characters (48 KiB at most in
+  // UTF-8, under the route's 64 KiB) the vitals go without it.
+  if (ATTRIBUTION && JSON.stringify(vitals).length > 16384) {
+    vitals.forEach((v) => delete v.attribution);
+  }
   const body = JSON.stringify({ service, version: version || undefined, env: env || undefined,
     traceId, route, vitals, errors: list.filter((v) => v.kind), droppedErrors });
   if (!(unloading && navigator.sendBeacon?.(endpoint, body))) post(endpoint, body, 'text/plain;charset=UTF-8');
