@@ -119,6 +119,15 @@ fn service_identity_precedence() {
 
     let legacy = ok(&[("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=qa")]);
     assert_eq!(legacy.service.environment.as_deref(), Some("qa"));
+
+    // Found by the `config_env` fuzz target: an empty `service.name=` names nothing.
+    let empty = ok(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "service.name=,service.version= ,deployment.environment.name=",
+    )]);
+    assert_eq!(empty.service.name, "unknown_service");
+    assert_eq!(empty.service.version, None);
+    assert_eq!(empty.service.environment, None);
 }
 
 #[test]
@@ -589,8 +598,16 @@ fn otlp_variables() {
         );
         rejected(&[(timeout, "10s")], timeout, "milliseconds");
         rejected(&[(compression, "zstd")], compression, "gzip or none");
-        rejected(&[(headers, "novalue")], headers, "key=value");
-        rejected(&[(headers, "bad key=1")], headers, "key=value");
+        // Header values are credentials: the error names the variable and the keys only.
+        for (value, quoted) in [("novalue", "…"), ("bad key=s3cr3t", "bad key=…")] {
+            let err = from(&[(headers, value)]).expect_err("invalid headers accepted");
+            let text = err.to_string();
+            assert!(
+                text.contains(headers) && text.contains(quoted) && !text.contains("s3cr3t"),
+                "{text}"
+            );
+            assert!(text.contains("key=value"), "{text}");
+        }
     }
 }
 

@@ -104,6 +104,15 @@ pub fn masked_text<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> String {
     out
 }
 
+/// The masked text of each command in an encoded request (RESP arrays of bulk strings,
+/// as redis-rs packs commands and pipelines); what does not decode ends the list.
+pub fn masked_packed(request: &[u8]) -> Vec<String> {
+    crate::arguments::decode_packed(request)
+        .iter()
+        .map(|command| masked_text(command.iter().map(Vec::as_slice)))
+        .collect()
+}
+
 /// Appends the masked CLI form of `args` to `out`, bounded by [`MAX_TEXT_LEN`].
 pub fn write_masked<'a>(out: &mut String, args: impl IntoIterator<Item = &'a [u8]>) {
     let mut args = args.into_iter();
@@ -223,6 +232,14 @@ fn truncate(out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn encoded_requests_are_masked_command_by_command() {
+        let request =
+            b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$6\r\nsecret\r\n*2\r\n$4\r\nAUTH\r\n$2\r\npw\r\n*1";
+        assert_eq!(super::masked_packed(request), ["SET k ?", "AUTH ?"]);
+        assert!(super::masked_packed(b"+OK\r\n").is_empty());
+    }
+
     use super::*;
 
     fn m(args: &[&str]) -> String {

@@ -297,6 +297,16 @@ fn review_counterexamples_stay_masked() {
         r#"SELECT "Col" FROM t"#
     );
     assert_eq!(sanitize_text(r#"SELECT "unterminated secret"#), "SELECT ?");
+    // Found by the `sql_sanitizer` fuzz target: PostgreSQL has no backtick quotes, so a
+    // backtick does not hide the literal after it (SQLite's backticks quote identifiers).
+    assert_eq!(
+        sanitize_text("SELECT ` N'secret` 17' FROM t"),
+        "SELECT ` ? FROM t"
+    );
+    assert_eq!(
+        sanitize_text_for("SELECT `col` FROM t WHERE a = 'secret'", Dialect::Sqlite),
+        "SELECT `col` FROM t WHERE a = ?"
+    );
 }
 
 #[test]

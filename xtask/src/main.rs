@@ -8,9 +8,14 @@
 //!   Chromium and ChromeDriver), then format check, clippy with `-D warnings` (also for
 //!   wasm32), the wasm32 build of sdk-core, the browser bundle and its size budget,
 //!   feature-combination checks, every test
-//!   (the demo's end-to-end browser scenarios included) and doctest, a one-iteration
+//!   (the demo's end-to-end browser scenarios included) and doctest, a few seconds of
+//!   every fuzz target (when the nightly toolchain is installed), a one-iteration
 //!   run of every benchmark, rustdoc of the library crates with warnings as errors, and
 //!   the performance gate (`gate`, below);
+//! - `fuzz [--runs N] [--seconds S] [TARGET…]`: the cargo-fuzz targets under `fuzz/`
+//!   (nightly), each until N executions (default 2,000,000) or S seconds, with a table of
+//!   executions and corpus sizes; the test command runs each for a few seconds when the
+//!   nightly toolchain is installed;
 //! - `wasm`: builds the optimized browser bundle into `sdk-wasm-rum/pkg/`, prints its raw,
 //!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
@@ -33,6 +38,7 @@
 //!   `benches/gate.toml` (3 % for instructions, 5 % for the Redis difference, 0.1
 //!   allocations); `--record` rewrites the recorded values and keeps margins and goals.
 
+mod fuzz;
 mod gate;
 mod load;
 mod wasm;
@@ -41,6 +47,10 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
+
+/// Seconds each fuzz target runs in the test command (the drill runs them for millions of
+/// executions).
+const FUZZ_SMOKE_SECONDS: u64 = 4;
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
 const CORE_FEATURES: [&str; 14] = [
@@ -90,6 +100,7 @@ fn main() -> ExitCode {
         "profile" => profile(),
         "gate" => gate::gate(&rest),
         "wasm" => wasm::bundle(),
+        "fuzz" => fuzz::fuzz(&rest),
         "peers" => ensure_postgres()
             .and_then(|()| ensure_redis())
             .and_then(|()| ensure_promtool())
@@ -98,7 +109,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | fuzz [--runs N] [--seconds S] [TARGET…] | peers>"
             );
             return ExitCode::from(2);
         }
@@ -278,6 +289,9 @@ fn test() -> Result {
     wasm::ensure_browser()?;
     // oha compiles for minutes on a fresh machine: beside the checks, needed by the tests.
     let load_generator = std::thread::spawn(load::ensure_load_generator);
+    // cargo-fuzz (for the fuzz smoke run) installs beside the checks too, where nightly is.
+    let nightly = fuzz::nightly_present();
+    let cargo_fuzz = nightly.then(|| std::thread::spawn(fuzz::ensure_cargo_fuzz));
     let test_agent = ensure_test_agent()?;
     let peers = [
         ("DDAPM_TEST_AGENT", test_agent.as_str()),
@@ -411,6 +425,20 @@ fn test() -> Result {
         "doctests",
         cargo().args(["test", "--workspace", "--all-features", "--doc"]),
     )?;
+    match cargo_fuzz {
+        Some(installed) => {
+            installed
+                .join()
+                .map_err(|_| "installing cargo-fuzz panicked".to_owned())??;
+            run_step("fuzz smoke run, every target", || {
+                fuzz::smoke(FUZZ_SMOKE_SECONDS)
+            })?;
+        }
+        None => eprintln!(
+            "the nightly toolchain is not installed: fuzz smoke run skipped \
+             (`rustup toolchain install nightly`, then `cargo xtask fuzz`)"
+        ),
+    }
     run(
         "rustdoc, broken links and markup as errors",
         cargo()

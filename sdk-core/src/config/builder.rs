@@ -146,11 +146,14 @@ impl ConfigBuilder {
             None => Vec::new(),
             Some(value) => parse_resource_attributes(&value)?,
         };
+        // An empty value (`service.name=`) names nothing: the next source decides.
         let from_resource = |key: &str| {
             resource_attributes
                 .iter()
                 .find(|(k, _)| k == key)
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.trim())
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
         };
 
         let name = match self.service_name {

@@ -98,7 +98,11 @@ fn check_otlp_var(env: &dyn Env, prefix: &str) -> Result<(), ConfigError> {
         && (!(value.starts_with("http://") || value.starts_with("https://"))
             || value.contains(char::is_whitespace))
     {
-        return Err(invalid(endpoint, &value, "an http:// or https:// URL"));
+        return Err(invalid(
+            endpoint,
+            &without_userinfo(&value),
+            "an http:// or https:// URL",
+        ));
     }
     if let Some(value) = env.var(timeout)?
         && !value.parse::<u64>().is_ok_and(|ms| ms > 0)
@@ -125,10 +129,61 @@ fn check_otlp_var(env: &dyn Env, prefix: &str) -> Result<(), ConfigError> {
         if !ok {
             return Err(invalid(
                 headers,
-                &value,
+                &redacted_headers(&value),
                 "comma-separated key=value pairs with header-name keys",
             ));
         }
     }
     Ok(())
+}
+
+/// Header pairs as an error may quote them: keys only (values are credentials), and `…`
+/// for a pair without `=`.
+fn redacted_headers(value: &str) -> String {
+    value
+        .split(',')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) => format!("{key}=…"),
+            None if pair.trim().is_empty() => String::new(),
+            None => "…".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A URL as an error may quote it: without a `user:password@` part.
+fn without_userinfo(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) if scheme.is_empty() => format!("…@{}", &rest[at + 1..]),
+        Some(at) => format!("{scheme}://…@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn errors_never_quote_credentials() {
+        assert_eq!(
+            redacted_headers("authorization=Bearer s3cr3t,Api-Key s3cr3t"),
+            "authorization=…,…"
+        );
+        assert_eq!(
+            without_userinfo("htps://user:s3cr3t@collector:4318/v1"),
+            "htps://…@collector:4318/v1"
+        );
+        assert_eq!(without_userinfo("collector:4318"), "collector:4318");
+        let error = crate::config::Config::builder()
+            .build_from_vars([("OTEL_EXPORTER_OTLP_HEADERS", "authorization Bearer s3cr3t")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("OTEL_EXPORTER_OTLP_HEADERS") && !error.contains("s3cr3t"),
+            "{error}"
+        );
+    }
 }

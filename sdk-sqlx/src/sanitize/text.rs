@@ -119,6 +119,12 @@ pub fn sanitize_text_for(sql: &str, dialect: Dialect) -> String {
                 i = skip_string(bytes, i, false);
                 out.literal();
             }
+            // PostgreSQL has no backtick quotes: a backtick is a character of its own, so
+            // a literal after one is still masked.
+            b'`' if dialect == Dialect::Postgres => {
+                out.token("`");
+                i += 1;
+            }
             b'"' | b'`' => {
                 let end = skip_quoted(bytes, i, b);
                 let terminated = end > i + 1 && bytes.get(end - 1) == Some(&b);
