@@ -361,9 +361,10 @@ impl VitalAttribution {
             .map(|(part, _)| part)
     }
 
-    /// Texts within [`MAX_ATTRIBUTION_TEXT`]; times finite within ±[`MAX_TIMING_MS`]
-    /// (a phase can come out slightly negative from the browser's rounding); the shift
-    /// score within [`MAX_CLS`].
+    /// Texts within [`MAX_ATTRIBUTION_TEXT`]; durations finite within ±[`MAX_TIMING_MS`]
+    /// (a phase can come out slightly negative from the browser's rounding); the largest
+    /// shift's time finite and not negative (a page may live for days); its score within
+    /// [`MAX_CLS`].
     pub fn is_valid(&self) -> bool {
         let texts = [
             &self.target,
@@ -380,7 +381,6 @@ impl VitalAttribution {
             self.processing_duration,
             self.presentation_delay,
             self.script_duration,
-            self.largest_shift_time,
         ];
         texts
             .iter()
@@ -392,6 +392,9 @@ impl VitalAttribution {
             && self
                 .largest_shift_value
                 .is_none_or(|v| v.is_finite() && (0.0..=MAX_CLS).contains(&v))
+            && self
+                .largest_shift_time
+                .is_none_or(|t| t.is_finite() && t >= 0.0)
     }
 }
 
@@ -658,8 +661,14 @@ mod tests {
         assert_eq!(inp.load_state, Some(LoadState::Complete));
 
         let long = format!(r#"{{"target":"{}"}}"#, "a".repeat(MAX_ATTRIBUTION_TEXT + 1));
+        // A shift after 20 minutes on a long-lived page is a time, not a duration.
+        let late = Beacon::parse(
+            body(r#"{"largestShiftTime":1200000,"largestShiftValue":0.2}"#).as_bytes(),
+        );
+        assert!(late.is_ok(), "{late:?}");
         for (attribution, reason) in [
             (r#"{"selector":"x"}"#, Rejection::Malformed),
+            (r#"{"largestShiftTime":-5}"#, Rejection::OutOfRange),
             (r#"{"loadState":"ready"}"#, Rejection::Malformed),
             (r#"{"inputDelay":1e300}"#, Rejection::OutOfRange),
             (r#"{"largestShiftValue":-1}"#, Rejection::OutOfRange),
