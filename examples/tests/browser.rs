@@ -489,6 +489,9 @@ async fn attribution_matches_web_vitals_attribution() {
     assert_eq!(logged["fields"]["element"], "#buy");
     assert_eq!(logged["fields"]["dominant_part"], "processing_duration");
     assert_eq!(logged["fields"]["script_invoker"], "BUTTON#buy.onclick");
+    assert_eq!(logged["fields"]["script_subpart"], "processing-duration");
+    assert_eq!(logged["fields"]["interaction_type"], "pointer");
+    assert_eq!(logged["fields"]["load_state"], "complete");
     let script = logged["fields"]["script_url"].as_str().unwrap();
     assert!(
         script.ends_with("/app") && !script.contains('?'),

@@ -295,6 +295,39 @@ pub enum InpPart {
     PresentationDelay,
 }
 
+impl InteractionType {
+    /// web-vitals' spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pointer => "pointer",
+            Self::Keyboard => "keyboard",
+        }
+    }
+}
+
+impl LoadState {
+    /// web-vitals' spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Loading => "loading",
+            Self::DomInteractive => "dom-interactive",
+            Self::DomContentLoaded => "dom-content-loaded",
+            Self::Complete => "complete",
+        }
+    }
+}
+
+impl InpPart {
+    /// web-vitals' spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InputDelay => "input-delay",
+            Self::ProcessingDuration => "processing-duration",
+            Self::PresentationDelay => "presentation-delay",
+        }
+    }
+}
+
 /// A part of a vital's time: LCP's four sub-parts, INP's three phases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VitalPart {
@@ -659,6 +692,23 @@ mod tests {
         assert_eq!(inp.dominant_part(), Some(VitalPart::ProcessingDuration));
         assert_eq!(inp.script_subpart, Some(InpPart::ProcessingDuration));
         assert_eq!(inp.load_state, Some(LoadState::Complete));
+        // The log's spellings are the wire's.
+        for (text, value) in [
+            (
+                InpPart::ProcessingDuration.as_str(),
+                serde_json::to_value(InpPart::ProcessingDuration),
+            ),
+            (
+                LoadState::DomContentLoaded.as_str(),
+                serde_json::to_value(LoadState::DomContentLoaded),
+            ),
+            (
+                InteractionType::Keyboard.as_str(),
+                serde_json::to_value(InteractionType::Keyboard),
+            ),
+        ] {
+            assert_eq!(serde_json::Value::from(text), value.unwrap());
+        }
 
         let long = format!(r#"{{"target":"{}"}}"#, "a".repeat(MAX_ATTRIBUTION_TEXT + 1));
         // A shift after 20 minutes on a long-lived page is a time, not a duration.

@@ -206,9 +206,9 @@ fn record_attribution(vital: &VitalReport, route: &Arc<str>) {
             .unwrap_or_default(),
         script_duration = attribution.script_duration,
         largest_shift_value = attribution.largest_shift_value,
-        script_subpart = ?attribution.script_subpart,
-        interaction_type = ?attribution.interaction_type,
-        load_state = ?attribution.load_state,
+        script_subpart = attribution.script_subpart.map(|p| p.as_str()).unwrap_or_default(),
+        interaction_type = attribution.interaction_type.map(|t| t.as_str()).unwrap_or_default(),
+        load_state = attribution.load_state.map(|s| s.as_str()).unwrap_or_default(),
         "web vital attribution"
     );
 }
