@@ -48,8 +48,8 @@ use std::time::Instant;
 
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
-/// Seconds each fuzz target runs in the test command (the drill runs them for millions of
-/// executions).
+/// Seconds each fuzz target runs in the test command (`cargo xtask fuzz` runs each for
+/// millions of executions).
 const FUZZ_SMOKE_SECONDS: u64 = 4;
 
 /// sdk-core features checked one at a time on top of `--no-default-features`.
