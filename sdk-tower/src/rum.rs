@@ -182,12 +182,9 @@ fn record_attribution(vital: &VitalReport, route: &Arc<str>) {
             ])
             .record(ms.max(0.0) / 1000.0);
     }
-    let text = |t: &Option<String>| {
-        t.as_deref()
-            .map(without_query)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    fn text(t: &Option<String>) -> &str {
+        t.as_deref().map(without_query).unwrap_or_default()
+    }
     tracing::info!(
         target: "sdk_tower::rum",
         name = vital.name.as_str(),
