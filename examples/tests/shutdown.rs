@@ -9,14 +9,14 @@
 
 mod common;
 
+use common::statsd::StatsdListener;
 use common::{Demo, hex, try_get};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::metric;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
-use std::net::UdpSocket;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const CLIENTS: u64 = 8;
@@ -98,50 +98,6 @@ async fn poll<T>(timeout: Duration, mut check: impl FnMut() -> Result<T, String>
             Err(err) if Instant::now() >= deadline => panic!("after {timeout:?}: {err}"),
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }
-    }
-}
-
-/// DogStatsD datagrams received on a UDP socket by a background thread.
-struct StatsdListener {
-    addr: String,
-    lines: Arc<Mutex<Vec<String>>>,
-}
-
-impl StatsdListener {
-    fn start() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let addr = socket.local_addr().unwrap().to_string();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let received = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            let mut buf = vec![0u8; 65_536];
-            while let Ok(n) = socket.recv(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                received
-                    .lock()
-                    .unwrap()
-                    .extend(text.lines().map(str::to_owned));
-            }
-        });
-        Self { addr, lines }
-    }
-
-    /// How many values of distribution `name` with tag `tag` arrived.
-    fn distribution_values(&self, name: &str, tag: &str) -> usize {
-        self.lines
-            .lock()
-            .unwrap()
-            .iter()
-            .filter_map(|line| {
-                let mut sections = line.split('|');
-                let (metric, values) = sections.next()?.split_once(':')?;
-                let kind = sections.next()?;
-                let tagged = sections
-                    .filter_map(|s| s.strip_prefix('#'))
-                    .any(|tags| tags.split(',').any(|t| t == tag));
-                (metric == name && kind == "d" && tagged).then(|| values.split(':').count())
-            })
-            .sum()
     }
 }
 

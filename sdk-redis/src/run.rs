@@ -144,7 +144,7 @@ impl Run {
         let outcome = match failure {
             None => Outcome::Ok,
             Some((code, message)) => {
-                let outcome = Outcome::failed_with(code.clone(), message);
+                let outcome = Outcome::failed_with(code.clone(), unquoted(message));
                 if let Some(state) = self.op.state_mut() {
                     state.status_code = Some(code);
                 }
@@ -153,6 +153,19 @@ impl Run {
         };
         self.op.finish(outcome);
     }
+}
+
+/// An error message without what the server quoted: Redis quotes the arguments it
+/// refused (`ERR unknown command 'X', with args beginning with: 'value'`, `… for CONFIG
+/// SET - 'param'`), and an argument can be a value or a credential. The message is cut
+/// at its first quote, and marked as cut.
+fn unquoted(mut message: String) -> String {
+    if let Some(at) = message.find(['\'', '"']) {
+        message.truncate(at);
+        message.truncate(message.trim_end().len());
+        message.push_str(" …");
+    }
+    message
 }
 
 /// Status code of a client-side error: the server's prefix (`WRONGTYPE`) or the kind.
@@ -284,5 +297,27 @@ impl<'a> PipelineRun<'a> {
             }
             Err(err) => self.run.finish(Some((error_code(err), err.to_string()))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unquoted;
+
+    #[test]
+    fn quoted_arguments_are_cut_from_error_messages() {
+        assert_eq!(
+            unquoted(
+                "ResponseError: unknown command 'NOPE', with args beginning with: 'hunter2'"
+                    .to_owned()
+            ),
+            "ResponseError: unknown command …"
+        );
+        assert_eq!(
+            unquoted("ERR Unknown option or number of arguments for CONFIG SET - \"x\"".to_owned()),
+            "ERR Unknown option or number of arguments for CONFIG SET - …"
+        );
+        let plain = "WRONGTYPE Operation against a key holding the wrong kind of value";
+        assert_eq!(unquoted(plain.to_owned()), plain);
     }
 }

@@ -234,13 +234,13 @@ pub(crate) fn ensure_load_generator() -> Result<PathBuf> {
     find_oha().ok_or_else(|| format!("oha {OHA_VERSION} does not run after installing it"))
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
 /// Builds the demo with `--release`; the binary's path (wherever the target dir is).
-fn build_demo() -> Result<PathBuf> {
+pub(crate) fn build_demo() -> Result<PathBuf> {
     eprintln!("==> build the demo (release)");
     let output = cargo()
         .args([
@@ -267,14 +267,17 @@ fn build_demo() -> Result<PathBuf> {
         .ok_or_else(|| "cargo build printed no executable for the demo".into())
 }
 
-fn free_addr() -> Result<SocketAddr> {
+pub(crate) fn free_addr() -> Result<SocketAddr> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free loopback port: {e}"))
 }
 
 /// `GET http://{addr}{target}` over HTTP/1.0 (no chunked bodies): status and body.
-fn http_get(addr: SocketAddr, target: &str) -> std::result::Result<(u16, String), String> {
+pub(crate) fn http_get(
+    addr: SocketAddr,
+    target: &str,
+) -> std::result::Result<(u16, String), String> {
     let mut stream =
         TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|e| e.to_string())?;
     stream
@@ -305,7 +308,11 @@ fn percent_encode(text: &str) -> String {
 }
 
 /// Polls `check` every 200 ms until it yields a value or `limit` passes.
-fn eventually<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> Result<T> {
+pub(crate) fn eventually<T>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> Option<T>,
+) -> Result<T> {
     let started = Instant::now();
     loop {
         if let Some(value) = check() {
@@ -543,7 +550,7 @@ struct ProcSample {
     cpu_s: f64,
 }
 
-fn read_proc(pid: u32, ticks_per_s: f64) -> Option<(u64, f64)> {
+pub(crate) fn read_proc(pid: u32, ticks_per_s: f64) -> Option<(u64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let rss = status
         .lines()
@@ -605,15 +612,15 @@ impl Sampler {
 
 /// One request as oha recorded it, its start relative to the measured run's start.
 #[derive(Clone, Copy)]
-struct Record {
-    start: f64,
-    latency: f64,
-    status: u16,
+pub(crate) struct Record {
+    pub(crate) start: f64,
+    pub(crate) latency: f64,
+    pub(crate) status: u16,
 }
 
 /// oha at `rate` requests/s for `seconds` over the URLs in `urls`, one record per request
 /// into `csv` (or none).
-fn oha_command(
+pub(crate) fn oha_command(
     program: &Path,
     urls: &Path,
     rate: f64,
@@ -637,7 +644,7 @@ fn oha_command(
     command
 }
 
-fn read_csv(path: &Path, offset: f64) -> Result<Vec<Record>> {
+pub(crate) fn read_csv(path: &Path, offset: f64) -> Result<Vec<Record>> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut records = Vec::new();
     // request-start,DNS,DNS+dialup,Response-delay,request-duration,bytes,status
@@ -656,7 +663,7 @@ fn read_csv(path: &Path, offset: f64) -> Result<Vec<Record>> {
 }
 
 /// Nearest-rank quantile of sorted values.
-fn quantile(sorted: &[f64], q: f64) -> f64 {
+pub(crate) fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -664,7 +671,7 @@ fn quantile(sorted: &[f64], q: f64) -> f64 {
     sorted[rank - 1]
 }
 
-fn sorted_latencies<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<f64> {
+pub(crate) fn sorted_latencies<'a>(records: impl Iterator<Item = &'a Record>) -> Vec<f64> {
     let mut latencies: Vec<f64> = records.map(|r| r.latency).collect();
     latencies.sort_by(f64::total_cmp);
     latencies

@@ -16,6 +16,10 @@
 //!   (nightly), each until N executions (default 2,000,000) or S seconds, with a table of
 //!   executions and corpus sizes; the test command runs each for a few seconds when the
 //!   nightly toolchain is installed;
+//! - `drill [--scenario outage|slow|throttle|all] [--fault-seconds N] [--fuzz-runs N]`: the
+//!   long reliability drills (`drill.rs`): the demo under load while its collector and
+//!   Datadog agent are down, slow or throttling, with the figures each one is held to,
+//!   then every fuzz target to N executions;
 //! - `wasm`: builds the optimized browser bundle into `sdk-wasm-rum/pkg/`, prints its raw,
 //!   gzip and brotli sizes and fails over the budget;
 //! - `bench [ARGS]`: the criterion benchmarks (arguments go to criterion);
@@ -38,6 +42,7 @@
 //!   `benches/gate.toml` (3 % for instructions, 5 % for the Redis difference, 0.1
 //!   allocations); `--record` rewrites the recorded values and keeps margins and goals.
 
+mod drill;
 mod fuzz;
 mod gate;
 mod load;
@@ -101,6 +106,7 @@ fn main() -> ExitCode {
         "gate" => gate::gate(&rest),
         "wasm" => wasm::bundle(),
         "fuzz" => fuzz::fuzz(&rest),
+        "drill" => drill::drill(&rest),
         "peers" => ensure_postgres()
             .and_then(|()| ensure_redis())
             .and_then(|()| ensure_promtool())
@@ -109,7 +115,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | fuzz [--runs N] [--seconds S] [TARGET…] | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | fuzz [--runs N] [--seconds S] [TARGET…] | drill [--scenario outage|slow|throttle|all] [--fault-seconds N] [--fuzz-runs N] | peers>"
             );
             return ExitCode::from(2);
         }
@@ -564,7 +570,7 @@ fn wait_for_postgres() -> Result {
 
 /// PostgreSQL on 127.0.0.1:5432 with database `test` and `pg_stat_statements` preloaded
 /// (sdk-sqlx's trace-comment test reads it): installed, started and configured as needed.
-fn ensure_postgres() -> Result {
+pub(crate) fn ensure_postgres() -> Result {
     if !succeeds("pg_isready", &["-q", "-h", "127.0.0.1", "-p", "5432"]) {
         if postgres_cluster().is_none() {
             if !is_root() {
@@ -609,7 +615,7 @@ fn redis_answers() -> bool {
 
 /// Redis on 127.0.0.1:6379 (sdk-redis tests, the demo's cache): installed and started
 /// when it does not answer; it keeps nothing on disk.
-fn ensure_redis() -> Result {
+pub(crate) fn ensure_redis() -> Result {
     if redis_answers() {
         return Ok(());
     }
@@ -711,7 +717,7 @@ const TEST_AGENT_VERSION: &str = "1.69.1";
 
 /// The Datadog test agent from PyPI in a virtualenv under `target/peers/`; returns the
 /// program path. `$DDAPM_TEST_AGENT` wins when it runs.
-fn ensure_test_agent() -> Result<String> {
+pub(crate) fn ensure_test_agent() -> Result<String> {
     if let Ok(program) = std::env::var("DDAPM_TEST_AGENT")
         && succeeds(&program, &["--version"])
     {

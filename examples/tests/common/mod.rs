@@ -4,6 +4,7 @@
 pub(crate) mod browser;
 pub(crate) mod exposition;
 pub(crate) mod prometheus;
+pub(crate) mod statsd;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};

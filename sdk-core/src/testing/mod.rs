@@ -305,10 +305,21 @@ fn free_port() -> Result<u16, String> {
 impl TestAgent {
     /// Starts the agent and waits (up to 30 s) until it answers.
     pub fn start() -> Result<Self, String> {
+        Self::start_at(free_port()?)
+    }
+
+    /// Starts the agent with its trace API at `port` (for instance where an agent that
+    /// was stopped listened) and waits (up to 30 s) until it answers.
+    pub fn start_at(port: u16) -> Result<Self, String> {
         let program =
             std::env::var_os("DDAPM_TEST_AGENT").unwrap_or_else(|| "ddapm-test-agent".into());
-        let (port, otlp_http_port, otlp_grpc_port) = (free_port()?, free_port()?, free_port()?);
-        let child = std::process::Command::new(&program)
+        Self::start_program_at(&program, port)
+    }
+
+    /// Starts `program` (a `ddapm-test-agent`) with its trace API at `port`.
+    pub fn start_program_at(program: &std::ffi::OsStr, port: u16) -> Result<Self, String> {
+        let (otlp_http_port, otlp_grpc_port) = (free_port()?, free_port()?);
+        let child = std::process::Command::new(program)
             .args([
                 "--port",
                 &port.to_string(),

@@ -60,6 +60,11 @@ struct State {
     received: Received,
     /// Statuses (and `Retry-After` seconds) to answer the next HTTP requests with.
     script: VecDeque<(u16, Option<u64>)>,
+    /// Status (and `Retry-After` seconds) every HTTP request gets while set, after the
+    /// script.
+    refuse: Option<(u16, Option<u64>)>,
+    /// How long each HTTP request waits before it is answered.
+    delay: Duration,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -189,8 +194,13 @@ async fn http_export(
             )
         })
         .collect();
+    let delay = lock(&state).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut state = lock(&state);
-    let (status, retry_after) = state.script.pop_front().unwrap_or((200, None));
+    let refuse = state.refuse;
+    let (status, retry_after) = state.script.pop_front().or(refuse).unwrap_or((200, None));
     state.received.http_requests.push(SeenRequest {
         path: path.clone(),
         headers: seen_headers,
@@ -347,6 +357,18 @@ impl OtlpReceiver {
     /// Answers the next HTTP requests with these statuses (and `Retry-After` seconds).
     pub fn script_http(&self, answers: impl IntoIterator<Item = (u16, Option<u64>)>) {
         lock(&self.state).script.extend(answers);
+    }
+
+    /// Answers every HTTP request with `status` (and `Retry-After` seconds) until called
+    /// with `None`: a collector that throttles (`429`) or is overloaded (`503`).
+    pub fn refuse_http(&self, answer: Option<(u16, Option<u64>)>) {
+        lock(&self.state).refuse = answer;
+    }
+
+    /// Makes every HTTP request wait `delay` before it is answered (zero: answer at
+    /// once): a collector that answers slowly.
+    pub fn delay_http(&self, delay: Duration) {
+        lock(&self.state).delay = delay;
     }
 
     /// A copy of everything received.

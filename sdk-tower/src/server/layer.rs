@@ -86,8 +86,11 @@ impl HttpServerLayer {
     }
 
     /// Records these request headers as `http.request.header.<name>` span attributes.
-    /// `authorization`, `cookie`, `set-cookie` and `proxy-authorization` are recorded as
-    /// `[REDACTED]` whatever this list says. Invalid header names are ignored.
+    /// `authorization`, `cookie`, `set-cookie`, `proxy-authorization` and every header whose
+    /// name marks a credential (containing `auth`, `token`, `secret`, `key`, `session`,
+    /// `passw`, `credential`, `signature`, `csrf` or `xsrf`: `x-api-key`, `x-auth-token`, …)
+    /// are recorded as `[REDACTED]` whatever this list says. Invalid header names are
+    /// ignored.
     pub fn record_headers<I, N>(self, names: I) -> Self
     where
         I: IntoIterator<Item = N>,

@@ -54,7 +54,61 @@ pub const REDACTED_HEADERS: [&str; 4] = [
     "proxy-authorization",
 ];
 
-/// Whether header `name` is always recorded as `[REDACTED]`.
+/// Parts of a header name that mark a credential (`x-api-key`, `x-auth-token`,
+/// `x-session-id`, `x-csrf-token`, …): such headers are recorded as `[REDACTED]` too.
+pub const REDACTED_NAME_PARTS: [&str; 11] = [
+    "auth",
+    "token",
+    "secret",
+    "key",
+    "session",
+    "cookie",
+    "passw",
+    "credential",
+    "signature",
+    "csrf",
+    "xsrf",
+];
+
+/// Whether header `name` is always recorded as `[REDACTED]`: one of
+/// [`REDACTED_HEADERS`], or a name containing one of [`REDACTED_NAME_PARTS`] (header
+/// names are lower case).
 pub(crate) fn is_redacted(name: &http::HeaderName) -> bool {
-    REDACTED_HEADERS.contains(&name.as_str())
+    let name = name.as_str();
+    REDACTED_HEADERS.contains(&name) || REDACTED_NAME_PARTS.iter().any(|part| name.contains(part))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_redacted;
+    use http::HeaderName;
+
+    #[test]
+    fn credential_headers_are_redacted_by_name() {
+        for name in [
+            "authorization",
+            "proxy-authorization",
+            "cookie",
+            "set-cookie",
+            "x-api-key",
+            "api-key",
+            "x-auth-token",
+            "x-amz-security-token",
+            "x-session-id",
+            "x-csrf-token",
+            "x-hub-signature-256",
+            "x-client-secret",
+        ] {
+            assert!(is_redacted(&HeaderName::from_static(name)), "{name}");
+        }
+        for name in [
+            "user-agent",
+            "x-request-id",
+            "accept-language",
+            "keep-alive",
+            "content-type",
+        ] {
+            assert!(!is_redacted(&HeaderName::from_static(name)), "{name}");
+        }
+    }
 }
