@@ -61,8 +61,9 @@ const EXPECTED: [(&str, &str); 4] = [
 ];
 
 /// Panels whose signal only exists after an event this run does not cause.
-const EVENT_ONLY: [&str; 6] = [
+const EVENT_ONLY: [&str; 7] = [
     "Handler panics",
+    "Callback panics",
     "Cardinality overflow",
     "Cancelled operations",
     "Pool timeouts",

@@ -14,6 +14,8 @@
 //! - `prometheus` (feature `prometheus`): text exposition with the catalogue's buckets;
 //! - `spans`, `export` (features `tracing`, `export`, `otlp`, `datadog`, `dogstatsd`):
 //!   finished spans and the OTLP, Datadog and DogStatsD exporters;
+//! - `callback` (feature `metrics`): user code run by the SDK (classifiers, health checks,
+//!   cache loaders, exporters), its panics caught and counted;
 //! - `init` (features `json-logs` + `prometheus`): one call that installs it all.
 //!
 //! ## Usage
@@ -80,6 +82,9 @@ pub mod operation;
 
 #[cfg(feature = "metrics")]
 pub mod handles;
+
+#[cfg(feature = "metrics")]
+pub mod callback;
 
 #[cfg(feature = "json-logs")]
 pub mod logs;

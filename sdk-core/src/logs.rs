@@ -20,6 +20,18 @@
 //! | `dd.service`, `dd.env`, `dd.version` | string | from the configuration, when set |
 //!
 //! Lines are filtered by `RUST_LOG` (see [`crate::init`]).
+//!
+//! Installed by [`crate::init`], lines reach stdout through a bounded queue and a writer
+//! thread, so logging never blocks or fails the application: a line that finds the queue
+//! full is dropped (`sdk.reason="queue_full"`), one stdout cannot take (a full disk, a
+//! closed pipe) is lost (`sdk.reason="write_error"`), both counted in
+//! `sdk.exporter.dropped{sdk.signal="logs"}`.
+
+#[cfg(feature = "prometheus")]
+mod output;
+
+#[cfg(feature = "prometheus")]
+pub(crate) use output::LossCountingOutput;
 
 use crate::config::ServiceInfo;
 use std::cell::RefCell;

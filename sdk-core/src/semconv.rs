@@ -190,6 +190,9 @@ pub mod sdk {
     pub const CHECK_STATUS: &str = "sdk.health.status";
     /// What kind of operation (`http.server`, `http.client`, `db.sql`, `db.redis`).
     pub const OPERATION: &str = "sdk.operation";
+    /// Which kind of user callback (`classifier`, `health_check`, `cache_loader`,
+    /// `exporter`).
+    pub const CALLBACK: &str = "sdk.callback";
 }
 
 /// RPC attributes.

@@ -33,7 +33,7 @@
 
 use crate::config::{Config, LogsExporter, TracesExporter};
 use crate::init::{CountingWriter, InitError, LOG_QUEUE_LINES, TelemetryGuard, install_metrics};
-use crate::logs::{JsonLogLayer, LogFilter};
+use crate::logs::{JsonLogLayer, LogFilter, LossCountingOutput};
 use crate::trace::TraceContextLayer;
 use tracing::Subscriber;
 use tracing_appender::non_blocking::NonBlockingBuilder;
@@ -167,7 +167,7 @@ impl TelemetryBuilder {
                 .lossy(true)
                 .buffered_lines_limit(LOG_QUEUE_LINES)
                 .thread_name("sdk-log-writer")
-                .finish(std::io::stdout());
+                .finish(LossCountingOutput::new(std::io::stdout()));
             let layer = JsonLogLayer::new(CountingWriter::new(writer), &config.service)
                 .with_filter(LogFilter::new(filter));
             (Some(layer), Some(guard))

@@ -292,3 +292,92 @@ fn console_exporter_writes_one_json_line_per_span() {
     assert_eq!(lines[0]["kind"], "internal");
     assert_eq!(lines[0]["status"], "unset");
 }
+
+/// A custom exporter with a bug: it panics on batches while `broken`, and on shutdown.
+struct Buggy {
+    broken: Arc<std::sync::atomic::AtomicBool>,
+    exported: Arc<Mutex<Vec<usize>>>,
+}
+
+impl SpanExporter for Buggy {
+    fn name(&self) -> &'static str {
+        "buggy"
+    }
+    fn export(&mut self, batch: &[FinishedSpan], _deadline: Instant) -> Result<(), ExportError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("exporter bug on {} spans", batch.len());
+        }
+        self.exported.lock().unwrap().push(batch.len());
+        Ok(())
+    }
+    fn shutdown(&mut self) {
+        panic!("exporter bug at shutdown");
+    }
+}
+
+#[test]
+fn a_panicking_exporter_loses_its_batch_counted_and_the_worker_exports_the_next() {
+    let broken = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let exported = Arc::new(Mutex::new(Vec::new()));
+    let mut config = BatchConfig::default();
+    // Exports happen on the flushes below only.
+    config.schedule_delay = Duration::from_secs(3600);
+    config.max_queue_size = 100;
+    config.max_export_batch_size = 10;
+    let span = finished(3);
+    let recorded = capture_metrics(|| {
+        let processor = BatchSpanProcessor::new(
+            Box::new(Buggy {
+                broken: Arc::clone(&broken),
+                exported: Arc::clone(&exported),
+            }),
+            config,
+        )
+        .unwrap();
+        for _ in 0..2 {
+            processor.submit(span.clone());
+        }
+        assert!(
+            !processor.force_flush(Duration::from_secs(30)),
+            "a flush whose export panicked reports a failure"
+        );
+        broken.store(false, std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..3 {
+            processor.submit(span.clone());
+        }
+        assert!(
+            processor.force_flush(Duration::from_secs(30)),
+            "the worker survived the panic and exports the next batch"
+        );
+        assert!(
+            processor.shutdown(Duration::from_secs(30)),
+            "a panic in the exporter's shutdown does not fail the shutdown"
+        );
+    });
+    assert_eq!(*exported.lock().unwrap(), vec![3]);
+    let counter = |name: &str, label: (&str, &str)| -> u64 {
+        recorded
+            .iter()
+            .filter(|m| m.name == name)
+            .filter(|m| m.labels.contains(&(label.0.to_owned(), label.1.to_owned())))
+            .map(|m| match m.value {
+                RecordedValue::Counter(n) => n,
+                _ => 0,
+            })
+            .sum()
+    };
+    assert_eq!(
+        counter("sdk.exporter.dropped", ("sdk.reason", "panic")),
+        2,
+        "the panicked batch's spans are counted as dropped: {recorded:?}"
+    );
+    assert_eq!(
+        counter("sdk.exporter.dropped", ("sdk.reason", "export_failed")),
+        0
+    );
+    assert_eq!(
+        counter("sdk.callback.panics", ("sdk.callback", "exporter")),
+        2,
+        "one panic in export, one in shutdown: {recorded:?}"
+    );
+}

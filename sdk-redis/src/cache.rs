@@ -3,6 +3,7 @@
 
 use crate::connection::InstrumentedConnection;
 use redis::aio::ConnectionLike;
+use sdk_core::callback::{Callback, call_future};
 use sdk_core::catalogue::{CACHE_FALLBACKS, CACHE_LOAD_DURATION};
 use sdk_core::semconv::{cache, error};
 use serde::Serialize;
@@ -106,6 +107,17 @@ where
     ///
     /// Concurrent misses of one key share one loader run; its error reaches each of them
     /// and is not stored.
+    ///
+    /// # Panics
+    ///
+    /// When `loader` panics (your code, so your panic): the cache cleans up first (the
+    /// load ends, nothing is stored, the key has no load in progress any more), the load is
+    /// recorded in `sdk.cache.load.duration` with `error.type="panic"` and counted in
+    /// `sdk.callback.panics{sdk.callback="cache_loader"}`, then the panic continues in this
+    /// call, with its payload, as it would without the cache. It is not turned into an
+    /// `Err`: the error type is the loader's own `E`, which cannot hold it. A request that
+    /// was waiting on that load is not failed by it: it runs its own loader. The cache stays
+    /// usable, and the next miss of the key loads again.
     pub async fn get_or_load<T, E, F, Fut>(
         &self,
         key: &str,
@@ -157,7 +169,7 @@ where
                 };
                 led.store(true, Ordering::Relaxed);
                 let started = Instant::now();
-                let loaded = loader().await.map_err(Arc::new);
+                let loaded = call_future(Callback::CacheLoader, async { loader().await }).await;
                 let mut labels: Vec<(&'static str, metrics::SharedString)> = Vec::new();
                 if let Some(prefix) = &prefix {
                     labels.push((
@@ -165,13 +177,23 @@ where
                         metrics::SharedString::from(Arc::clone(prefix)),
                     ));
                 }
-                if loaded.is_err() {
-                    labels.push((error::TYPE, metrics::SharedString::const_str("loader")));
+                let failure = match &loaded {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(_)) => Some("loader"),
+                    Err(_) => Some("panic"),
+                };
+                if let Some(failure) = failure {
+                    labels.push((error::TYPE, metrics::SharedString::const_str(failure)));
                 }
                 CACHE_LOAD_DURATION
                     .histogram(&labels)
                     .record(started.elapsed().as_secs_f64());
-                loaded
+                match loaded {
+                    Ok(loaded) => loaded.map_err(Arc::new),
+                    // Unwinding drops `_landing` (the flight ends) and the cell's permit
+                    // (the cell stays empty for whoever waits on it).
+                    Err(panic) => panic.resume(),
+                }
             })
             .await
             .clone();

@@ -1,8 +1,17 @@
 //! Which responses are failures, for span status and `error.type`.
+//!
+//! A classifier is the user's code run on every response: one that panics never fails the
+//! request. The layer then classifies that response as its default would ([`ServerErrors`]
+//! on the server, [`ClientErrors`] on the client) and counts the panic in
+//! `sdk.callback.panics{sdk.callback="classifier"}`.
 
 use http::{HeaderMap, StatusCode};
+use sdk_core::callback::{Callback, call};
 
 /// Decides whether a response status is a failure of the server.
+///
+/// A panic in `is_error` is caught: the layer's default classification applies to that
+/// response and `sdk.callback.panics` counts it (see the [module](self)).
 pub trait ClassifyStatus: Send + Sync + 'static {
     /// `true` when `status` counts as an error.
     fn is_error(&self, status: StatusCode) -> bool;
@@ -35,6 +44,17 @@ impl ClassifyStatus for ClientErrors {
     fn is_error(&self, status: StatusCode) -> bool {
         status.is_client_error() || status.is_server_error()
     }
+}
+
+/// `classify`'s answer for `status`, or `default`'s when `classify` panics (counted and
+/// logged by [`sdk_core::callback`]).
+pub(crate) fn is_error_or_default(
+    classify: &dyn ClassifyStatus,
+    default: impl ClassifyStatus,
+    status: StatusCode,
+) -> bool {
+    call(Callback::Classifier, || classify.is_error(status))
+        .unwrap_or_else(|_| default.is_error(status))
 }
 
 /// gRPC status codes a server reports as its own failure (OpenTelemetry's RPC conventions):

@@ -15,11 +15,18 @@
 //! Readiness runs every check concurrently, each bounded by the timeout, answers 200 when
 //! all pass and 503 otherwise, with a JSON body listing each check's status and latency.
 //! Every run is measured in `sdk.health.check.duration` by check and outcome.
+//!
+//! A check that panics, when called or while it runs, fails (`status: "fail"`, `error:
+//! "check panicked"`) like a check that returns an error: the other checks still report,
+//! the endpoint answers a well-formed 503 and the next call runs every check again. The
+//! panic is counted in `sdk.callback.panics{sdk.callback="health_check"}`; its message is
+//! left to the panic hook (stderr), never put in the report.
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use metrics::SharedString;
+use sdk_core::callback::{Callback, call_future};
 use sdk_core::catalogue::HEALTH_CHECK_DURATION;
 use sdk_core::semconv::sdk;
 use serde::Serialize;
@@ -159,11 +166,15 @@ impl Health {
     pub async fn report(&self) -> Report {
         let runs = self.checks.iter().map(|check| async move {
             let started = Instant::now();
-            let outcome = tokio::time::timeout(self.timeout, check.check()).await;
+            // `check()` is called inside the guarded future: a panic making the future is
+            // caught as well as one while it runs.
+            let run = call_future(Callback::HealthCheck, async { check.check().await });
+            let outcome = tokio::time::timeout(self.timeout, run).await;
             let latency = started.elapsed();
             let (status, error) = match outcome {
-                Ok(Ok(())) => ("ok", None),
-                Ok(Err(reason)) => ("fail", Some(reason.to_string())),
+                Ok(Ok(Ok(()))) => ("ok", None),
+                Ok(Ok(Err(reason))) => ("fail", Some(reason.to_string())),
+                Ok(Err(_)) => ("fail", Some("check panicked".to_owned())),
                 Err(_) => (
                     "timeout",
                     Some(format!("no answer within {} ms", self.timeout.as_millis())),

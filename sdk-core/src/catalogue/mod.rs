@@ -376,15 +376,20 @@ catalogue! {
     /// Incoming trace-context headers that were malformed and ignored.
     PROPAGATION_REJECTED = { "sdk.propagation.rejected", Counter, Unit::Count("{header}"),
         "Malformed trace-context headers ignored during extraction.", &[sdk::PROPAGATOR], NO_BUCKETS, 20 }
-    /// Telemetry items dropped because a queue was full or an export failed.
+    /// Telemetry items dropped because a queue was full, an export failed or panicked, or a
+    /// log line could not be written.
     EXPORTER_DROPPED = { "sdk.exporter.dropped", Counter, Unit::Count("{item}"),
-        "Telemetry items dropped by the SDK (queue full or export failed).", &[sdk::SIGNAL, sdk::EXPORTER, sdk::REASON], NO_BUCKETS, 50 }
+        "Telemetry items dropped by the SDK (queue full, export failed or panicked, log line not written).", &[sdk::SIGNAL, sdk::EXPORTER, sdk::REASON], NO_BUCKETS, 50 }
     /// Recordings folded into the overflow series by the cardinality guard.
     METRIC_OVERFLOW = { "sdk.metric.overflow", Counter, Unit::Count("{recording}"),
         "Recordings folded into a metric's overflow series by the cardinality guard.", &[sdk::METRIC], NO_BUCKETS, 100 }
     /// Operations dropped before they finished (client gone, timeout, `select!`).
     OPERATION_CANCELLED = { "sdk.operation.cancelled", Counter, Unit::Count("{operation}"),
         "Operations (requests, outbound calls, queries, commands) dropped before they finished.", &[sdk::OPERATION], NO_BUCKETS, 20 }
+    /// Panics in user callbacks run by the SDK, caught so that they fail neither the
+    /// request nor the process.
+    CALLBACK_PANICS = { "sdk.callback.panics", Counter, Unit::Count("{panic}"),
+        "Panics in user callbacks (classifier, health check, cache loader, exporter) caught by the SDK.", &[sdk::CALLBACK], NO_BUCKETS, 10 }
 }
 
 /// The catalogue as a Markdown table (the source of `docs/metrics.md`).

@@ -7,6 +7,9 @@
 //! exports batches of up to `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans every
 //! `OTEL_BSP_SCHEDULE_DELAY`, or sooner when a batch is full, each export bounded by
 //! `OTEL_BSP_EXPORT_TIMEOUT`. Failed batches are counted with `sdk.reason="export_failed"`.
+//! An exporter that panics (a custom one, say) does not stop the worker: that batch is
+//! dropped and counted with `sdk.reason="panic"` (and in `sdk.callback.panics`), and the
+//! next batches are exported as usual.
 //!
 //! Flush and shutdown export every span queued when they were asked, in batches, each
 //! export bounded by `OTEL_BSP_EXPORT_TIMEOUT` and all of them by the request's deadline;
@@ -25,6 +28,7 @@ pub mod otlp;
 pub mod otlp_logs;
 #[cfg(feature = "otlp")]
 pub mod otlp_metrics;
+mod panic_safe;
 pub mod retry;
 mod worker;
 
@@ -34,6 +38,7 @@ use crate::semconv::sdk;
 use crate::spans::{FinishedSpan, SpanSink};
 use crossbeam_channel::{Receiver, Sender, bounded, select};
 use crossbeam_queue::ArrayQueue;
+use panic_safe::PanicSafeExporter;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use worker::{Control, Pending, WorkerHandle, export_deadline};
@@ -50,6 +55,9 @@ pub enum ExportError {
     /// The receiver could not be reached or kept failing until the deadline.
     #[error("export failed: {0}")]
     Failed(String),
+    /// The exporter panicked; the batch is dropped, the worker carries on.
+    #[error("the exporter panicked")]
+    Panicked,
 }
 
 /// Sends batches of finished spans somewhere. Runs on the worker thread only.
@@ -85,6 +93,8 @@ impl BatchSpanProcessor {
         let dropped = drop_counter(exporter.name(), "queue_full");
         // Handles are registered here, with the caller's recorder, not on the worker thread.
         let failed = drop_counter(exporter.name(), "export_failed");
+        let panicked = drop_counter(exporter.name(), "panic");
+        let exporter: Box<dyn SpanExporter> = Box::new(PanicSafeExporter::new(exporter));
         let spans = Arc::clone(&queue);
         let worker =
             WorkerHandle::spawn(format!("sdk-{}-spans", exporter.name()), move |control| {
@@ -95,6 +105,7 @@ impl BatchSpanProcessor {
                     woken,
                     control,
                     failed,
+                    panicked,
                 }
                 .run()
             })?;
@@ -230,6 +241,8 @@ struct Worker {
     woken: Receiver<()>,
     control: Receiver<Control>,
     failed: metrics::Counter,
+    /// Spans of batches whose export panicked.
+    panicked: metrics::Counter,
 }
 
 impl Worker {
@@ -325,7 +338,10 @@ impl Worker {
         let deadline = export_deadline(self.config.export_timeout, limit);
         let result = self.exporter.export(batch, deadline);
         if let Err(err) = &result {
-            self.failed.increment(batch.len() as u64);
+            match err {
+                ExportError::Panicked => self.panicked.increment(batch.len() as u64),
+                _ => self.failed.increment(batch.len() as u64),
+            }
             tracing::debug!(target: "sdk_core::export", exporter = self.exporter.name(), error = %err, spans = batch.len(), "span export failed");
         }
         let exported = batch.len();
@@ -485,6 +501,7 @@ mod tests {
             woken,
             control,
             failed: metrics::Counter::noop(),
+            panicked: metrics::Counter::noop(),
         };
         let limit = Instant::now() + Duration::from_millis(120);
         assert!(!worker.drain(&mut Vec::new(), 10, Some(limit)));

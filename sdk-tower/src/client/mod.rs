@@ -10,7 +10,7 @@ pub use layer::{ClientFuture, HttpClient, HttpClientLayer};
 #[cfg(feature = "reqwest")]
 pub use reqwest_middleware::ReqwestMiddleware;
 
-use crate::classify::{ClassifyStatus, ClientErrors, status_text};
+use crate::classify::{ClassifyStatus, ClientErrors, is_error_or_default, status_text};
 use metrics::SharedString;
 use sdk_core::catalogue::HTTP_CLIENT_REQUEST_DURATION;
 use sdk_core::operation::{CancelledCounter, Finished, OnFinish, Operation, Outcome};
@@ -201,7 +201,7 @@ impl ClientCall {
                 if let Some(state) = self.operation.state_mut() {
                     state.status = Some(status);
                 }
-                if self.classify.is_error(status) {
+                if is_error_or_default(&*self.classify, ClientErrors, status) {
                     Outcome::failed(status_text(status))
                 } else {
                     Outcome::Ok

@@ -4,7 +4,7 @@
 use super::body::ResponseBody;
 use super::finish::{Request, end};
 use super::grpc::read_grpc_status;
-use crate::classify::{is_grpc, status_text};
+use crate::classify::{ServerErrors, is_error_or_default, is_grpc, status_text};
 use crate::panic::PanicCaught;
 use http::{HeaderName, HeaderValue, Response};
 use pin_project_lite::pin_project;
@@ -151,7 +151,7 @@ where
                             labels.push((keys::ROUTE, route.to_string().into()));
                         }
                         HTTP_SERVER_PANICS.counter(&labels).increment(1);
-                    } else if state.config.classify.is_error(status) {
+                    } else if is_error_or_default(&*state.config.classify, ServerErrors, status) {
                         state.fail(status_text(status));
                     }
                 }
