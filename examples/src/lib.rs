@@ -62,6 +62,8 @@ pub struct AppState {
     db: db::Database,
     cache: Option<sdk_redis::Cache<redis::aio::ConnectionManager>>,
     users_seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// Beacons a second and burst per client on `/rum`; `None`: not limited.
+    rum_rate_limit: Option<(u32, u32)>,
 }
 
 impl AppState {
@@ -80,7 +82,15 @@ impl AppState {
             db,
             cache,
             users_seen: Arc::default(),
+            rum_rate_limit: None,
         }
+    }
+
+    /// Limits each client to `per_second` beacons a second and `burst` at once on `/rum`
+    /// (the demo binary serves with connect info, so clients are their peer addresses).
+    pub fn with_rum_rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.rum_rate_limit = Some((per_second, burst));
+        self
     }
 
     /// Records where this service listens, for `/chain`.
@@ -122,6 +132,12 @@ fn routes(
             async move { Ok(ping.await?) }
         }));
     }
+    let mut rum = sdk_tower::rum::RumIngest::new()
+        .routes(page::RUM_ROUTES)
+        .allow_any_origin();
+    if let Some((per_second, burst)) = state.rum_rate_limit {
+        rum = rum.rate_limit_per_client(per_second, burst);
+    }
     let mut router = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
@@ -133,12 +149,7 @@ fn routes(
         .route("/app/hero.png", get(page::hero_image))
         .route("/app/wv/{file}", get(page::web_vitals))
         .route("/pkg/{file}", get(page::pkg_file))
-        .route_service(
-            "/rum",
-            sdk_tower::rum::RumIngest::new()
-                .routes(page::RUM_ROUTES)
-                .allow_any_origin(),
-        )
+        .route_service("/rum", rum)
         .route("/fail", get(fail))
         .route("/chain", get(chain))
         .route_service("/health/live", health.liveness())

@@ -4,7 +4,9 @@
 //! from the standard `OTEL_*` / `DD_*` variables; with none set it logs JSON to stdout and
 //! serves Prometheus metrics at `/metrics`. The database is a SQLite file in the temporary
 //! directory unless `DATABASE_URL=postgres://…` is set; the cache is Redis at `REDIS_URL`,
-//! else `redis://127.0.0.1:6379` when it answers, else off.
+//! else `redis://127.0.0.1:6379` when it answers, else off. `DEMO_RUM_RATE_LIMIT=RATE,BURST`
+//! (such as `10,30`) limits each client's beacons on `/rum` to RATE a second and BURST at
+//! once; unset, beacons are not rate-limited.
 //!
 //! On SIGTERM (Kubernetes, systemd, `docker stop`) or SIGINT (Ctrl-C) it stops accepting
 //! connections, lets the requests in flight finish, delivers the telemetry they recorded
@@ -15,6 +17,26 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 const DEFAULT_ADDR: &str = "127.0.0.1:3000";
+const RUM_RATE_LIMIT_ENV: &str = "DEMO_RUM_RATE_LIMIT";
+
+/// `DEMO_RUM_RATE_LIMIT`: beacons a second and burst per client, or `None` when unset.
+fn rum_rate_limit() -> Result<Option<(u32, u32)>, String> {
+    let Some(text) = std::env::var(RUM_RATE_LIMIT_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let parsed = text
+        .split_once(',')
+        .and_then(|(rate, burst)| Some((rate.trim().parse().ok()?, burst.trim().parse().ok()?)));
+    match parsed {
+        Some((rate, burst)) if rate > 0 && burst > 0 => Ok(Some((rate, burst))),
+        _ => Err(format!(
+            "invalid value {text:?} for {RUM_RATE_LIMIT_ENV}: expected RATE,BURST (beacons a second and at once per client, both at least 1) such as 10,30"
+        )),
+    }
+}
 
 fn listen_addr() -> Result<SocketAddr, String> {
     let mut args = std::env::args().skip(1);
@@ -55,6 +77,13 @@ fn listen_addr() -> Result<SocketAddr, String> {
 async fn main() -> ExitCode {
     let addr = match listen_addr() {
         Ok(addr) => addr,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    let rum_rate_limit = match rum_rate_limit() {
+        Ok(limit) => limit,
         Err(err) => {
             eprintln!("demo: {err}");
             return ExitCode::from(2);
@@ -104,7 +133,10 @@ async fn main() -> ExitCode {
     };
     tracing::info!(target: "demo::startup", database = db.system(), "database ready");
     let cache = demo::connect_cache().await;
-    let state = demo::AppState::new(db.clone(), cache);
+    let mut state = demo::AppState::new(db.clone(), cache);
+    if let Some((per_second, burst)) = rum_rate_limit {
+        state = state.with_rum_rate_limit(per_second, burst);
+    }
     // `OTEL_SDK_DISABLED=true` installs nothing; the HTTP layers would still run (and
     // answer with trace headers), so the service is served without them.
     let app = if telemetry.config().disabled {
@@ -127,6 +159,8 @@ async fn main() -> ExitCode {
     state.set_base_url(format!("http://{local}"));
     tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
 
+    // The peer address reaches the routes (the beacon route's per-client rate limit).
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

@@ -21,7 +21,9 @@
 //!   log line;
 //! - CORS: origins are allowed one by one (or all); a request carrying an `Origin` that is
 //!   not allowed gets 403 and is counted (same-origin beacons carry none or the page's own
-//!   origin, which must then be listed).
+//!   origin, which must then be listed);
+//! - optionally, a per-client rate limit ([`RumIngest::rate_limit_per_client`], off by
+//!   default): beyond it `429` with `Retry-After`, counted as `rate_limited`.
 //!
 //! ```
 //! use axum::Router;
@@ -32,9 +34,45 @@
 //!     .allow_origin("https://shop.example");
 //! let app: Router = Router::new().route_service("/rum", ingest);
 //! ```
+//!
+//! # Rate limit per client
+//!
+//! A page sends a few beacons per view, so a client sending dozens a second is broken or
+//! hostile. [`rate_limit_per_client`](RumIngest::rate_limit_per_client) admits
+//! `beacons_per_second` on average and `burst` at once per client; the client is the peer
+//! address, which the route sees when the app is served with
+//! `into_make_service_with_connect_info::<SocketAddr>()` (IPv6 clients count per /64).
+//! Behind a reverse proxy, [`client_address_header`](RumIngest::client_address_header)
+//! names the header the proxy appends the client's address to; the last address in it is
+//! used, since earlier ones are whatever the client wrote. At most
+//! [`max_tracked_clients`](RumIngest::max_tracked_clients) clients (10,000 by default) are
+//! remembered, the ones seen least recently forgotten first, so memory stays bounded.
+//! Requests whose client cannot be told apart share one limit (a warning is logged once).
+//!
+//! ```
+//! use axum::Router;
+//! use sdk_tower::rum::RumIngest;
+//! use std::net::SocketAddr;
+//!
+//! let ingest = RumIngest::new()
+//!     .routes(["/", "/products/{id}"])
+//!     .rate_limit_per_client(10, 30);
+//! let app = Router::new()
+//!     .route_service("/rum", ingest)
+//!     .into_make_service_with_connect_info::<SocketAddr>();
+//! # async {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok::<_, std::io::Error>(())
+//! # };
+//! ```
+
+mod rate_limit;
+
+pub use rate_limit::DEFAULT_MAX_TRACKED_CLIENTS;
 
 use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 use sdk_core::catalogue::{
@@ -49,6 +87,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 /// Label for a route outside the configured templates.
 pub const OTHER_ROUTE: &str = sdk_core::rum::OTHER_ROUTE;
@@ -63,12 +102,24 @@ struct Settings {
     any_route: bool,
     origins: HashSet<String>,
     any_origin: bool,
+    rate_limit: rate_limit::RateLimitConfig,
+    /// Present once [`RumIngest::rate_limit_per_client`] was called.
+    limiter: Option<Arc<rate_limit::ClientRateLimit>>,
 }
 
 /// The beacon ingestion service; mount it with `Router::route_service`.
 #[derive(Debug, Clone, Default)]
 pub struct RumIngest {
     settings: Arc<Settings>,
+}
+
+impl Settings {
+    /// A new limiter for the current configuration, when `enable` or already limiting.
+    fn rebuild_limiter(&mut self, enable: bool) {
+        if enable || self.limiter.is_some() {
+            self.limiter = Some(Arc::new(rate_limit::ClientRateLimit::new(&self.rate_limit)));
+        }
+    }
 }
 
 impl RumIngest {
@@ -110,6 +161,40 @@ impl RumIngest {
     /// Allows cross-origin beacons from any origin.
     pub fn allow_any_origin(mut self) -> Self {
         self.settings_mut().any_origin = true;
+        self
+    }
+
+    /// Limits each client to `beacons_per_second` beacons a second on average and `burst`
+    /// at once (values below 1 are read as 1); beyond it the route answers `429` with
+    /// `Retry-After` and counts the beacon as `rate_limited`. Off by default; see the
+    /// [module documentation](self#rate-limit-per-client) for how clients are told apart.
+    pub fn rate_limit_per_client(mut self, beacons_per_second: u32, burst: u32) -> Self {
+        let settings = self.settings_mut();
+        settings.rate_limit.per_second = beacons_per_second;
+        settings.rate_limit.burst = burst;
+        settings.rebuild_limiter(true);
+        self
+    }
+
+    /// Tells clients apart by the last address in `header` (`x-forwarded-for`, set by
+    /// your reverse proxy) instead of the peer address, which is then the proxy's; a
+    /// request without a readable address there falls back to its peer address. Only the
+    /// rate limit reads it. Use it only behind a proxy that appends to the header:
+    /// otherwise clients choose their own address.
+    pub fn client_address_header(mut self, header: HeaderName) -> Self {
+        let settings = self.settings_mut();
+        settings.rate_limit.header = Some(header);
+        settings.rebuild_limiter(false);
+        self
+    }
+
+    /// Most clients the rate limit remembers ([`DEFAULT_MAX_TRACKED_CLIENTS`] unless set;
+    /// at least 2); the ones seen least recently are forgotten first, and start again
+    /// with a full allowance.
+    pub fn max_tracked_clients(mut self, clients: usize) -> Self {
+        let settings = self.settings_mut();
+        settings.rate_limit.max_clients = clients;
+        settings.rebuild_limiter(false);
         self
     }
 
@@ -227,6 +312,21 @@ fn reject_other(reason: &'static str, status: StatusCode) -> StatusCode {
     status
 }
 
+/// The route's answer: a status, and for `429` how long to wait.
+struct Answer {
+    status: StatusCode,
+    retry_after: Option<Duration>,
+}
+
+impl From<StatusCode> for Answer {
+    fn from(status: StatusCode) -> Self {
+        Self {
+            status,
+            retry_after: None,
+        }
+    }
+}
+
 impl<B> tower_service::Service<Request<B>> for RumIngest
 where
     B: Body + Send + 'static,
@@ -245,9 +345,16 @@ where
         let ingest = self.clone();
         Box::pin(async move {
             let allow = ingest.allowed_origin(request.headers().get(header::ORIGIN));
-            let status = ingest.handle(request).await;
+            let answer = ingest.handle(request).await;
             let mut response = Response::new(Full::new(Bytes::new()));
-            *response.status_mut() = status;
+            *response.status_mut() = answer.status;
+            if let Some(wait) = answer.retry_after {
+                // Whole seconds, rounded up: a client retrying then is admitted.
+                let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            }
             if let Some(origin) = allow {
                 let headers = response.headers_mut();
                 headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -267,7 +374,7 @@ where
 }
 
 impl RumIngest {
-    async fn handle<B>(&self, request: Request<B>) -> StatusCode
+    async fn handle<B>(&self, request: Request<B>) -> Answer
     where
         B: Body,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -276,13 +383,33 @@ impl RumIngest {
         // preflight), so the origin is checked here, not only in the answer's headers.
         let origin = request.headers().get(header::ORIGIN);
         if origin.is_some() && self.allowed_origin(origin).is_none() {
-            return reject_other("origin", StatusCode::FORBIDDEN);
+            return reject_other("origin", StatusCode::FORBIDDEN).into();
         }
         match *request.method() {
             Method::POST => {}
-            Method::OPTIONS => return StatusCode::NO_CONTENT,
-            _ => return reject_other("method", StatusCode::METHOD_NOT_ALLOWED),
+            Method::OPTIONS => return StatusCode::NO_CONTENT.into(),
+            _ => return reject_other("method", StatusCode::METHOD_NOT_ALLOWED).into(),
         }
+        if let Some(limiter) = &self.settings.limiter
+            && let Err(wait) = limiter.admit(&request)
+        {
+            // Read a beacon-sized body so the client gets the answer, not a reset, and
+            // the connection stays usable; nothing of it is parsed.
+            drain(std::pin::pin!(request.into_body()), MAX_BEACON_BYTES).await;
+            return Answer {
+                status: reject_other("rate_limited", StatusCode::TOO_MANY_REQUESTS),
+                retry_after: Some(wait),
+            };
+        }
+        self.read(request).await.into()
+    }
+
+    /// Reads, parses and records a beacon that passed the origin, method and rate checks.
+    async fn read<B>(&self, request: Request<B>) -> StatusCode
+    where
+        B: Body,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let content_type = request
             .headers()
             .get(header::CONTENT_TYPE)
