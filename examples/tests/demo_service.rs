@@ -344,6 +344,7 @@ async fn unreachable_backends_never_hurt_requests_and_drops_are_counted() {
         ("OTEL_BSP_MAX_QUEUE_SIZE", "64"),
         ("OTEL_BSP_SCHEDULE_DELAY", "50"),
         ("OTEL_BSP_EXPORT_TIMEOUT", "200"),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200"),
         ("RUST_LOG", "warn,demo::startup=info"),
     ]);
     let pid = demo.child.id();
@@ -392,6 +393,26 @@ async fn unreachable_backends_never_hurt_requests_and_drops_are_counted() {
     );
     assert!(dropped > 0, "span drops are counted: {metrics}");
     assert!(elapsed < Duration::from_secs(120), "{elapsed:?}");
+    // Metric exports fail every 200 ms and log batches with every request: each signal's
+    // losses are counted under its own label.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, _, metrics) = get(&addr, "/metrics", &[]).await;
+        let counted = ["metrics", "logs"].map(|signal| {
+            counter_value(
+                &metrics,
+                &format!("sdk_exporter_dropped_total{{sdk_signal=\"{signal}\""),
+            )
+        });
+        if counted.iter().all(|n| *n > 0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "metric and log drops counted within 60 s, counted {counted:?}: {metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -54,15 +54,7 @@ impl Demo {
         }
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("demo binary starts");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = stdout_lines(&mut child);
         let mut demo = Self {
             child,
             lines,
@@ -94,6 +86,20 @@ impl Demo {
             }
         }
     }
+}
+
+/// `child`'s stdout, line by line, read by a thread of its own.
+pub(crate) fn stdout_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    lines
 }
 
 impl Drop for Demo {

@@ -275,11 +275,15 @@ impl OtlpMetricsPipeline {
             meter: provider.meter("sdk-core"),
             instruments: RwLock::default(),
         };
-        let failed = EXPORTER_DROPPED.counter(&[
-            (sdk::SIGNAL, "metrics".into()),
-            (sdk::EXPORTER, "otlp".into()),
-            (sdk::REASON, "export_failed".into()),
-        ]);
+        // Taken at the first failure, not now: this recorder is not installed yet, and a
+        // handle taken before it is would count nowhere.
+        let failed = || {
+            EXPORTER_DROPPED.counter(&[
+                (sdk::SIGNAL, "metrics".into()),
+                (sdk::EXPORTER, "otlp".into()),
+                (sdk::REASON, "export_failed".into()),
+            ])
+        };
         let (ready_tx, ready_rx) = bounded(1);
         let endpoint = endpoint.map(str::to_owned);
         let timing = Timing {
@@ -352,8 +356,9 @@ fn export_loop(
     reader: SharedReader,
     control: Receiver<Control>,
     ready: Sender<Result<(), ExporterError>>,
-    failed: metrics::Counter,
+    failed: impl Fn() -> metrics::Counter,
 ) {
+    let mut failed_handle: Option<metrics::Counter> = None;
     let Some((runtime, exporter)) = super::otlp::start_worker(&ready, "metrics", || {
         super::otlp::build_exporter!(
             opentelemetry_otlp::MetricExporter,
@@ -364,7 +369,7 @@ fn export_loop(
         return;
     };
     // Collects and exports by `OTEL_BSP_EXPORT_TIMEOUT` and `limit`; `true` on success.
-    let export = |limit: Option<Instant>| -> bool {
+    let mut export = |limit: Option<Instant>| -> bool {
         let mut metrics = ResourceMetrics::default();
         if reader.collect(&mut metrics).is_err() {
             return false;
@@ -379,7 +384,9 @@ fn export_loop(
             .block_on(async { tokio::time::timeout(remaining, exporter.export(&metrics)).await })
             .is_ok_and(|r| r.is_ok());
         if !ok {
-            failed.increment(points as u64);
+            failed_handle
+                .get_or_insert_with(&failed)
+                .increment(points as u64);
         }
         ok
     };

@@ -13,18 +13,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// The status message of a panicked request when messages are not recorded.
+const PANICKED: &str = "handler panicked";
+
 pin_project! {
     /// The future of [`CatchPanic`](super::CatchPanic).
     pub struct CatchPanicFuture<F> {
         #[pin]
         inner: F,
         done: bool,
+        record_messages: bool,
     }
 }
 
 impl<F> CatchPanicFuture<F> {
-    pub(crate) fn new(inner: F) -> Self {
-        Self { inner, done: false }
+    pub(crate) fn new(inner: F, record_messages: bool) -> Self {
+        Self {
+            inner,
+            done: false,
+            record_messages,
+        }
     }
 }
 
@@ -49,18 +57,23 @@ where
             }
             Err(payload) => {
                 *this.done = true;
-                let message = message(payload.as_ref());
+                let message = this.record_messages.then(|| message(payload.as_ref()));
                 let location = take_location();
                 let span = tracing::Span::current();
                 with_record(&span, |record| {
                     record.set(error::TYPE, AttrValue::Str(Cow::Borrowed(ERROR_TYPE)));
-                    record.error(&message);
+                    record.error(message.as_deref().unwrap_or(PANICKED));
                     if let Some(location) = &location {
                         record.set(error::STACK, AttrValue::Str(Cow::Owned(location.clone())));
                     }
                 });
                 let location = location.unwrap_or_default();
-                tracing::error!(panic.message = %message, panic.location = %location, "handler panicked");
+                match &message {
+                    Some(message) => {
+                        tracing::error!(panic.message = %message, panic.location = %location, "handler panicked")
+                    }
+                    None => tracing::error!(panic.location = %location, "handler panicked"),
+                }
                 let mut response = Response::new(PanicBody::empty());
                 *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
                 response.extensions_mut().insert(PanicCaught);

@@ -2,9 +2,12 @@
 //!
 //! [`CatchPanicLayer`] is its own layer: add it inside [`HttpServerLayer`](crate::HttpServerLayer)
 //! (in axum, call `.layer(CatchPanicLayer::new())` before `.layer(HttpServerLayer::new())`)
-//! and a panicking handler answers 500; the request span gets `error.type = panic`, the
-//! panic message as its status and an ERROR event; `http.server.panics` counts it by method
-//! and route. Without it, a panic unwinds into the server as it would without the SDK (the
+//! and a panicking handler answers 500; the request span gets `error.type = panic`, an error
+//! status and an ERROR event `handler panicked`; `http.server.panics` counts it by method
+//! and route. The panic message stays in the process (it is written by the panic hook, to
+//! stderr by default): messages are built from whatever the code had at hand — a token
+//! that failed to parse, a row that failed to decode — so they leave it only when asked,
+//! with [`CatchPanicLayer::record_messages`]. Without it, a panic unwinds into the server as it would without the SDK (the
 //! request is then recorded as cancelled).
 //!
 //! The panic's source location needs a panic hook, a process-wide setting the SDK does not
@@ -77,7 +80,7 @@ fn message(payload: &(dyn Any + Send)) -> String {
 /// Catches panics of the inner service's future; see the [module](self).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CatchPanicLayer {
-    _private: (),
+    record_messages: bool,
 }
 
 impl CatchPanicLayer {
@@ -85,13 +88,23 @@ impl CatchPanicLayer {
     pub fn new() -> Self {
         Self::default()
     }
+
+    /// Records the panic message as the span's status message and the event's
+    /// `panic.message` (off by default: a message may quote a secret or personal data).
+    pub fn record_messages(mut self, enabled: bool) -> Self {
+        self.record_messages = enabled;
+        self
+    }
 }
 
 impl<S> tower_layer::Layer<S> for CatchPanicLayer {
     type Service = CatchPanic<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CatchPanic { inner }
+        CatchPanic {
+            inner,
+            record_messages: self.record_messages,
+        }
     }
 }
 
@@ -99,6 +112,7 @@ impl<S> tower_layer::Layer<S> for CatchPanicLayer {
 #[derive(Debug, Clone)]
 pub struct CatchPanic<S> {
     inner: S,
+    record_messages: bool,
 }
 
 impl<S, ReqBody, ResBody> tower_service::Service<http::Request<ReqBody>> for CatchPanic<S>
@@ -118,6 +132,6 @@ where
 
     fn call(&mut self, request: http::Request<ReqBody>) -> Self::Future {
         let inner = self.inner.call(request);
-        CatchPanicFuture::new(inner)
+        CatchPanicFuture::new(inner, self.record_messages)
     }
 }
