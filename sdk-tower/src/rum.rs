@@ -208,9 +208,10 @@ impl RumIngest {
         settings.origins.contains(text).then(|| origin.clone())
     }
 
-    /// Records `beacon`'s vitals and errors.
-    fn record(&self, beacon: &Beacon) {
-        let route: Arc<str> = if self.settings.any_route {
+    /// `beacon`'s route as recorded: a configured template, else [`OTHER_ROUTE`] (a page
+    /// may send a raw path, which can carry a token).
+    fn route_of(&self, beacon: &Beacon) -> Arc<str> {
+        if self.settings.any_route {
             Arc::from(beacon.route.as_str())
         } else {
             self.settings
@@ -218,7 +219,11 @@ impl RumIngest {
                 .get(beacon.route.as_str())
                 .cloned()
                 .unwrap_or_else(|| Arc::from(OTHER_ROUTE))
-        };
+        }
+    }
+
+    /// Records `beacon`'s vitals and errors under `route`.
+    fn record(&self, beacon: &Beacon, route: &Arc<str>) {
         for vital in &beacon.vitals {
             let labels = [
                 (browser::WEB_VITAL_NAME, vital.name.as_str().into()),
@@ -227,7 +232,7 @@ impl RumIngest {
                     browser::WEB_VITAL_NAVIGATION_TYPE,
                     vital.navigation_type.as_str().into(),
                 ),
-                (keys::ROUTE, metrics::SharedString::from(Arc::clone(&route))),
+                (keys::ROUTE, metrics::SharedString::from(Arc::clone(route))),
             ];
             // One sample per report: the browser module sends each metric id once, with
             // its final value (web-vitals' default reporting).
@@ -238,12 +243,12 @@ impl RumIngest {
             } else {
                 BROWSER_WEB_VITAL_CLS.histogram(&labels).record(vital.value);
             }
-            record_attribution(vital, &route);
+            record_attribution(vital, route);
         }
         for reported in &beacon.errors {
             BROWSER_ERRORS
                 .counter(&[
-                    (keys::ROUTE, metrics::SharedString::from(Arc::clone(&route))),
+                    (keys::ROUTE, metrics::SharedString::from(Arc::clone(route))),
                     (error::TYPE, reported.kind.as_str().into()),
                 ])
                 .increment(1);
@@ -455,11 +460,12 @@ impl RumIngest {
         };
         match Beacon::parse(&body) {
             Ok(beacon) => {
-                self.record(&beacon);
+                let route = self.route_of(&beacon);
+                self.record(&beacon, &route);
                 // Links the page view to the backend trace that served the page.
                 tracing::debug!(
                     target: "sdk_tower::rum",
-                    route = beacon.route.as_str(),
+                    route = &*route,
                     vitals = beacon.vitals.len(),
                     errors = beacon.errors.len(),
                     page_trace_id = beacon.trace_id.as_deref().unwrap_or_default(),
