@@ -288,6 +288,34 @@ fn unavailable_agent_is_retried_with_retry_after_and_rates_are_applied() {
 }
 
 #[test]
+fn retry_after_holds_the_next_batch_too() {
+    let agent = ScriptedAgent::start(vec![(429, Some(2))], "{}");
+    let mut exporter = DatadogExporter::new(
+        &format!("http://{}", agent.addr),
+        DatadogApi::V04,
+        service(),
+    );
+    let started = Instant::now();
+    // The first batch gives up before the 2 s the agent asked for.
+    let result = exporter.export(
+        &request_spans(),
+        Instant::now() + Duration::from_millis(500),
+    );
+    assert!(result.is_err(), "{result:?}");
+    // The next one waits them out instead of asking again at once.
+    exporter
+        .export(&request_spans(), Instant::now() + Duration::from_secs(20))
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(1900),
+        "the second batch went out {:?} after a 429 with Retry-After: 2",
+        started.elapsed()
+    );
+    let seen = agent.seen.lock().unwrap().clone();
+    assert_eq!(seen.iter().map(|(s, _)| *s).collect::<Vec<_>>(), [429, 200]);
+}
+
+#[test]
 fn rejected_payload_is_not_retried() {
     let agent = ScriptedAgent::start(vec![(400, None)], "{}");
     let mut exporter = DatadogExporter::new(

@@ -230,6 +230,31 @@ fn retryable_status_is_retried_and_delivered_once() {
 }
 
 #[test]
+fn retry_after_holds_the_next_export_too() {
+    let receiver = OtlpReceiver::start().unwrap();
+    receiver.script_http([(429, Some(2))]);
+    let mut exporter = exporter(OtlpProtocol::HttpProtobuf, &receiver.http_url("/v1/traces"));
+    // The first export gives up before the 2 s the collector asked for.
+    let result = exporter.export(
+        &request_spans(),
+        Instant::now() + Duration::from_millis(500),
+    );
+    assert!(result.is_err(), "{result:?}");
+    // The next one waits them out instead of asking again at once.
+    exporter
+        .export(&request_spans(), Instant::now() + Duration::from_secs(20))
+        .unwrap();
+    let requests = receiver.received().http_requests;
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [429, 200]);
+    let gap = requests[1].arrived - requests[0].arrived;
+    assert!(
+        gap >= Duration::from_millis(1900),
+        "the second export came {gap:?} after a 429 with Retry-After: 2"
+    );
+}
+
+#[test]
 fn bad_request_is_not_retried() {
     let receiver = OtlpReceiver::start().unwrap();
     receiver.script_http([(400, None)]);

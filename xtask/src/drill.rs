@@ -239,7 +239,7 @@ impl Collector {
                 .refused
                 .entry(request.path.clone())
                 .or_default()
-                .push(now);
+                .push(request.arrived);
         }
     }
 

@@ -495,6 +495,9 @@ pub struct DatadogExporter {
     version: DatadogApi,
     service: ServiceInfo,
     agent: ureq::Agent,
+    /// Until when the agent asked (`429`/`503` with `Retry-After`) not to be called: the
+    /// next batch waits too, not only the retries of the refused one.
+    not_before: Option<Instant>,
 }
 
 impl DatadogExporter {
@@ -510,6 +513,7 @@ impl DatadogExporter {
             version,
             service,
             agent,
+            not_before: None,
         }
     }
 
@@ -549,6 +553,16 @@ impl SpanExporter for DatadogExporter {
             }
         };
         let count = traces.to_string();
+        if let Some(at) = self.not_before.take().filter(|at| *at > Instant::now()) {
+            if at > deadline {
+                self.not_before = Some(at);
+                return Err(ExportError::Failed(
+                    "the agent asked to wait (Retry-After) past this export's deadline".into(),
+                ));
+            }
+            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+        }
+        let mut throttled_until = None;
         let result = with_backoff(deadline, || {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let response = self
@@ -580,6 +594,9 @@ impl SpanExporter for DatadogExporter {
                     if (200..300).contains(&status) {
                         Attempt::Done(Ok(text))
                     } else if retryable_status(status) {
+                        if matches!(status, 429 | 503) {
+                            throttled_until = after.map(|after| Instant::now() + after);
+                        }
                         Attempt::Retry {
                             reason: format!("agent answered {status}"),
                             after,
@@ -592,6 +609,7 @@ impl SpanExporter for DatadogExporter {
                 }
             }
         });
+        self.not_before = throttled_until;
         match result {
             Ok(Ok(body)) => {
                 self.apply_rates(&body);

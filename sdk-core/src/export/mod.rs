@@ -25,6 +25,8 @@ mod error;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "otlp")]
+mod otlp_http;
+#[cfg(feature = "otlp")]
 pub mod otlp_logs;
 #[cfg(feature = "otlp")]
 pub mod otlp_metrics;

@@ -3,8 +3,9 @@
 //! Finished spans are converted to `opentelemetry_sdk`'s `SpanData` and handed to the
 //! official exporter, which brings the protobuf encoding, gzip, the endpoint, header and
 //! timeout variables (`OTEL_EXPORTER_OTLP_*`), retries on the retryable statuses and codes
-//! (with `Retry-After`) and partial-success handling. The exporter runs on the batch
-//! worker's own single-threaded runtime, never on the application's.
+//! (with `Retry-After`) and partial-success handling. Over HTTP its client is hyper behind
+//! a gate that keeps `Retry-After` for the next exports too (`otlp_http.rs`). The exporter
+//! runs on the batch worker's own single-threaded runtime, never on the application's.
 
 use super::{ExportError, ExporterError, SpanExporter};
 use crate::config::{OtlpProtocol, ServiceInfo};
@@ -187,8 +188,8 @@ pub(crate) fn start_worker<T>(
 /// Builds an `opentelemetry-otlp` exporter of type `$exporter` for a protocol and an
 /// optional endpoint (the standard variables fill in the rest). Call inside the runtime.
 macro_rules! build_exporter {
-    ($exporter:ty, $protocol:expr, $endpoint:expr) => {{
-        use opentelemetry_otlp::WithExportConfig as _;
+    ($exporter:ty, $signal:literal, $protocol:expr, $endpoint:expr) => {{
+        use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
         let endpoint: Option<&str> = $endpoint;
         match $protocol {
             $crate::config::OtlpProtocol::Grpc => {
@@ -204,7 +205,10 @@ macro_rules! build_exporter {
                 } else {
                     opentelemetry_otlp::Protocol::HttpBinary
                 };
-                let mut builder = <$exporter>::builder().with_http().with_protocol(wire);
+                let mut builder = <$exporter>::builder()
+                    .with_http()
+                    .with_protocol(wire)
+                    .with_http_client($crate::export::otlp_http::GatedClient::for_signal($signal));
                 if let Some(endpoint) = endpoint {
                     builder = builder.with_endpoint(endpoint);
                 }
@@ -233,8 +237,13 @@ impl OtlpSpanExporter {
         let runtime = exporter_runtime("traces")?;
         let mut inner = {
             let _guard = runtime.enter();
-            build_exporter!(opentelemetry_otlp::SpanExporter, protocol, endpoint)
-                .map_err(|e| build_error("traces", e))?
+            build_exporter!(
+                opentelemetry_otlp::SpanExporter,
+                "TRACES",
+                protocol,
+                endpoint
+            )
+            .map_err(|e| build_error("traces", e))?
         };
         inner.set_resource(resource);
         Ok(Self {

@@ -153,6 +153,7 @@ fn run(
     let Some((runtime, mut exporter)) = super::otlp::start_worker(&ready, "logs", || {
         super::otlp::build_exporter!(
             opentelemetry_otlp::LogExporter,
+            "LOGS",
             protocol,
             endpoint.as_deref()
         )

@@ -362,6 +362,7 @@ fn export_loop(
     let Some((runtime, exporter)) = super::otlp::start_worker(&ready, "metrics", || {
         super::otlp::build_exporter!(
             opentelemetry_otlp::MetricExporter,
+            "METRICS",
             protocol,
             endpoint.as_deref()
         )

@@ -38,6 +38,8 @@ pub struct SeenRequest {
     pub headers: Vec<(String, String)>,
     /// The status the receiver answered.
     pub status: u16,
+    /// When the request arrived (before any [`OtlpReceiver::delay_http`]).
+    pub arrived: Instant,
 }
 
 /// Everything received so far.
@@ -194,6 +196,7 @@ async fn http_export(
             )
         })
         .collect();
+    let arrived = Instant::now();
     let delay = lock(&state).delay;
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -205,6 +208,7 @@ async fn http_export(
         path: path.clone(),
         headers: seen_headers,
         status,
+        arrived,
     });
     if status != 200 {
         let mut response = (
