@@ -69,6 +69,7 @@ const SECRETS: &[&str] = &[
     "redissecretconfig",
     "redissecretunknown",
     "redissecretcached",
+    "redissecretcorrupt",
     // A panic message.
     "panicsecret",
     // Browser beacons.
@@ -394,7 +395,20 @@ mod service {
                 Ok::<_, String>("redissecretcached".to_owned())
             })
             .await;
+        // A cached value of the wrong type: the decoder's error quotes it.
+        let stored: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(key("corrupt"))
+            .arg("\"redissecretcorrupt\"")
+            .query_async(&mut connection)
+            .await;
+        let reloaded = probe
+            .cache
+            .get_or_load(&key("corrupt"), Duration::from_secs(60), || async {
+                Ok::<u64, String>(7)
+            })
+            .await;
         let cleanup: redis::RedisResult<i64> = redis::cmd("DEL")
+            .arg(key("corrupt"))
             .arg(key("set"))
             .arg(key("mset"))
             .arg(key("hset"))
@@ -403,7 +417,7 @@ mod service {
             .await;
         axum::Json(serde_json::json!({
             "failed": failed,
-            "cached": loaded.is_ok(),
+            "cached": loaded.is_ok() && stored.is_ok() && reloaded.is_ok_and(|n| n == 7),
             "deleted": cleanup.unwrap_or(-1),
         }))
         .into_response()
@@ -607,7 +621,7 @@ async fn drive() {
     assert_eq!(redis["failed"], 5, "{body}");
     assert_eq!(redis["cached"], true, "{body}");
     assert_eq!(
-        redis["deleted"], 4,
+        redis["deleted"], 5,
         "every key the probe wrote is deleted: {body}"
     );
     // A panic carrying a secret.

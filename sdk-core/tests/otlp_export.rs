@@ -255,6 +255,36 @@ fn retry_after_holds_the_next_export_too() {
 }
 
 #[test]
+fn an_export_that_cannot_outwait_retry_after_is_not_sent() {
+    let receiver = OtlpReceiver::start().unwrap();
+    receiver.script_http([(429, Some(30))]);
+    let mut exporter = exporter(OtlpProtocol::HttpProtobuf, &receiver.http_url("/v1/traces"));
+    let first = exporter.export(
+        &request_spans(),
+        Instant::now() + Duration::from_millis(500),
+    );
+    assert!(first.is_err(), "{first:?}");
+    // A flush or shutdown with a 2 s deadline gives up at once instead of holding its
+    // caller for the 30 s the collector asked for.
+    let second = exporter.export(&request_spans(), Instant::now() + Duration::from_secs(2));
+    assert!(
+        matches!(&second, Err(sdk_core::export::ExportError::Failed(reason)) if reason.contains("Retry-After")),
+        "{second:?}"
+    );
+    let statuses: Vec<u16> = receiver
+        .received()
+        .http_requests
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [429],
+        "nothing sent while the collector asked to wait"
+    );
+}
+
+#[test]
 fn bad_request_is_not_retried() {
     let receiver = OtlpReceiver::start().unwrap();
     receiver.script_http([(400, None)]);

@@ -135,7 +135,9 @@ where
             Ok(Some(bytes)) => match serde_json::from_slice::<T>(&bytes) {
                 Ok(value) => return Ok(value),
                 Err(err) => {
-                    tracing::debug!(target: "sdk_redis", error = %err, "cached value unreadable; reloading");
+                    // serde_json's message quotes the value: only its category is logged.
+                    let category = format!("{:?}", err.classify());
+                    tracing::debug!(target: "sdk_redis", category = %category, "cached value unreadable; reloading");
                     Lookup::Miss
                 }
             },
@@ -235,7 +237,7 @@ where
         match tokio::time::timeout(self.timeout, get).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(err)) => {
-                tracing::debug!(target: "sdk_redis", error = %err, "cache unavailable");
+                tracing::debug!(target: "sdk_redis", error = %crate::run::unquoted(err.to_string()), "cache unavailable");
                 Err(())
             }
             Err(_) => Err(()),
@@ -255,7 +257,7 @@ where
         }
         let stored = set.query_async::<()>(&mut connection);
         if let Ok(Err(err)) = tokio::time::timeout(self.timeout, stored).await {
-            tracing::debug!(target: "sdk_redis", error = %err, "cache store failed");
+            tracing::debug!(target: "sdk_redis", error = %crate::run::unquoted(err.to_string()), "cache store failed");
         }
     }
 }

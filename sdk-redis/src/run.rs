@@ -159,7 +159,7 @@ impl Run {
 /// refused (`ERR unknown command 'X', with args beginning with: 'value'`, `… for CONFIG
 /// SET - 'param'`), and an argument can be a value or a credential. The message is cut
 /// at its first quote, and marked as cut.
-fn unquoted(mut message: String) -> String {
+pub(crate) fn unquoted(mut message: String) -> String {
     if let Some(at) = message.find(['\'', '"']) {
         message.truncate(at);
         message.truncate(message.trim_end().len());

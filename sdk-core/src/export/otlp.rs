@@ -188,7 +188,7 @@ pub(crate) fn start_worker<T>(
 /// Builds an `opentelemetry-otlp` exporter of type `$exporter` for a protocol and an
 /// optional endpoint (the standard variables fill in the rest). Call inside the runtime.
 macro_rules! build_exporter {
-    ($exporter:ty, $signal:literal, $protocol:expr, $endpoint:expr) => {{
+    ($exporter:ty, $signal:literal, $gate:expr, $protocol:expr, $endpoint:expr) => {{
         use opentelemetry_otlp::{WithExportConfig as _, WithHttpConfig as _};
         let endpoint: Option<&str> = $endpoint;
         match $protocol {
@@ -208,7 +208,9 @@ macro_rules! build_exporter {
                 let mut builder = <$exporter>::builder()
                     .with_http()
                     .with_protocol(wire)
-                    .with_http_client($crate::export::otlp_http::GatedClient::for_signal($signal));
+                    .with_http_client($crate::export::otlp_http::GatedClient::for_signal(
+                        $signal, $gate,
+                    ));
                 if let Some(endpoint) = endpoint {
                     builder = builder.with_endpoint(endpoint);
                 }
@@ -224,6 +226,7 @@ pub struct OtlpSpanExporter {
     runtime: tokio::runtime::Runtime,
     inner: opentelemetry_otlp::SpanExporter,
     scopes: HashMap<&'static str, InstrumentationScope>,
+    gate: super::otlp_http::Gate,
 }
 
 impl OtlpSpanExporter {
@@ -235,11 +238,13 @@ impl OtlpSpanExporter {
         resource: &Resource,
     ) -> Result<Self, ExporterError> {
         let runtime = exporter_runtime("traces")?;
+        let gate = super::otlp_http::Gate::default();
         let mut inner = {
             let _guard = runtime.enter();
             build_exporter!(
                 opentelemetry_otlp::SpanExporter,
                 "TRACES",
+                &gate,
                 protocol,
                 endpoint
             )
@@ -250,6 +255,7 @@ impl OtlpSpanExporter {
             runtime,
             inner,
             scopes: HashMap::new(),
+            gate,
         })
     }
 }
@@ -260,6 +266,11 @@ impl SpanExporter for OtlpSpanExporter {
     }
 
     fn export(&mut self, batch: &[FinishedSpan], deadline: Instant) -> Result<(), ExportError> {
+        if self.gate.closed_past(deadline) {
+            return Err(ExportError::Failed(
+                "the collector asked to wait (Retry-After) past this export's deadline".into(),
+            ));
+        }
         let data: Vec<SpanData> = batch
             .iter()
             .map(|span| {

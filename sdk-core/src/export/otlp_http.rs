@@ -14,24 +14,45 @@ use bytes::Bytes;
 use http::{Request, Response};
 use opentelemetry_http::hyper::HyperClient;
 use opentelemetry_http::{HttpClient, HttpError};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// The default of `OTEL_EXPORTER_OTLP_TIMEOUT`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Until when the collector asked one signal's exporter not to call: shared by the
+/// client, which waits for it, and the export loop, which gives up at once on a batch
+/// whose deadline comes first (a flush or shutdown is not held for a wait it cannot end).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Gate(Arc<Mutex<Option<Instant>>>);
+
+impl Gate {
+    fn until(&self) -> Option<Instant> {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn close_for(&self, after: Duration) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + after);
+    }
+
+    /// Whether the collector asked not to be called until after `deadline`.
+    pub(crate) fn closed_past(&self, deadline: Instant) -> bool {
+        self.until().is_some_and(|until| until > deadline)
+    }
+}
+
 /// hyper with the `Retry-After` gate.
 #[derive(Debug)]
 pub(crate) struct GatedClient {
     inner: HyperClient,
-    not_before: Mutex<Option<Instant>>,
+    gate: Gate,
 }
 
 impl GatedClient {
-    /// The client of `signal` (`TRACES`, `METRICS`, `LOGS`), with the request timeout of
-    /// `OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT`, else `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s
-    /// (the configuration has validated both).
-    pub(crate) fn for_signal(signal: &str) -> Self {
+    /// The client of `signal` (`TRACES`, `METRICS`, `LOGS`) behind `gate`, with the
+    /// request timeout of `OTEL_EXPORTER_OTLP_<SIGNAL>_TIMEOUT`, else
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`, else 10 s (the configuration has validated both).
+    pub(crate) fn for_signal(signal: &str, gate: &Gate) -> Self {
         let millis = |var: &str| {
             std::env::var(var)
                 .ok()
@@ -43,23 +64,19 @@ impl GatedClient {
             .map_or(DEFAULT_TIMEOUT, Duration::from_millis);
         Self {
             inner: HyperClient::with_default_connector(timeout, None),
-            not_before: Mutex::new(None),
+            gate: gate.clone(),
         }
-    }
-
-    fn wait(&self) -> Option<Duration> {
-        let not_before = *self
-            .not_before
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        not_before.and_then(|at| at.checked_duration_since(Instant::now()))
     }
 }
 
 #[async_trait]
 impl HttpClient for GatedClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        if let Some(wait) = self.wait() {
+        if let Some(wait) = self
+            .gate
+            .until()
+            .and_then(|until| until.checked_duration_since(Instant::now()))
+        {
             tokio::time::sleep(wait).await;
         }
         let response = self.inner.send_bytes(request).await?;
@@ -71,10 +88,7 @@ impl HttpClient for GatedClient {
                     .and_then(|v| v.to_str().ok()),
             )
         {
-            *self
-                .not_before
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + after);
+            self.gate.close_for(after);
         }
         Ok(response)
     }

@@ -150,10 +150,12 @@ fn run(
     ready: Sender<Result<(), ExporterError>>,
     failed: metrics::Counter,
 ) {
+    let gate = super::otlp_http::Gate::default();
     let Some((runtime, mut exporter)) = super::otlp::start_worker(&ready, "logs", || {
         super::otlp::build_exporter!(
             opentelemetry_otlp::LogExporter,
             "LOGS",
+            &gate,
             protocol,
             endpoint.as_deref()
         )
@@ -169,13 +171,14 @@ fn run(
         }
         let refs: Vec<(&SdkLogRecord, &InstrumentationScope)> =
             pending.iter().map(|(r, s)| (r, s)).collect();
-        let remaining =
-            export_deadline(batch.export_timeout, limit).saturating_duration_since(Instant::now());
-        let ok = runtime
-            .block_on(async {
-                tokio::time::timeout(remaining, exporter.export(LogBatch::new(&refs))).await
-            })
-            .is_ok_and(|r| r.is_ok());
+        let deadline = export_deadline(batch.export_timeout, limit);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let ok = !gate.closed_past(deadline)
+            && runtime
+                .block_on(async {
+                    tokio::time::timeout(remaining, exporter.export(LogBatch::new(&refs))).await
+                })
+                .is_ok_and(|r| r.is_ok());
         if !ok {
             failed.increment(pending.len() as u64);
         }

@@ -359,10 +359,12 @@ fn export_loop(
     failed: impl Fn() -> metrics::Counter,
 ) {
     let mut failed_handle: Option<metrics::Counter> = None;
+    let gate = super::otlp_http::Gate::default();
     let Some((runtime, exporter)) = super::otlp::start_worker(&ready, "metrics", || {
         super::otlp::build_exporter!(
             opentelemetry_otlp::MetricExporter,
             "METRICS",
+            &gate,
             protocol,
             endpoint.as_deref()
         )
@@ -379,11 +381,14 @@ fn export_loop(
         if points == 0 {
             return true;
         }
-        let remaining =
-            export_deadline(timing.export_timeout, limit).saturating_duration_since(Instant::now());
-        let ok = runtime
-            .block_on(async { tokio::time::timeout(remaining, exporter.export(&metrics)).await })
-            .is_ok_and(|r| r.is_ok());
+        let deadline = export_deadline(timing.export_timeout, limit);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        let ok = !gate.closed_past(deadline)
+            && runtime
+                .block_on(async {
+                    tokio::time::timeout(remaining, exporter.export(&metrics)).await
+                })
+                .is_ok_and(|r| r.is_ok());
         if !ok {
             failed_handle
                 .get_or_insert_with(&failed)

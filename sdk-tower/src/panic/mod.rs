@@ -4,10 +4,11 @@
 //! (in axum, call `.layer(CatchPanicLayer::new())` before `.layer(HttpServerLayer::new())`)
 //! and a panicking handler answers 500; the request span gets `error.type = panic`, an error
 //! status and an ERROR event `handler panicked`; `http.server.panics` counts it by method
-//! and route. The panic message stays in the process (it is written by the panic hook, to
-//! stderr by default): messages are built from whatever the code had at hand — a token
-//! that failed to parse, a row that failed to decode — so they leave it only when asked,
-//! with [`CatchPanicLayer::record_messages`]. Without it, a panic unwinds into the server as it would without the SDK (the
+//! and route. The panic message is not exported: messages are built from whatever the code
+//! had at hand — a token that failed to parse, a row that failed to decode — so they reach
+//! the span and the log only when asked, with [`CatchPanicLayer::record_messages`]. The
+//! process's panic hook still prints them (Rust's default hook writes them to stderr, which
+//! a container runtime may ship with the logs): install a quieter hook if that matters. Without it, a panic unwinds into the server as it would without the SDK (the
 //! request is then recorded as cancelled).
 //!
 //! The panic's source location needs a panic hook, a process-wide setting the SDK does not

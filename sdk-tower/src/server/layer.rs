@@ -87,8 +87,9 @@ impl HttpServerLayer {
 
     /// Records these request headers as `http.request.header.<name>` span attributes.
     /// `authorization`, `cookie`, `set-cookie`, `proxy-authorization` and every header whose
-    /// name marks a credential (containing `auth`, `token`, `secret`, `key`, `session`,
-    /// `passw`, `credential`, `signature`, `csrf` or `xsrf`: `x-api-key`, `x-auth-token`, …)
+    /// name marks a credential (containing one of [`REDACTED_NAME_PARTS`](super::REDACTED_NAME_PARTS):
+    /// `auth`, `token`, `secret`, `key`, `session`, `cookie`, `pass`, `jwt`, … — `x-api-key`,
+    /// `x-auth-token`, `x-goog-iap-jwt-assertion`, …)
     /// are recorded as `[REDACTED]` whatever this list says. Invalid header names are
     /// ignored.
     pub fn record_headers<I, N>(self, names: I) -> Self

@@ -56,18 +56,25 @@ pub const REDACTED_HEADERS: [&str; 4] = [
 
 /// Parts of a header name that mark a credential (`x-api-key`, `x-auth-token`,
 /// `x-session-id`, `x-csrf-token`, …): such headers are recorded as `[REDACTED]` too.
-pub const REDACTED_NAME_PARTS: [&str; 11] = [
+pub const REDACTED_NAME_PARTS: [&str; 18] = [
     "auth",
     "token",
     "secret",
     "key",
     "session",
     "cookie",
-    "passw",
+    "pass",
     "credential",
     "signature",
     "csrf",
     "xsrf",
+    "jwt",
+    "assertion",
+    "oidc",
+    "principal",
+    "dpop",
+    "bearer",
+    "client-cert",
 ];
 
 /// Whether header `name` is always recorded as `[REDACTED]`: one of
@@ -98,6 +105,12 @@ mod tests {
             "x-csrf-token",
             "x-hub-signature-256",
             "x-client-secret",
+            "x-goog-iap-jwt-assertion",
+            "x-amzn-oidc-data",
+            "x-ms-client-principal",
+            "dpop",
+            "x-forwarded-client-cert",
+            "x-passphrase",
         ] {
             assert!(is_redacted(&HeaderName::from_static(name)), "{name}");
         }
