@@ -389,6 +389,15 @@ fn test() -> Result {
         )?;
     }
 
+    // Each library crate alone: in the workspace a dependency's feature enabled by a
+    // sibling hides a missing one (the fuzz crate found `axum/tokio` missing this way).
+    for package in ["sdk-tower", "sdk-sqlx", "sdk-redis"] {
+        run(
+            &format!("{package} on its own"),
+            cargo().args(["check", "--package", package]),
+        )?;
+    }
+
     load_generator
         .join()
         .map_err(|_| "installing the load generator panicked".to_owned())??;

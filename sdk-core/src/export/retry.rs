@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 /// First wait between attempts.
 pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
-/// Longest wait between attempts.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest wait between attempts (unless the server asks for more with `Retry-After`):
+/// a connection attempt every 2 s at most while the agent is down costs nothing, and
+/// delivery resumes within about 2 s of its return (the drill measured 3.5 s with 5 s).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// What one attempt came to.
 #[derive(Debug)]
