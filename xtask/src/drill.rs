@@ -159,7 +159,14 @@ pub(crate) fn drill(args: &[String]) -> Result {
     std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("report: {}", path.display());
     if options.fuzz_runs > 0 {
-        crate::fuzz::fuzz(&["--runs".to_owned(), options.fuzz_runs.to_string()])?;
+        // The run count decides, not `cargo xtask fuzz`'s default 600 s limit (the Redis
+        // masker runs about 7,000 executions a second).
+        crate::fuzz::fuzz(&[
+            "--runs".to_owned(),
+            options.fuzz_runs.to_string(),
+            "--seconds".to_owned(),
+            "86400".to_owned(),
+        ])?;
     }
     if failed.is_empty() {
         Ok(())
