@@ -22,9 +22,13 @@ fuzz_target!(|headers: Headers| {
             "an all-zero trace id"
         );
     }
-    // The parser alone, on the raw bytes.
+    // The parser alone, on the raw bytes (optional whitespace around the value is allowed).
     for (_, value) in &carrier {
         if let Ok(context) = w3c::parse_traceparent(value) {
+            let ows = |b: &u8| matches!(b, b' ' | b'\t');
+            let start = value.iter().position(|b| !ows(b)).unwrap_or(value.len());
+            let end = value.iter().rposition(|b| !ows(b)).map_or(start, |i| i + 1);
+            let value = &value[start..end];
             assert!(value.len() >= 55, "{value:?}");
             assert_eq!(
                 &value[3..35],
