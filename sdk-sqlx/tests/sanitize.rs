@@ -185,11 +185,26 @@ fn operation_tables_and_summary() {
             Some("sessions"),
             "DELETE sessions",
         ),
+        // A common table expression's name is not a table.
         (
             "WITH recent AS (SELECT * FROM events) SELECT count(*) FROM recent",
             Some("SELECT"),
+            Some("events"),
+            "SELECT events",
+        ),
+        (
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO demo_users (id, name) SELECT i, 'user-' || i FROM n WHERE true",
+            Some("INSERT"),
+            Some("demo_users"),
+            "INSERT demo_users",
+        ),
+        (
+            "WITH a AS (SELECT * FROM orders), \"B\" AS MATERIALIZED (SELECT * FROM a JOIN items ON true) \
+             SELECT * FROM \"B\" JOIN customers ON true",
+            Some("SELECT"),
             None,
-            "SELECT events recent",
+            "SELECT orders items customers",
         ),
         (
             "CREATE TABLE IF NOT EXISTS items (id int)",

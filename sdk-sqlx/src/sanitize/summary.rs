@@ -117,6 +117,10 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
     } else {
         keyword(first, OPERATIONS)
     };
+    // `WITH [RECURSIVE] name [(…)] AS (…), name AS (…) main`: the names are the
+    // statement's own (common table expressions), not tables.
+    let mut ctes = Tables::default();
+    let mut expect_cte = is(first, "WITH");
     let mut depth = 0usize;
     let mut expect_table = is(first, "UPDATE");
     // The previous word was `RETURNS` (`RETURNS TABLE (…)` names no table).
@@ -134,6 +138,19 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
                 continue;
             }
             _ => {}
+        }
+        if depth == 0 && operation.is_none() {
+            if expect_cte && !is(token, "RECURSIVE") {
+                expect_cte = false;
+                let first_char = token.as_bytes()[0];
+                if is_ident_start(first_char) || first_char == b'"' || first_char == b'`' {
+                    ctes.push(token);
+                    continue;
+                }
+            } else if token == "," {
+                expect_cte = true;
+                continue;
+            }
         }
         if operation.is_none()
             && depth == 0
@@ -154,6 +171,10 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
             let first_char = token.as_bytes()[0];
             if (is_ident_start(first_char) || first_char == b'"' || first_char == b'`')
                 && !tables.as_slice().contains(&token)
+                && !ctes
+                    .as_slice()
+                    .iter()
+                    .any(|cte| cte.eq_ignore_ascii_case(token))
             {
                 tables.push(token);
             }
