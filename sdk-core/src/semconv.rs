@@ -193,6 +193,29 @@ pub mod sdk {
     /// Which kind of user callback (`classifier`, `health_check`, `cache_loader`,
     /// `exporter`).
     pub const CALLBACK: &str = "sdk.callback";
+    /// Outcome of an SDK task (`explained`, `rate_limited`, `write`, `timeout`, `error`,
+    /// `ok`, `busy`, `unauthorized`).
+    pub const RESULT: &str = "sdk.result";
+    /// Name of a periodic collector (`postgresql`, `redis`, `process`, `tokio`, `probe`).
+    pub const COLLECTOR: &str = "sdk.collector";
+    /// Kind of an insight finding (`seq_scan_large_table`, `unused_index`,
+    /// `seq_scan_heavy_table`, `row_estimate_off`).
+    pub const FINDING: &str = "sdk.finding";
+    /// Name of a synthetic probe.
+    pub const PROBE: &str = "sdk.probe";
+    /// Phase of an HTTP probe (`resolve`, `connect`, `tls`, `processing`, `transfer`), as
+    /// Prometheus' blackbox exporter names them.
+    pub const PROBE_PHASE: &str = "sdk.probe.phase";
+    /// A database's own id of a normalized statement (PostgreSQL's `queryid`).
+    pub const DB_QUERY_ID: &str = "sdk.db.query_id";
+    /// Name of a database index.
+    pub const DB_INDEX: &str = "sdk.db.index";
+    /// How a table was read (`seq`, `index`).
+    pub const DB_SCAN: &str = "sdk.db.scan";
+    /// Replication role of a Redis server (`master`, `replica`).
+    pub const REDIS_ROLE: &str = "sdk.redis.role";
+    /// How cached entries were invalidated (`key`, `tag`, `prefix`).
+    pub const CACHE_INVALIDATION: &str = "sdk.cache.invalidation";
 }
 
 /// RPC attributes.

@@ -43,6 +43,7 @@ mod handles;
 mod lookups;
 pub mod mask;
 mod run;
+pub mod server_info;
 mod sync_connection;
 
 pub use cache::Cache;

@@ -42,6 +42,8 @@ mod metrics_cache;
 #[cfg(feature = "ops-page")]
 pub mod ops_page;
 pub mod panic;
+pub mod probe;
+pub mod profile;
 pub mod request_id;
 mod route;
 pub mod rum;

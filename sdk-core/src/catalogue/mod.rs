@@ -250,6 +250,22 @@ const DB_OPERATION_LABELS: &[&str] = &[
 ];
 const POOL_LABELS: &[&str] = &[db::CLIENT_CONNECTION_POOL_NAME];
 const POOL_STATE_LABELS: &[&str] = &[db::CLIENT_CONNECTION_POOL_NAME, db::CLIENT_CONNECTION_STATE];
+const STATEMENT_LABELS: &[&str] = &[
+    db::SYSTEM_NAME,
+    db::NAMESPACE,
+    sdk::DB_QUERY_ID,
+    db::QUERY_SUMMARY,
+];
+const TABLE_LABELS: &[&str] = &[db::SYSTEM_NAME, db::NAMESPACE, db::COLLECTION_NAME];
+const INDEX_LABELS: &[&str] = &[
+    db::SYSTEM_NAME,
+    db::NAMESPACE,
+    db::COLLECTION_NAME,
+    sdk::DB_INDEX,
+];
+const REDIS_SERVER_LABELS: &[&str] = &[server::ADDRESS, server::PORT];
+/// Process-wide metrics carry no labels.
+const NO_LABELS: &[&str] = &[];
 const WEB_VITAL_LABELS: &[&str] = &[
     browser::WEB_VITAL_NAME,
     browser::WEB_VITAL_RATING,
@@ -390,6 +406,153 @@ catalogue! {
     /// request nor the process.
     CALLBACK_PANICS = { "sdk.callback.panics", Counter, Unit::Count("{panic}"),
         "Panics in user callbacks (classifier, health check, cache loader, exporter) caught by the SDK.", &[sdk::CALLBACK], NO_BUCKETS, 10 }
+
+    /// Slow-query plans asked for, by outcome.
+    DB_CLIENT_PLANS = { "sdk.db.client.plans", Counter, Unit::Count("{plan}"),
+        "Plans of slow queries, by outcome (explained, rate_limited, write, timeout, error).", &[db::SYSTEM_NAME, sdk::RESULT], NO_BUCKETS, 50 }
+    /// Findings in slow-query plans (a sequential scan of a large table, a row estimate far off).
+    DB_CLIENT_PLAN_FINDINGS = { "sdk.db.client.plan.findings", Counter, Unit::Count("{finding}"),
+        "Findings in the plans of slow queries, by kind and table.", &[db::SYSTEM_NAME, db::COLLECTION_NAME, sdk::FINDING], NO_BUCKETS, 500 }
+    /// Execution time of the top statements since the statistics were reset.
+    DB_STATEMENT_EXEC_TIME = { "sdk.db.statement.exec_time", Gauge, Unit::Seconds,
+        "Total execution time of the top statements since the statistics were reset (pg_stat_statements).", STATEMENT_LABELS, NO_BUCKETS, 500 }
+    /// Calls of the top statements.
+    DB_STATEMENT_CALLS = { "sdk.db.statement.calls", Counter, Unit::Count("{call}"),
+        "Calls of the top statements since the statistics were reset (pg_stat_statements).", STATEMENT_LABELS, NO_BUCKETS, 500 }
+    /// Rows read or written by the top statements.
+    DB_STATEMENT_ROWS = { "sdk.db.statement.rows", Counter, Unit::Count("{row}"),
+        "Rows returned or affected by the top statements since the statistics were reset (pg_stat_statements).", STATEMENT_LABELS, NO_BUCKETS, 500 }
+    /// Table reads by scan kind.
+    DB_TABLE_SCANS = { "sdk.db.table.scans", Counter, Unit::Count("{scan}"),
+        "Scans of a table, sequential or by index, since the statistics were reset.", &[db::SYSTEM_NAME, db::NAMESPACE, db::COLLECTION_NAME, sdk::DB_SCAN], NO_BUCKETS, 1000 }
+    /// Table size on disk.
+    DB_TABLE_SIZE = { "sdk.db.table.size", Gauge, Unit::Bytes,
+        "Size of a table on disk, without its indexes.", TABLE_LABELS, NO_BUCKETS, 500 }
+    /// Estimated live rows of a table.
+    DB_TABLE_ROWS = { "sdk.db.table.rows", Gauge, Unit::Count("{row}"),
+        "Estimated live rows of a table.", TABLE_LABELS, NO_BUCKETS, 500 }
+    /// Index scans by index.
+    DB_INDEX_SCANS = { "sdk.db.index.scans", Counter, Unit::Count("{scan}"),
+        "Scans using an index since the statistics were reset.", INDEX_LABELS, NO_BUCKETS, 1000 }
+    /// Index size on disk.
+    DB_INDEX_SIZE = { "sdk.db.index.size", Gauge, Unit::Bytes,
+        "Size of an index on disk.", INDEX_LABELS, NO_BUCKETS, 1000 }
+    /// Current findings of the database insights report, by kind.
+    DB_INSIGHT_FINDINGS = { "sdk.db.insights.findings", Gauge, Unit::Count("{finding}"),
+        "Findings of the last database insights collection, by kind (unused index, table read by sequential scans).", &[db::SYSTEM_NAME, db::NAMESPACE, sdk::FINDING], NO_BUCKETS, 50 }
+
+    /// Memory the Redis server uses.
+    REDIS_SERVER_MEMORY_USED = { "sdk.redis.server.memory.used", Gauge, Unit::Bytes,
+        "Memory allocated by the Redis server (INFO used_memory).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Peak memory of the Redis server.
+    REDIS_SERVER_MEMORY_PEAK = { "sdk.redis.server.memory.peak", Gauge, Unit::Bytes,
+        "Peak memory allocated by the Redis server (INFO used_memory_peak).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Memory limit of the Redis server.
+    REDIS_SERVER_MEMORY_MAX = { "sdk.redis.server.memory.max", Gauge, Unit::Bytes,
+        "Memory limit of the Redis server, 0 when unlimited (INFO maxmemory).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Memory fragmentation ratio.
+    REDIS_SERVER_MEMORY_FRAGMENTATION = { "sdk.redis.server.memory.fragmentation_ratio", Gauge, Unit::Dimensionless,
+        "Resident memory over allocated memory of the Redis server (INFO mem_fragmentation_ratio).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Keys evicted because of the memory limit.
+    REDIS_SERVER_KEYS_EVICTED = { "sdk.redis.server.keys.evicted", Counter, Unit::Count("{key}"),
+        "Keys evicted by the Redis server because of its memory limit (INFO evicted_keys).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Keys expired.
+    REDIS_SERVER_KEYS_EXPIRED = { "sdk.redis.server.keys.expired", Counter, Unit::Count("{key}"),
+        "Keys expired by the Redis server (INFO expired_keys).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Keys held.
+    REDIS_SERVER_KEYS = { "sdk.redis.server.keys", Gauge, Unit::Count("{key}"),
+        "Keys held by the Redis server over all databases (INFO keyspace).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Key lookups that found their key.
+    REDIS_SERVER_KEYSPACE_HITS = { "sdk.redis.server.keyspace.hits", Counter, Unit::Count("{lookup}"),
+        "Key lookups that found the key (INFO keyspace_hits).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Key lookups that missed.
+    REDIS_SERVER_KEYSPACE_MISSES = { "sdk.redis.server.keyspace.misses", Counter, Unit::Count("{lookup}"),
+        "Key lookups that did not find the key (INFO keyspace_misses).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Server-side hit ratio.
+    REDIS_SERVER_KEYSPACE_HIT_RATIO = { "sdk.redis.server.keyspace.hit_ratio", Gauge, Unit::Dimensionless,
+        "Hits over lookups on the Redis server since its statistics were reset.", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Connected clients.
+    REDIS_SERVER_CLIENTS_CONNECTED = { "sdk.redis.server.clients.connected", Gauge, Unit::Count("{client}"),
+        "Clients connected to the Redis server (INFO connected_clients).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Clients blocked in a blocking command.
+    REDIS_SERVER_CLIENTS_BLOCKED = { "sdk.redis.server.clients.blocked", Gauge, Unit::Count("{client}"),
+        "Clients blocked in a blocking command (INFO blocked_clients).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Commands per second.
+    REDIS_SERVER_OPS_PER_SECOND = { "sdk.redis.server.ops_per_second", Gauge, Unit::Count("{operation}/s"),
+        "Commands the Redis server processes per second (INFO instantaneous_ops_per_sec).", REDIS_SERVER_LABELS, NO_BUCKETS, 50 }
+    /// Replication role (1 for the current role).
+    REDIS_SERVER_ROLE = { "sdk.redis.server.role", Gauge, Unit::Dimensionless,
+        "Replication role of the Redis server: 1 on the series of its current role (INFO role).", &[server::ADDRESS, server::PORT, sdk::REDIS_ROLE], NO_BUCKETS, 50 }
+
+    /// Cache invalidations by kind.
+    CACHE_INVALIDATIONS = { "sdk.cache.invalidations", Counter, Unit::Count("{invalidation}"),
+        "Cache invalidations (by key, tag or prefix).", &[cache::KEY_PREFIX, sdk::CACHE_INVALIDATION], NO_BUCKETS, 200 }
+    /// Keys removed by invalidations.
+    CACHE_INVALIDATED_KEYS = { "sdk.cache.invalidated_keys", Counter, Unit::Count("{key}"),
+        "Cache keys removed by invalidations.", &[cache::KEY_PREFIX, sdk::CACHE_INVALIDATION], NO_BUCKETS, 200 }
+    /// Stale values served while a loader refreshes them.
+    CACHE_STALE_SERVES = { "sdk.cache.stale_serves", Counter, Unit::Count("{request}"),
+        "Stale cached values served while one loader refreshes them (stale-while-revalidate).", &[cache::KEY_PREFIX], NO_BUCKETS, 100 }
+    /// Bytes saved by compressing cached values.
+    CACHE_COMPRESSION_SAVED = { "sdk.cache.compression.saved", Counter, Unit::Bytes,
+        "Bytes saved by compressing large cached values.", &[cache::KEY_PREFIX], NO_BUCKETS, 100 }
+
+    /// CPU time of the process.
+    PROCESS_CPU = { "process.cpu.seconds", Counter, Unit::Seconds,
+        "Total user and system CPU time spent by the process, in whole seconds.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Resident memory.
+    PROCESS_RESIDENT_MEMORY = { "process.resident_memory", Gauge, Unit::Bytes,
+        "Resident memory size of the process.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Virtual memory.
+    PROCESS_VIRTUAL_MEMORY = { "process.virtual_memory", Gauge, Unit::Bytes,
+        "Virtual memory size of the process.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Open file descriptors.
+    PROCESS_OPEN_FDS = { "process.open_fds", Gauge, Unit::Count("{file_descriptor}"),
+        "Number of open file descriptors of the process.", NO_LABELS, NO_BUCKETS, 1 }
+    /// File-descriptor limit.
+    PROCESS_MAX_FDS = { "process.max_fds", Gauge, Unit::Count("{file_descriptor}"),
+        "Maximum number of open file descriptors of the process.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Threads.
+    PROCESS_THREADS = { "process.threads", Gauge, Unit::Count("{thread}"),
+        "Number of OS threads of the process.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Start time.
+    PROCESS_START_TIME = { "process.start_time", Gauge, Unit::Seconds,
+        "Start time of the process since the Unix epoch.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Tokio worker threads.
+    TOKIO_WORKERS = { "sdk.runtime.tokio.workers", Gauge, Unit::Count("{thread}"),
+        "Worker threads of the Tokio runtime.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Share of worker time spent busy.
+    TOKIO_BUSY_RATIO = { "sdk.runtime.tokio.busy_ratio", Gauge, Unit::Dimensionless,
+        "Share of the Tokio workers' time spent running tasks over the last interval (0 to 1).", NO_LABELS, NO_BUCKETS, 1 }
+    /// Tasks in the global queue.
+    TOKIO_GLOBAL_QUEUE_DEPTH = { "sdk.runtime.tokio.global_queue_depth", Gauge, Unit::Count("{task}"),
+        "Tasks waiting in the Tokio runtime's global queue.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Live tasks.
+    TOKIO_ALIVE_TASKS = { "sdk.runtime.tokio.alive_tasks", Gauge, Unit::Count("{task}"),
+        "Tasks alive in the Tokio runtime.", NO_LABELS, NO_BUCKETS, 1 }
+    /// Blocking-pool threads.
+    TOKIO_BLOCKING_THREADS = { "sdk.runtime.tokio.blocking_threads", Gauge, Unit::Count("{thread}"),
+        "Threads of the Tokio runtime's blocking pool.", NO_LABELS, NO_BUCKETS, 1 }
+
+    /// Whether the last run of a probe succeeded.
+    PROBE_SUCCESS = { "probe.success", Gauge, Unit::Dimensionless,
+        "Whether the last run of a synthetic probe succeeded (1) or failed (0).", &[sdk::PROBE], NO_BUCKETS, 100 }
+    /// Duration of the last run of a probe.
+    PROBE_DURATION = { "probe.duration", Gauge, Unit::Seconds,
+        "How long the last run of a synthetic probe took.", &[sdk::PROBE], NO_BUCKETS, 100 }
+    /// Phases of the last run of an HTTP probe.
+    PROBE_HTTP_DURATION = { "probe.http.duration", Gauge, Unit::Seconds,
+        "Duration of each phase of the last run of an HTTP probe.", &[sdk::PROBE, sdk::PROBE_PHASE], NO_BUCKETS, 500 }
+    /// Status code of the last run of an HTTP probe.
+    PROBE_HTTP_STATUS_CODE = { "probe.http.status_code", Gauge, Unit::Dimensionless,
+        "Response status code of the last run of an HTTP probe (0 without a response).", &[sdk::PROBE], NO_BUCKETS, 100 }
+
+    /// Duration of one collection by a periodic collector.
+    COLLECTOR_DURATION = { "sdk.collector.duration", Histogram, Unit::Seconds,
+        "Duration of one run of a periodic collector (database and Redis insights, process, probes), by outcome.", &[sdk::COLLECTOR, sdk::RESULT], DURATION_BUCKETS, 50 }
+    /// On-demand CPU profiles by outcome.
+    PROFILES = { "sdk.profiles", Counter, Unit::Count("{profile}"),
+        "On-demand CPU profile requests, by outcome (ok, busy, unauthorized, invalid, error).", &[sdk::RESULT], NO_BUCKETS, 10 }
 }
 
 /// The catalogue as a Markdown table (the source of `docs/metrics.md`).
@@ -566,7 +729,11 @@ mod tests {
                 "{prom}"
             );
             assert!(!def.description.is_empty());
-            assert!(!def.labels.is_empty(), "{} has no labels", def.name);
+            assert!(
+                !def.labels.is_empty() || def.max_series == 1,
+                "{} has no labels but room for more than one series",
+                def.name
+            );
             assert!(def.max_series > 0);
         }
     }

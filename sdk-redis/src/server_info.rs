@@ -1,0 +1,1 @@
+//! Redis server health from `INFO` (being built).

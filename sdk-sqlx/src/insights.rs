@@ -1,0 +1,1 @@
+//! Statement and index insights from PostgreSQL's statistics views (being built).

@@ -1,0 +1,1 @@
+//! Plans of slow queries, taken off the request path (being built).

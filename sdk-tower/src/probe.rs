@@ -1,0 +1,1 @@
+//! Synthetic probes of dependencies and endpoints (being built).

@@ -1,0 +1,1 @@
+//! On-demand CPU profiles (being built).
