@@ -16,7 +16,9 @@
 //!   `HGET`, `MGET` (per key), `HMGET` (per field) and `EXISTS`, with an optional bounded
 //!   `cache.key_prefix` label from configured prefixes only.
 //!
-//! [`Cache`] adds cache-aside with single-flight loads and a fallback when Redis is down.
+//! [`Cache`] adds cache-aside with single-flight loads and a fallback when Redis is down,
+//! stale-while-revalidate and tags per value ([`CacheEntry`]), invalidation by key, tag or
+//! prefix, and optional LZ4 compression of large values ([`Compression`], off by default).
 //!
 //! ```no_run
 //! # async fn example() -> redis::RedisResult<()> {
@@ -46,7 +48,7 @@ mod run;
 pub mod server_info;
 mod sync_connection;
 
-pub use cache::Cache;
+pub use cache::{Cache, CacheEntry, Compression, InvalidationError};
 pub use config::RedisConfig;
 pub use connection::InstrumentedConnection;
 pub use sync_connection::InstrumentedSyncConnection;

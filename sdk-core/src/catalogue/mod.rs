@@ -496,6 +496,9 @@ catalogue! {
     /// Bytes saved by compressing cached values.
     CACHE_COMPRESSION_SAVED = { "sdk.cache.compression.saved", Counter, Unit::Bytes,
         "Bytes saved by compressing large cached values.", &[cache::KEY_PREFIX], NO_BUCKETS, 100 }
+    /// Cached values that could not be read and were treated as misses.
+    CACHE_UNREADABLE = { "sdk.cache.unreadable", Counter, Unit::Count("{value}"),
+        "Cached values that could not be read (unknown format, corrupt or over the size limit) and were treated as misses.", &[cache::KEY_PREFIX, error::TYPE], NO_BUCKETS, 100 }
 
     /// CPU time of the process.
     PROCESS_CPU = { "process.cpu.seconds", Counter, Unit::Seconds,
