@@ -65,6 +65,8 @@ pub struct TelemetryGuard {
     pub(crate) log_worker: Option<WorkerGuard>,
     #[cfg(feature = "export")]
     pub(crate) span_processors: Vec<std::sync::Arc<crate::export::BatchSpanProcessor>>,
+    #[cfg(feature = "process-metrics")]
+    pub(crate) process_metrics: Option<crate::process_metrics::Collector>,
 }
 
 impl TelemetryGuard {
@@ -79,6 +81,8 @@ impl TelemetryGuard {
             log_worker: None,
             #[cfg(feature = "export")]
             span_processors: Vec::new(),
+            #[cfg(feature = "process-metrics")]
+            process_metrics: None,
         }
     }
 
@@ -104,6 +108,21 @@ impl TelemetryGuard {
     /// The Prometheus exporter, when metrics go to Prometheus.
     pub fn prometheus(&self) -> Option<&PrometheusExporter> {
         self.prometheus.as_ref()
+    }
+
+    /// Reports the runtime of `handle` in the `sdk.runtime.tokio.*` metrics from now on,
+    /// instead of the runtime that was current when `init` ran (if any): for a setup that
+    /// runs before its runtime is built, or that wants another runtime reported. Collects
+    /// once right away. `false` when process metrics are off (nothing is watched then).
+    #[cfg(feature = "runtime-metrics")]
+    pub fn watch_runtime(&self, handle: tokio::runtime::Handle) -> bool {
+        match &self.process_metrics {
+            Some(collector) => {
+                collector.watch_runtime(handle);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Exports every span finished so far, and the OTLP metrics and logs recorded so far;
@@ -139,7 +158,8 @@ impl TelemetryGuard {
         ok
     }
 
-    /// Delivers what was recorded before the call and stops background threads: queued
+    /// Delivers what was recorded before the call and stops background threads (the
+    /// process metrics collector first): queued
     /// spans, a last OTLP metrics collection and queued OTLP log records are exported
     /// within `OTEL_BSP_EXPORT_TIMEOUT` (every exporter at once, one shared deadline; a
     /// backend that is down costs at most that long), DogStatsD gets its last flush, and
@@ -152,6 +172,9 @@ impl TelemetryGuard {
         if self.config.disabled {
             return;
         }
+        // First, so that nothing is recorded after the exporters' last collection.
+        #[cfg(feature = "process-metrics")]
+        drop(self.process_metrics.take());
         let asked = std::time::Instant::now();
         let deadline = asked + self.config.batch.export_timeout;
         let _ = deadline; // unused when no exporter is compiled in

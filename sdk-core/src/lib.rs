@@ -16,7 +16,9 @@
 //!   finished spans and the OTLP, Datadog and DogStatsD exporters;
 //! - `callback` (feature `metrics`): user code run by the SDK (classifiers, health checks,
 //!   cache loaders, exporters), its panics caught and counted;
-//! - `init` (features `json-logs` + `prometheus`): one call that installs it all.
+//! - `init` (features `json-logs` + `prometheus`): one call that installs it all;
+//! - `process_metrics` (features `process-metrics`, `runtime-metrics`): process and Tokio
+//!   runtime metrics that `init` collects in the background.
 //!
 //! ## Usage
 //!
@@ -40,6 +42,8 @@
 //! | `json-logs` | yes | JSON log layer with `trace_id`, `span_id`, `dd.*` fields; `RUST_LOG` filter |
 //! | `metrics` | yes | recording through catalogue definitions (`metrics` facade) |
 //! | `prometheus` | yes | Prometheus recorder with catalogue buckets and names |
+//! | `process-metrics` | yes | `process_*` metrics (memory, CPU, descriptors, threads, start time) collected by `init` on Linux; off with `SDK_PROCESS_METRICS=off` |
+//! | `runtime-metrics` | no | Tokio runtime metrics (workers, busy ratio, queues, tasks) with the process metrics (tokio) |
 //! | `prometheus-listener` | no | standalone `/metrics` listener (tokio, hyper) |
 //! | `http` | no | `http::HeaderMap` carriers and a `tower::Service` for `/metrics` |
 //! | `export` | no | finished-span capture, bounded batch processor, console trace exporter |
@@ -103,6 +107,9 @@ pub use init::{InitError, LOG_QUEUE_LINES, TelemetryGuard, init, init_from_env};
 pub mod setup;
 #[cfg(all(feature = "json-logs", feature = "prometheus"))]
 pub use setup::{SdkLayers, TelemetryBuilder, builder};
+
+#[cfg(feature = "process-metrics")]
+pub mod process_metrics;
 
 pub mod global;
 

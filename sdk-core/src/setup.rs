@@ -53,6 +53,8 @@ pub struct TelemetryBuilder {
     metrics: Vec<&'static crate::catalogue::MetricDef>,
     #[cfg(feature = "export")]
     span_exporters: Vec<Box<dyn crate::export::SpanExporter>>,
+    #[cfg(feature = "process-metrics")]
+    process_metrics: crate::process_metrics::Settings,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {
@@ -72,6 +74,8 @@ pub fn builder(config: Config) -> TelemetryBuilder {
         metrics: Vec::new(),
         #[cfg(feature = "export")]
         span_exporters: Vec::new(),
+        #[cfg(feature = "process-metrics")]
+        process_metrics: crate::process_metrics::Settings::default(),
     }
 }
 
@@ -102,6 +106,23 @@ impl TelemetryBuilder {
     #[cfg(feature = "export")]
     pub fn with_span_exporter(mut self, exporter: impl crate::export::SpanExporter) -> Self {
         self.span_exporters.push(Box::new(exporter));
+        self
+    }
+
+    /// Turns the process (and Tokio runtime) metrics on or off; this wins over
+    /// `SDK_PROCESS_METRICS`. They are on by default (see [`crate::process_metrics`]).
+    #[cfg(feature = "process-metrics")]
+    pub fn with_process_metrics(mut self, enabled: bool) -> Self {
+        self.process_metrics.enabled = Some(enabled);
+        self
+    }
+
+    /// Collects the process metrics every `interval` (at least
+    /// [`MIN_INTERVAL`](crate::process_metrics::MIN_INTERVAL); a shorter one fails `init`
+    /// with [`InitError::Config`]); this wins over `SDK_PROCESS_METRICS_INTERVAL`.
+    #[cfg(feature = "process-metrics")]
+    pub fn with_process_metrics_interval(mut self, interval: std::time::Duration) -> Self {
+        self.process_metrics.interval = Some(interval);
         self
     }
 
@@ -160,6 +181,8 @@ impl TelemetryBuilder {
         }
         crate::init::check_available(&config)?;
         let filter = parse_filter(&config)?;
+        #[cfg(feature = "process-metrics")]
+        let process_metrics_interval = self.process_metrics.resolve()?;
         let (prometheus, otlp_metrics) = install_metrics(&config)?;
 
         let (log_layer, log_worker) = if config.logs_exporters.contains(&LogsExporter::Console) {
@@ -227,6 +250,10 @@ impl TelemetryBuilder {
             .and_then(log_layer)
             .and_then(otlp_log_layer);
         crate::global::set_config(config.clone());
+        // Last, once nothing can fail: its first collection needs the recorder.
+        #[cfg(feature = "process-metrics")]
+        let process_metrics =
+            process_metrics_interval.map(crate::process_metrics::Collector::start);
         let guard = TelemetryGuard {
             config,
             prometheus,
@@ -236,6 +263,8 @@ impl TelemetryBuilder {
             log_worker,
             #[cfg(feature = "export")]
             span_processors,
+            #[cfg(feature = "process-metrics")]
+            process_metrics,
         };
         Ok((Some(layers), guard))
     }
