@@ -1,1 +1,0 @@
-//! Redis server health from `INFO` (being built).
