@@ -134,8 +134,9 @@ fn alerts_are_annotated_and_ratios_guarded() {
         }
     }
     // Burn rate: availability and latency page and ticket, the cache and the three web
-    // vitals ticket only (a 20-25 % budget cannot burn 6x); 9 symptoms; 2 anomaly bands.
-    assert_eq!(alerts, 2 + 2 + 1 + 3 + 9 + 2);
+    // vitals ticket only (a 20-25 % budget cannot burn 6x); 9 symptoms; 4 runtime and
+    // dependency alerts; 2 anomaly bands.
+    assert_eq!(alerts, 2 + 2 + 1 + 3 + 9 + 4 + 2);
 }
 
 fn serde_saphyr_value(text: &str) -> serde_json::Value {

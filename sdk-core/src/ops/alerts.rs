@@ -94,13 +94,13 @@ pub(crate) fn camel(name: &str) -> String {
         .collect()
 }
 
-fn labels_of(spec: &Spec, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+pub(crate) fn labels_of(spec: &Spec, extra: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut labels: Vec<(String, String)> = spec.selector.clone().into_iter().collect();
     labels.extend(extra.iter().map(|(k, v)| (label(k), (*v).to_owned())));
     labels
 }
 
-fn expected(extra: &[(&str, &str)], service: Option<&str>) -> BTreeMap<String, String> {
+pub(crate) fn expected(extra: &[(&str, &str)], service: Option<&str>) -> BTreeMap<String, String> {
     let mut labels: BTreeMap<String, String> = extra
         .iter()
         .map(|(k, v)| (label(k), (*v).to_owned()))

@@ -1,5 +1,6 @@
 //! Grafana dashboards (JSON model, schema 42) for the service: RED per route, database,
-//! cache, browser, SDK health, SLOs and the application's own metrics.
+//! cache, browser, SDK health, SLOs, runtime and dependencies ([`runtime`]) and the
+//! application's own metrics.
 //!
 //! Every panel has a description and a unit taken from the catalogue; every query reads
 //! the `${datasource}` variable, and the generated recording rules where one exists.
@@ -22,6 +23,8 @@ use crate::catalogue::{
 use crate::semconv::{browser, cache, db, error, http, sdk, server};
 use serde_json::{Value, json};
 
+mod runtime;
+
 /// The Grafana schema version the dashboards are written for.
 pub const SCHEMA_VERSION: u32 = 42;
 
@@ -43,6 +46,8 @@ struct Panel {
     /// (PromQL, legend) per target.
     targets: Vec<(String, String)>,
     kind: &'static str,
+    /// Series drawn stacked (parts of one whole, such as an HTTP probe's phases).
+    stacked: bool,
 }
 
 fn panel(title: &str, description: &str, unit: &'static str) -> Panel {
@@ -52,6 +57,7 @@ fn panel(title: &str, description: &str, unit: &'static str) -> Panel {
         unit,
         targets: Vec::new(),
         kind: "timeseries",
+        stacked: false,
     }
 }
 
@@ -63,6 +69,11 @@ impl Panel {
 
     fn stat(mut self) -> Self {
         self.kind = "stat";
+        self
+    }
+
+    fn stack(mut self) -> Self {
+        self.stacked = true;
         self
     }
 }
@@ -598,11 +609,16 @@ fn dashboard(
                 })
             })
             .collect();
+        let mut defaults = json!({"unit": p.unit});
+        if p.stacked {
+            defaults["custom"] =
+                json!({"stacking": {"mode": "normal", "group": "A"}, "fillOpacity": 60});
+        }
         out.push(json!({
             "id": i + 1, "type": p.kind, "title": p.title, "description": p.description,
             "datasource": datasource(),
             "gridPos": {"h": h, "w": w, "x": (i % 2) * 12, "y": (i / 2) * 8},
-            "fieldConfig": {"defaults": {"unit": p.unit}, "overrides": []},
+            "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": true},
                         "tooltip": {"mode": "multi", "sort": "desc"}},
             "targets": targets
@@ -671,6 +687,13 @@ pub(crate) fn files(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
             slo_panels(&b),
         ),
     ];
+    boards.push((
+        "runtime",
+        "Runtime and dependencies",
+        "The process and its Tokio runtime, synthetic probes, the Redis server, database \
+         insights, cache invalidation and the SDK's periodic collectors.",
+        runtime::panels(&b),
+    ));
     let app = application(&b);
     if !app.is_empty() {
         boards.push((

@@ -36,6 +36,9 @@
 //!   cache_hit_ratio: 0.5
 //!   slow_queries_per_second: 0.1
 //!   rum_poor_ratio: 0.25
+//!   redis_memory_ratio: 0.9           # Redis evicting above 90 % of maxmemory (10m)
+//!   fds_ratio: 0.8                    # open over max file descriptors (5m)
+//!   tokio_busy_ratio: 0.9             # Tokio workers busy (10m)
 //! anomaly: {enabled: true, k: 3, min_request_rate: 0.1, for: 15m}
 //! ```
 //!
@@ -52,7 +55,10 @@
 //!   Each SLO's multiwindow multi-burn-rate page and ticket alerts sit in the group that
 //!   records its ratios.
 //! - `<service>.alerts.yml`: symptom alerts — p95 latency, 5xx ratio, cache hit ratio, pool exhaustion, pool timeouts, slow
-//!   queries, poor web-vital ratings, dropped telemetry, cardinality overflow. Every alert
+//!   queries, poor web-vital ratings, dropped telemetry, cardinality overflow — and, in
+//!   their own group, runtime and dependency alerts: a failing synthetic probe, a Redis
+//!   server evicting at its memory limit, file descriptors near their limit, saturated
+//!   Tokio workers. Every alert
 //!   has `severity`, `summary`, `description` and `runbook_url`. Every ratio's denominator
 //!   is guarded: zero traffic yields no sample, never NaN or +Inf.
 //! - `<service>-anomaly.rules.yml`: the service-level request rate, 5xx ratio and p95
@@ -83,6 +89,7 @@ mod datadog;
 pub mod grafana;
 mod promql;
 mod rules;
+mod runtime_alerts;
 mod slo;
 pub mod spec;
 mod tests;
@@ -148,6 +155,7 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
         alert_list.extend(burn);
     }
     let symptoms = alerts::symptom_alerts(spec);
+    let runtime = runtime_alerts::runtime_alerts(spec);
 
     let rules_file = format!("{service}.rules.yml");
     let slo_file = format!("{service}-slo.rules.yml");
@@ -171,15 +179,23 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
         yaml(
             &alerts_file,
             &RuleFile {
-                groups: vec![rules::group(
-                    spec,
-                    "alerts",
-                    symptoms.iter().map(|a| a.rule.clone()).collect(),
-                )],
+                groups: vec![
+                    rules::group(
+                        spec,
+                        "alerts",
+                        symptoms.iter().map(|a| a.rule.clone()).collect(),
+                    ),
+                    rules::group(
+                        spec,
+                        "runtime",
+                        runtime.iter().map(|a| a.rule.clone()).collect(),
+                    ),
+                ],
             },
         )?,
     ];
     alert_list.extend(symptoms);
+    alert_list.extend(runtime);
     // One test file per sampling step: day-long burn-rate windows are tested on a
     // coarser grid than the 5-minute symptoms.
     let mut steps: Vec<u64> = alert_list.iter().map(|a| a.every_seconds).collect();

@@ -3,6 +3,10 @@
 use crate::catalogue::MetricDef;
 use std::collections::BTreeMap;
 
+/// The target label Prometheus gives every scraped process: per-process series (CPU,
+/// memory, file descriptors, the Tokio runtime) are told apart by it.
+pub(crate) const INSTANCE: &str = "instance";
+
 /// The Prometheus label name of an attribute key (`http.route` → `http_route`).
 pub(crate) fn label(key: &str) -> String {
     key.replace('.', "_")

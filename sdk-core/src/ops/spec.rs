@@ -215,6 +215,12 @@ pub struct Thresholds {
     pub slow_queries_per_second: Option<f64>,
     /// Ratio of "poor" web-vital ratings per route and vital.
     pub rum_poor_ratio: Option<f64>,
+    /// Used over maximum memory of a Redis server above which its evictions alert.
+    pub redis_memory_ratio: Option<f64>,
+    /// Open over maximum file descriptors of a process.
+    pub fds_ratio: Option<f64>,
+    /// Share of the Tokio workers' time spent busy.
+    pub tokio_busy_ratio: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -226,6 +232,9 @@ impl Default for Thresholds {
             cache_hit_ratio: Some(0.5),
             slow_queries_per_second: Some(0.1),
             rum_poor_ratio: Some(0.25),
+            redis_memory_ratio: Some(0.9),
+            fds_ratio: Some(0.8),
+            tokio_busy_ratio: Some(0.9),
         }
     }
 }
@@ -300,6 +309,19 @@ impl Spec {
                 ));
             }
         }
+        for (name, ratio) in [
+            ("redis_memory_ratio", self.alerts.redis_memory_ratio),
+            ("fds_ratio", self.alerts.fds_ratio),
+            ("tokio_busy_ratio", self.alerts.tokio_busy_ratio),
+        ] {
+            if let Some(r) = ratio
+                && !(r > 0.0 && r < 1.0)
+            {
+                return err(format!(
+                    "alerts.{name} {r}: a ratio between 0 and 1 (exclusive), or null"
+                ));
+            }
+        }
         let mut names = std::collections::BTreeSet::new();
         for slo in &self.slos {
             if !is_name(&slo.name) || !names.insert(&slo.name) {
@@ -362,5 +384,13 @@ mod tests {
         )
         .unwrap_err();
         assert!(bucket.to_string().contains("0.25, 0.5"), "{bucket}");
+        let ratio = Spec::from_yaml("service: shop\nrunbook_url: x\nalerts: {fds_ratio: 80}\n")
+            .unwrap_err();
+        assert!(ratio.to_string().contains("alerts.fds_ratio"), "{ratio}");
+        let off =
+            Spec::from_yaml("service: shop\nrunbook_url: x\nalerts: {tokio_busy_ratio: null}\n")
+                .unwrap();
+        assert_eq!(off.alerts.tokio_busy_ratio, None);
+        assert_eq!(off.alerts.fds_ratio, Some(0.8));
     }
 }

@@ -27,14 +27,17 @@
 use super::super::alerts::camel;
 use super::super::promql::num;
 use super::super::spec::{Slo, Spec};
-use super::query::{Counting, Scope, counting, events, last, level, per_second, percentile};
+use super::query::{
+    Counting, Scope, counting, events, last, level, metric, per_second, percentile,
+};
 use crate::catalogue::{
     BROWSER_WEB_VITAL_CLS, BROWSER_WEB_VITAL_DURATION, CACHE_REQUESTS, DB_CLIENT_CONNECTION_COUNT,
     DB_CLIENT_CONNECTION_MAX, DB_CLIENT_CONNECTION_PENDING_REQUESTS, DB_CLIENT_CONNECTION_TIMEOUTS,
     DB_CLIENT_SLOW_QUERIES, EXPORTER_DROPPED, HTTP_SERVER_REQUEST_DURATION, METRIC_OVERFLOW,
+    PROBE_SUCCESS, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, REDIS_SERVER_KEYS_EVICTED, TOKIO_BUSY_RATIO,
 };
 use crate::rum::Rating;
-use crate::semconv::{browser, cache, db, http, sdk};
+use crate::semconv::{browser, cache, db, http, sdk, server};
 use serde_json::{Value, json};
 
 /// Seconds a monitor waits before evaluating a minute: the agent flushes DogStatsD every
@@ -371,13 +374,103 @@ fn symptoms(spec: &Spec) -> Vec<Monitor> {
     out
 }
 
-/// The monitors of `spec`'s service: burn rates per SLO, then symptoms.
+/// The runtime and dependency monitors: gauges held over the Prometheus alert's fixed
+/// pending period (`min` of a value that must stay high, `max` of one that must stay
+/// low). Without a per-process tag, the process and runtime monitors read the highest
+/// value over the service's processes. Redis evicts only at its memory limit, so the
+/// monitor watches evictions alone; the Prometheus alert's memory condition adds no
+/// case it would miss.
+fn runtime(spec: &Spec) -> Vec<Monitor> {
+    let t = &spec.alerts;
+    let s = Scope::service(&spec.service);
+    let svc = &spec.service;
+    let monitor = |alert: &str, severity, query, threshold, summary, description| Monitor {
+        alert: format!("{}{alert}", camel(svc)),
+        variant: None,
+        severity,
+        query,
+        threshold,
+        summary,
+        description,
+        tags: Vec::new(),
+    };
+    let mut out = vec![monitor(
+        "ProbeFailing",
+        "critical",
+        format!(
+            "max(last_2m):{} <",
+            metric("min", &PROBE_SUCCESS, &s, &[sdk::PROBE])
+        ),
+        1.0,
+        format!("{svc} probe {} fails", var(sdk::PROBE)),
+        format!(
+            "Every run of the synthetic probe {} has failed over the last 2m: what it checks is down or unreachable from {svc}.",
+            var(sdk::PROBE)
+        ),
+    )];
+    if let Some(threshold) = t.redis_memory_ratio {
+        let redis = [server::ADDRESS, server::PORT];
+        let at = format!("{}:{}", var(server::ADDRESS), var(server::PORT));
+        out.push(monitor(
+            "RedisEvicting",
+            "warning",
+            format!(
+                "sum(last_10m):{} >",
+                events(&REDIS_SERVER_KEYS_EVICTED, &s, &redis)
+            ),
+            0.0,
+            format!("Redis {at} evicts keys"),
+            format!(
+                "The Redis server {at} used by {svc} has been evicting keys over the last 10m: it is at its memory limit (the Prometheus alert waits for {} % of it), and cached values are lost before they expire.",
+                num(threshold * 100.0)
+            ),
+        ));
+    }
+    if let Some(threshold) = t.fds_ratio {
+        out.push(monitor(
+            "ProcessFdsNearLimit",
+            "warning",
+            format!(
+                "min(last_5m):{} / {} >",
+                metric("max", &PROCESS_OPEN_FDS, &s, &[]),
+                metric("max", &PROCESS_MAX_FDS, &s, &[])
+            ),
+            threshold,
+            format!("{svc} runs out of file descriptors"),
+            format!(
+                "A process of {svc} has held more than {} % of its file-descriptor limit over the last 5m: new connections and files will soon fail to open.",
+                num(threshold * 100.0)
+            ),
+        ));
+    }
+    if let Some(threshold) = t.tokio_busy_ratio {
+        out.push(monitor(
+            "TokioWorkersSaturated",
+            "warning",
+            format!(
+                "min(last_10m):{} >",
+                metric("max", &TOKIO_BUSY_RATIO, &s, &[])
+            ),
+            threshold,
+            format!("{svc} has no idle Tokio worker"),
+            format!(
+                "The Tokio workers of a process of {svc} have been busy more than {} % of the time over the last 10m: tasks queue and latency grows; look for blocking calls on the workers or add capacity.",
+                num(threshold * 100.0)
+            ),
+        ));
+    }
+    out
+}
+
+/// The monitors of `spec`'s service: burn rates per SLO, symptoms, then the runtime and
+/// its dependencies.
 pub(crate) fn monitors(spec: &Spec) -> Value {
     let all: Vec<Value> = spec
         .slos
         .iter()
         .flat_map(|slo| burn_rate(spec, slo))
         .chain(symptoms(spec))
+        .chain(runtime(spec))
         .map(|m| m.json(spec))
         .collect();
     Value::Array(all)
