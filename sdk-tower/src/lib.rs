@@ -42,6 +42,7 @@ mod metrics_cache;
 #[cfg(feature = "ops-page")]
 pub mod ops_page;
 pub mod panic;
+#[cfg(feature = "probe")]
 pub mod probe;
 pub mod profile;
 pub mod request_id;

@@ -1,1 +1,0 @@
-//! Synthetic probes of dependencies and endpoints (being built).
