@@ -1,1 +1,0 @@
-//! Statement and index insights from PostgreSQL's statistics views (being built).
