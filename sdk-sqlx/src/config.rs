@@ -1,6 +1,7 @@
 //! What the wrapper records and adds, from code or from the environment.
 
 use crate::comment::CommentMode;
+use crate::plan::PlanConfig;
 use std::time::Duration;
 
 /// `SDK_DB_SLOW_QUERY_MS`: queries at least this slow (milliseconds) are logged at WARN,
@@ -9,6 +10,10 @@ pub const SLOW_QUERY_ENV: &str = "SDK_DB_SLOW_QUERY_MS";
 /// `SDK_DB_COMMENTS`: `off`, `sqlcommenter`, `service` or `full` (trace comments on the
 /// statements of sampled spans). Datadog's `DD_DBM_PROPAGATION_MODE` is read when unset.
 pub const COMMENTS_ENV: &str = "SDK_DB_COMMENTS";
+/// `SDK_DB_SLOW_QUERY_PLANS`: `off` (the default), `on` (`EXPLAIN` the slow queries that
+/// only read, off the request path) or `analyze` (also `EXPLAIN ANALYZE` those without
+/// parameters, in a rolled-back read-only transaction). See [`crate::plan`].
+pub const SLOW_QUERY_PLANS_ENV: &str = "SDK_DB_SLOW_QUERY_PLANS";
 /// Datadog's name for the comment mode (`disabled`, `service`, `full`).
 pub const DD_DBM_ENV: &str = "DD_DBM_PROPAGATION_MODE";
 
@@ -37,6 +42,7 @@ pub struct SqlxConfig {
     pub(crate) environment: Option<String>,
     pub(crate) version: Option<String>,
     pub(crate) database_service: Option<String>,
+    pub(crate) plans: Option<PlanConfig>,
 }
 
 impl Default for SqlxConfig {
@@ -49,17 +55,20 @@ impl Default for SqlxConfig {
             environment: None,
             version: None,
             database_service: None,
+            plans: None,
         }
     }
 }
 
 impl SqlxConfig {
-    /// Defaults: slow queries from 500 ms, no comments, the pool named after its database.
+    /// Defaults: slow queries from 500 ms, no plans, no comments, the pool named after its
+    /// database.
     pub fn new() -> Self {
         Self::default()
     }
 
-    /// Defaults overridden by [`SLOW_QUERY_ENV`] and [`COMMENTS_ENV`] (or [`DD_DBM_ENV`]),
+    /// Defaults overridden by [`SLOW_QUERY_ENV`], [`SLOW_QUERY_PLANS_ENV`] and
+    /// [`COMMENTS_ENV`] (or [`DD_DBM_ENV`]),
     /// with the service identity of `service` (for Datadog comments).
     pub fn from_env(service: &sdk_core::config::ServiceInfo) -> Result<Self, ConfigError> {
         Self::from_lookup(service, |name| std::env::var(name).ok())
@@ -86,6 +95,20 @@ impl SqlxConfig {
             })?;
             config.slow_query = (ms > 0).then(|| Duration::from_millis(ms));
         }
+        if let Some(value) = lookup(SLOW_QUERY_PLANS_ENV) {
+            config.plans = match value.trim().to_ascii_lowercase().as_str() {
+                "off" | "" => None,
+                "on" => Some(PlanConfig::new()),
+                "analyze" => Some(PlanConfig::new().analyze(true)),
+                _ => {
+                    return Err(ConfigError {
+                        variable: SLOW_QUERY_PLANS_ENV,
+                        value,
+                        expected: "off, on or analyze",
+                    });
+                }
+            };
+        }
         let (variable, value) = match lookup(COMMENTS_ENV) {
             Some(value) => (COMMENTS_ENV, Some(value)),
             None => (DD_DBM_ENV, lookup(DD_DBM_ENV)),
@@ -103,6 +126,14 @@ impl SqlxConfig {
     /// Queries at least this slow are reported; `None` turns it off.
     pub fn slow_query_threshold(mut self, threshold: Option<Duration>) -> Self {
         self.slow_query = threshold;
+        self
+    }
+
+    /// Plans of slow queries (off by default): `PlanConfig::new()` turns them on, `None`
+    /// off. Only queries at least as slow as the
+    /// [threshold](Self::slow_query_threshold) are explained; see [`crate::plan`].
+    pub fn slow_query_plans(mut self, plans: impl Into<Option<PlanConfig>>) -> Self {
+        self.plans = plans.into();
         self
     }
 

@@ -11,6 +11,11 @@
 //! - `db.client.operation.duration` and `db.client.response.returned_rows` histograms;
 //! - slow-query reporting above a threshold: a WARN log line inside the span (so also a span
 //!   event) and `sdk.db.client.slow_queries`;
+//! - opt-in [plans](plan) of slow queries that only read (`EXPLAIN` on a connection of its
+//!   own, off the request path, rate-limited): a log line in the query's trace with the top
+//!   node, cost, rows and large tables read by sequential scans, and
+//!   `sdk.db.client.plans` / `sdk.db.client.plan.findings`
+//!   ([`SqlxConfig::slow_query_plans`], `SDK_DB_SLOW_QUERY_PLANS=on|analyze`);
 //! - optional trace [comments](comment) (sqlcommenter, Datadog DBM) on sampled statements.
 //!
 //! The pool reports connection counts by state, max and min idle, pending requests, wait
@@ -59,5 +64,6 @@ pub use comment::CommentMode;
 pub use config::SqlxConfig;
 pub use connection::{Instrumented, InstrumentedConnection};
 pub use database::InstrumentedDatabase;
+pub use plan::PlanConfig;
 pub use pool::{InstrumentedPool, PingError};
 pub use transaction::InstrumentedTransaction;

@@ -66,6 +66,10 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
             },
         };
         let metrics = Arc::new(PoolMetrics::register(&pool, &pool_name));
+        let plans = config
+            .plans
+            .as_ref()
+            .and_then(|plans| crate::plan::Planner::for_pool(&pool, plans));
         let instrumented = Self {
             pool,
             shared: Arc::new(Shared {
@@ -74,6 +78,7 @@ impl<DB: InstrumentedDatabase> InstrumentedPool<DB> {
                 cache: QueryCache::with_dialect(1024, DB::DIALECT),
                 pool_name,
                 cancelled: Default::default(),
+                plans,
             }),
             metrics,
         };

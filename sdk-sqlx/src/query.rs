@@ -4,6 +4,7 @@
 use crate::comment::{CommentContext, CommentMode, with_comment};
 use crate::config::SqlxConfig;
 use crate::database::ConnectionInfo;
+use crate::plan::{Planner, StatementClass};
 use crate::sanitize::{QueryCache, SanitizedQuery};
 use futures_core::Stream;
 use futures_util::stream::BoxStream;
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub(crate) pool_name: Arc<str>,
     /// `sdk.operation.cancelled` for this pool's queries.
     pub(crate) cancelled: CancelledCounter,
+    /// Plans of slow queries, when configured.
+    pub(crate) plans: Option<Planner>,
 }
 
 /// A statement as the pool knows it: sanitized, with the metric handles of its successful
@@ -39,6 +42,9 @@ pub(crate) struct Shared {
 pub(crate) struct Statement {
     pub(crate) query: SanitizedQuery,
     handles: OnceLock<Handles>,
+    /// With plans configured: the text to explain and whether it only reads, kept on the
+    /// first run.
+    plan: OnceLock<PlanStatement>,
 }
 
 impl Statement {
@@ -46,8 +52,17 @@ impl Statement {
         Self {
             query,
             handles: OnceLock::new(),
+            plan: OnceLock::new(),
         }
     }
+}
+
+/// What the planner needs of a statement.
+#[derive(Debug)]
+struct PlanStatement {
+    /// The original text (only ever sent to the database).
+    sql: Arc<str>,
+    class: StatementClass,
 }
 
 /// Handles for a statement's successful runs.
@@ -143,6 +158,16 @@ impl QueryRun {
     /// configured trace comment when the span is sampled.
     pub(crate) fn start<DB: Database>(shared: &Arc<Shared>, captured: &mut Captured<DB>) -> Self {
         let run = Self::start_sql(shared, captured.sql_text());
+        if shared.plans.is_some()
+            && let Some(state) = run.op_state()
+        {
+            // The text before any trace comment; classified once per cached statement.
+            let statement = &state.statement;
+            statement.plan.get_or_init(|| PlanStatement {
+                sql: Arc::from(captured.sql_text()),
+                class: crate::plan::classify(&statement.query.text),
+            });
+        }
         if shared.config.comments != CommentMode::Off
             && let Some(commented) = run.comment(captured.sql_text())
         {
@@ -417,6 +442,11 @@ impl OnFinish for QueryFinish {
                     "slow query"
                 );
             });
+            if let Some(planner) = &self.shared.plans
+                && let Some(plan) = self.statement.plan.get()
+            {
+                planner.submit(&plan.sql, plan.class, query, span.span());
+            }
         }
     }
 }

@@ -1,1 +1,0 @@
-//! Plans of slow queries, taken off the request path (being built).
