@@ -44,6 +44,7 @@ pub mod ops_page;
 pub mod panic;
 #[cfg(feature = "probe")]
 pub mod probe;
+#[cfg(feature = "profile")]
 pub mod profile;
 pub mod request_id;
 mod route;

@@ -1,1 +1,0 @@
-//! On-demand CPU profiles (being built).
