@@ -62,6 +62,20 @@ impl Captured {
             .unwrap_or_else(|| panic!("no span with db.query.text {text:?}"))
     }
 
+    /// Asserts that the plan line `line` was logged in the query's trace, in a `db.plan`
+    /// span whose parent is `query`'s span.
+    fn assert_plan_under(&self, line: &Value, query: &FinishedSpan) {
+        assert_eq!(line["trace_id"], query.trace_id.to_string(), "{line}");
+        let plan = self
+            .spans
+            .iter()
+            .find(|s| line["span_id"] == s.span_id.to_string())
+            .unwrap_or_else(|| panic!("no span has the plan line's span id: {line}"));
+        assert_eq!(&*plan.name, "db.plan", "{line}");
+        assert_eq!(plan.trace_id, query.trace_id);
+        assert_eq!(plan.parent_span_id, Some(query.span_id), "{line}");
+    }
+
     /// The plan line of the query whose sanitized text is `text`.
     fn plan_line(&self, text: &str) -> &Value {
         self.logs
@@ -227,9 +241,9 @@ fn postgres_plan_of_a_large_seq_scan_is_logged_in_the_query_trace() {
     let scan_text = format!("SELECT count(*) FROM {table} WHERE n = $1 AND note <> ?");
     let scan = captured.plan_line(&scan_text);
     let span = captured.span_with_text(&scan_text);
-    // Correlated: the query span's trace and span ids.
-    assert_eq!(scan["trace_id"], span.trace_id.to_string(), "{scan}");
-    assert_eq!(scan["span_id"], span.span_id.to_string(), "{scan}");
+    // Correlated: the query's trace, in a span whose parent is the query's span; the
+    // query's span ended with the query, before the plan was taken.
+    captured.assert_plan_under(&scan, &span);
     assert_eq!(scan["level"], "WARN");
     let fields = &scan["fields"];
     assert_eq!(fields["db.system.name"], "postgresql");
@@ -249,9 +263,10 @@ fn postgres_plan_of_a_large_seq_scan_is_logged_in_the_query_trace() {
         "{scan}"
     );
     assert!(fields["explain_ms"].as_f64().unwrap() >= 0.0);
-    // The plan is also an event of the query span.
+    // The plan is an event of its own span, not of the query's (which ended with the query).
     assert!(
-        span.events
+        !span
+            .events
             .iter()
             .any(|e| e.name.starts_with("slow query plan")),
         "{:?}",
@@ -535,8 +550,7 @@ fn sqlite_plan_reports_a_full_scan_of_a_large_table() {
     let scan_text = "SELECT count(*) FROM big WHERE n = ? AND note <> ?";
     let scan = captured.plan_line(scan_text);
     let span = captured.span_with_text(scan_text);
-    assert_eq!(scan["trace_id"], span.trace_id.to_string(), "{scan}");
-    assert_eq!(scan["span_id"], span.span_id.to_string(), "{scan}");
+    captured.assert_plan_under(&scan, &span);
     assert_eq!(scan["level"], "WARN");
     assert_eq!(scan["fields"]["db.system.name"], "sqlite");
     assert_eq!(scan["fields"]["db.plan.node"], "SCAN");

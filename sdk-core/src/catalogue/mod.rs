@@ -409,7 +409,7 @@ catalogue! {
 
     /// Slow-query plans asked for, by outcome.
     DB_CLIENT_PLANS = { "sdk.db.client.plans", Counter, Unit::Count("{plan}"),
-        "Plans of slow queries, by outcome (explained, rate_limited, write, timeout, error).", &[db::SYSTEM_NAME, sdk::RESULT], NO_BUCKETS, 50 }
+        "Plans of slow queries, by outcome (explained, rate_limited, queue_full, write, timeout, error).", &[db::SYSTEM_NAME, sdk::RESULT], NO_BUCKETS, 50 }
     /// Findings in slow-query plans (a sequential scan of a large table, a row estimate far off).
     DB_CLIENT_PLAN_FINDINGS = { "sdk.db.client.plan.findings", Counter, Unit::Count("{finding}"),
         "Findings in the plans of slow queries, by kind and table.", &[db::SYSTEM_NAME, db::COLLECTION_NAME, sdk::FINDING], NO_BUCKETS, 500 }

@@ -5,8 +5,9 @@
 //! threshold is handed to one background task per pool, which asks the database for its
 //! plan on a connection of its own and reports what it found:
 //!
-//! - one log line, target `sdk_sqlx::plan`, logged with the query's span as parent (so it
-//!   carries the query's `trace_id` and `span_id`, and is also an event of the span), with
+//! - one log line, target `sdk_sqlx::plan`, logged in a `db.plan` span that is a child of
+//!   the query's span (so the line carries the query's `trace_id`, and its span's parent
+//!   is the query's span; the `db.plan` span lasts as long as the `EXPLAIN`), with
 //!   `db.system.name`, `db.query.summary`, the sanitized `db.query.text` (no literals), the
 //!   plan's top node, cost, estimated rows, actual rows and time (with ANALYZE), the large
 //!   tables read by a sequential scan, and how long the `EXPLAIN` took. WARN when something
@@ -53,9 +54,8 @@
 //!
 //! The statement text goes only to the database; telemetry gets the sanitized text.
 //!
-//! Holding the query's span until its plan is logged keeps the span open that long: its
-//! exported end time includes the wait in the queue and the `EXPLAIN` (the duration
-//! histogram does not: it is recorded when the query ends).
+//! The worker keeps only the query span's context, never the span: the query's span ends
+//! when the query does, whatever the plan's wait in the queue.
 
 // Without a database feature there is nothing to explain: the planner is never built.
 #![cfg_attr(

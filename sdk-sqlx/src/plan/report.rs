@@ -67,7 +67,8 @@ fn count_finding(system: &'static str, table: Option<&str>, kind: &'static str) 
     DB_CLIENT_PLAN_FINDINGS.counter(&labels).increment(1);
 }
 
-/// Counts the plan and its findings, then logs it under `span` (the query's).
+/// Counts the plan and its findings, then logs it under `span` (the plan's, a child of
+/// the query's).
 pub(crate) fn report(
     query: &QueryLabels,
     plan: &PlanSummary,

@@ -63,7 +63,9 @@ struct PlanJob {
     sql: Arc<str>,
     params: u16,
     query: QueryLabels,
-    span: tracing::Span,
+    /// The query span's context: the plan is logged in a child span of it. Holding the
+    /// span itself would keep it open (and its exported end late) until the plan is in.
+    parent: Option<sdk_core::propagation::SpanContext>,
     in_flight: InFlightGuard,
 }
 
@@ -197,7 +199,7 @@ impl Planner {
                 text: Arc::clone(&query.text),
                 collection: query.collection.clone(),
             },
-            span: span.clone(),
+            parent: sdk_core::trace::span_context(span),
             in_flight,
         });
     }
@@ -233,9 +235,15 @@ async fn work(
             sql,
             params,
             query,
-            span,
+            parent,
             in_flight,
         } = job;
+        // A short child span of the query's, holding the plan's log line: the line carries
+        // the query's trace id, and its span's parent is the query's span.
+        let span = tracing::info_span!(target: "sdk_sqlx::plan", "db.plan");
+        if let Some(parent) = &parent {
+            sdk_core::trace::set_parent(&span, parent);
+        }
         let request = ExplainRequest {
             sql: &sql,
             params,
