@@ -535,7 +535,7 @@ catalogue! {
         "Tasks alive in the Tokio runtime.", NO_LABELS, NO_BUCKETS, 1 }
     /// Blocking-pool threads.
     TOKIO_BLOCKING_THREADS = { "sdk.runtime.tokio.blocking_threads", Gauge, Unit::Count("{thread}"),
-        "Threads of the Tokio runtime's blocking pool (recorded only in builds with --cfg tokio_unstable).", NO_LABELS, NO_BUCKETS, 1 }
+        "Threads of the Tokio runtime's blocking pool (tokio's count with --cfg tokio_unstable; on stable Linux, threads with Tokio's default name less the workers).", NO_LABELS, NO_BUCKETS, 1 }
 
     /// Whether the last run of a probe succeeded.
     PROBE_SUCCESS = { "probe.success", Gauge, Unit::Dimensionless,
