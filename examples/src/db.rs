@@ -9,6 +9,9 @@ use std::time::Duration;
 
 /// Users the demo seeds (`/users/1` … `/users/1000`).
 pub const USERS: i64 = 1000;
+/// Rows of the events table the demo seeds: large enough for a sequential scan of it to
+/// be a finding (`sdk_sqlx::plan::DEFAULT_LARGE_TABLE_ROWS`).
+pub const EVENTS: i64 = 50_000;
 
 /// The instrumented pool of whichever database the demo uses.
 #[derive(Debug, Clone)]
@@ -76,17 +79,56 @@ impl Database {
         let fill = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
              INSERT INTO demo_users (id, name) SELECT i, 'user-' || i FROM n WHERE true \
              ON CONFLICT (id) DO NOTHING";
+        // Events: `kind` has no index (its lookups scan the table), `note` has one that
+        // no query uses (the insights report it as unused). Filled once: the conflict
+        // checks of a refill would each count as an index scan.
+        let create_events = "CREATE TABLE IF NOT EXISTS demo_events \
+             (id BIGINT PRIMARY KEY, kind TEXT NOT NULL, note TEXT NOT NULL)";
+        let index_events = "CREATE INDEX IF NOT EXISTS demo_events_note_idx ON demo_events (note)";
+        let fill_events = "WITH RECURSIVE n(i) AS \
+             (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO demo_events (id, kind, note) \
+             SELECT i, 'kind-' || (i % 50), 'event ' || i FROM n \
+             WHERE NOT EXISTS (SELECT 1 FROM demo_events) \
+             ON CONFLICT (id) DO NOTHING";
         match self {
             Self::Sqlite(pool) => {
                 sqlx::query(create).execute(pool).await?;
                 sqlx::query(fill).bind(USERS).execute(pool).await?;
+                sqlx::query(create_events).execute(pool).await?;
+                sqlx::query(index_events).execute(pool).await?;
+                sqlx::query(fill_events).bind(EVENTS).execute(pool).await?;
             }
             Self::Postgres(pool) => {
                 sqlx::query(create).execute(pool).await?;
                 sqlx::query(fill).bind(USERS).execute(pool).await?;
+                sqlx::query(create_events).execute(pool).await?;
+                sqlx::query(index_events).execute(pool).await?;
+                sqlx::query(fill_events).bind(EVENTS).execute(pool).await?;
+                // The planner's row count (`pg_class.reltuples`), which is also how the
+                // slow-query plans tell a large table.
+                sqlx::query("ANALYZE demo_events").execute(pool).await?;
             }
         }
         Ok(())
+    }
+
+    /// Events of `kind`, counted by a sequential scan (no index on `kind`).
+    pub async fn events_of_kind(&self, kind: &str) -> Result<i64, sqlx::Error> {
+        let sql = "SELECT count(*) FROM demo_events WHERE kind = $1";
+        match self {
+            Self::Sqlite(pool) => sqlx::query_scalar(sql).bind(kind).fetch_one(pool).await,
+            Self::Postgres(pool) => sqlx::query_scalar(sql).bind(kind).fetch_one(pool).await,
+        }
+    }
+
+    /// The first `limit` users by id.
+    pub async fn first_users(&self, limit: i64) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let sql = "SELECT id, name FROM demo_users ORDER BY id LIMIT $1";
+        match self {
+            Self::Sqlite(pool) => sqlx::query_as(sql).bind(limit).fetch_all(pool).await,
+            Self::Postgres(pool) => sqlx::query_as(sql).bind(limit).fetch_all(pool).await,
+        }
     }
 
     /// The name of user `id`.

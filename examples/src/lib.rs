@@ -14,8 +14,17 @@
 //! `/ops` (mounted with `/metrics`) is a live operations page computed in the browser from
 //! `/metrics` and the SLOs of `ops/spec.yaml`: RED per route, database, cache, web vitals,
 //! SLO budgets and dropped telemetry, with no backend.
+//!
+//! Insights ([`insights`]): `/events/{kind}/count` reads a 50,000-row table by sequential
+//! scan (slow-query plans and the seq-scan finding), `/insights/db` shows the PostgreSQL
+//! statement and index report, cached users are stored stale-while-revalidate under the
+//! tag `users` and `/cached/users` (a compressed list) too; `POST /cache/invalidate` and
+//! `POST /cached/users/{id}/invalidate` invalidate them; probes of the dependencies are
+//! readiness checks; `/debug/pprof/profile` serves CPU profiles when `DEMO_PROFILE_TOKEN`
+//! is set.
 
 pub mod db;
+pub mod insights;
 pub mod page;
 
 use sdk_core::catalogue::{MetricDef, MetricKind, Unit};
@@ -47,7 +56,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use sdk_tower::health::{Health, check};
 use sdk_tower::{CatchPanicLayer, HttpServerLayer, RequestSpan, ReqwestMiddleware};
 use serde::Serialize;
@@ -64,6 +73,12 @@ pub struct AppState {
     users_seen: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
     /// Beacons a second and burst per client on `/rum`; `None`: not limited.
     rum_rate_limit: Option<(u32, u32)>,
+    /// The database insights collector, for `/insights/db`.
+    db_insights: Option<Arc<sdk_sqlx::insights::InsightsHandle>>,
+    /// The probes' results, as readiness checks.
+    probes: Vec<sdk_tower::probe::ProbeStatus>,
+    /// The CPU profile route's bearer token; `None`: no route.
+    profile_token: Option<String>,
 }
 
 impl AppState {
@@ -83,7 +98,26 @@ impl AppState {
             cache,
             users_seen: Arc::default(),
             rum_rate_limit: None,
+            db_insights: None,
+            probes: Vec::new(),
+            profile_token: None,
         }
+    }
+
+    /// Serves the database insights of `background` at `/insights/db` and makes its
+    /// dependency probes (all but the demo's probe of itself) readiness checks.
+    pub fn with_background(mut self, background: &insights::Background) -> Self {
+        self.db_insights.clone_from(&background.db);
+        if let Some(probes) = &background.probes {
+            self.probes = probes.statuses().filter(|s| s.name() != "self").collect();
+        }
+        self
+    }
+
+    /// Serves CPU profiles at `/debug/pprof/profile` to requests bearing `token`.
+    pub fn with_profile_token(mut self, token: String) -> Self {
+        self.profile_token = Some(token);
+        self
     }
 
     /// Limits each client to `per_second` beacons a second and `burst` at once on `/rum`
@@ -132,6 +166,9 @@ fn routes(
             async move { Ok(ping.await?) }
         }));
     }
+    for probe in &state.probes {
+        health = health.with_check(probe.clone());
+    }
     let mut rum = sdk_tower::rum::RumIngest::new()
         .routes(page::RUM_ROUTES)
         .allow_any_origin();
@@ -144,6 +181,14 @@ fn routes(
         .route("/work", get(work))
         .route("/slow", get(slow))
         .route("/cached/users/{id}", get(cached_user))
+        .route("/cached/users", get(cached_users))
+        .route(
+            "/cached/users/{id}/invalidate",
+            post(insights::invalidate_user),
+        )
+        .route("/cache/invalidate", post(insights::invalidate))
+        .route("/events/{kind}/count", get(events_of_kind))
+        .route("/insights/db", get(insights::db_report))
         .route("/app", get(page::app_page))
         .route("/app/next", get(page::next_page))
         .route("/app/hero.png", get(page::hero_image))
@@ -154,6 +199,12 @@ fn routes(
         .route("/chain", get(chain))
         .route_service("/health/live", health.liveness())
         .route_service("/health/ready", health.readiness());
+    if let Some(token) = &state.profile_token {
+        router = router.route_service(
+            "/debug/pprof/profile",
+            sdk_tower::profile::ProfileRoute::new(sdk_tower::profile::bearer_token(token.clone())),
+        );
+    }
     if let Some(metrics) = metrics {
         // The operations page reads `/metrics`, with the SLOs of `ops/spec.yaml`.
         let ops = sdk_tower::OpsPage::new("/metrics");
@@ -171,13 +222,18 @@ fn routes(
     router
 }
 
+/// `REDIS_URL`, else Redis's default port on this machine.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned())
+}
+
 /// The cache in front of the database: Redis at `REDIS_URL` (else the default port) when it
 /// answers within a second; `None` (and a log line saying so) otherwise.
 pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionManager>> {
-    let url = std::env::var("REDIS_URL")
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_owned());
+    let url = redis_url();
     let connected = async {
         let client = redis::Client::open(url.as_str()).map_err(|e| e.to_string())?;
         let manager = redis::aio::ConnectionManager::new(client.clone())
@@ -189,10 +245,10 @@ pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionMa
     match tokio::time::timeout(std::time::Duration::from_secs(1), connected).await {
         Ok(Ok(connection)) => {
             tracing::info!(target: "demo::startup", cache = "redis", "cache ready");
-            Some(sdk_redis::Cache::new(
-                connection,
-                std::time::Duration::from_millis(250),
-            ))
+            Some(
+                sdk_redis::Cache::new(connection, std::time::Duration::from_millis(250))
+                    .compression(sdk_redis::cache::Compression::lz4()),
+            )
         }
         Ok(Err(err)) => {
             tracing::warn!(target: "demo::startup", error = %err, "cache is off: Redis is not reachable");
@@ -206,7 +262,7 @@ pub async fn connect_cache() -> Option<sdk_redis::Cache<redis::aio::ConnectionMa
 }
 
 async fn index() -> &'static str {
-    "demo service: try /app and /ops (in a browser), /users/7, /cached/users/7, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
+    "demo service: try /app and /ops (in a browser), /users/7, /cached/users/7, /cached/users, /events/kind-7/count, /insights/db, /work, /slow, /chain, /fail, /health/ready and /metrics\n"
 }
 
 /// Counts a lookup and the distinct users seen (ids are bounded by the table's rows).
@@ -254,17 +310,14 @@ async fn cached_user(State(state): State<AppState>, Path(id): Path<u64>) -> Resp
     let Ok(key) = i64::try_from(id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let load = || {
+    let load = {
         let db = state.db.clone();
-        async move { db.user_name(key).await }
+        move || async move { db.user_name(key).await }
     };
     let name = match &state.cache {
+        // Fresh for 30 s, then served stale for up to 5 minutes while one request reloads.
         Some(cache) => cache
-            .get_or_load(
-                &format!("user:{id}"),
-                std::time::Duration::from_secs(60),
-                load,
-            )
+            .get_or_load_with(&format!("user:{id}"), &user_entry(), load)
             .await
             .map_err(|e| e.to_string()),
         None => load().await.map_err(|e| e.to_string()),
@@ -283,6 +336,57 @@ async fn cached_user(State(state): State<AppState>, Path(id): Path<u64>) -> Resp
         Err(err) => {
             tracing::error!(error = %err, "cached user lookup failed");
             (StatusCode::INTERNAL_SERVER_ERROR, "lookup failed\n").into_response()
+        }
+    }
+}
+
+/// How cached users are kept: fresh for 30 s, then stale for 5 minutes while one request
+/// reloads; under the tag [`insights::USERS_TAG`].
+fn user_entry() -> sdk_redis::cache::CacheEntry {
+    sdk_redis::cache::CacheEntry::stale_while_revalidate(
+        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(300),
+    )
+    .tags([insights::USERS_TAG])
+}
+
+/// The first 100 users, cached as one value (large enough to be stored compressed).
+async fn cached_users(State(state): State<AppState>) -> Response {
+    let load = {
+        let db = state.db.clone();
+        move || async move { db.first_users(100).await }
+    };
+    let users = match &state.cache {
+        Some(cache) => cache
+            .get_or_load_with("user:list", &user_entry(), load)
+            .await
+            .map_err(|e| e.to_string()),
+        None => load().await.map_err(|e| e.to_string()),
+    };
+    match users {
+        Ok(users) => axum::Json(
+            users
+                .into_iter()
+                .map(|(id, name)| serde_json::json!({ "id": id, "name": name }))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "cached users lookup failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "lookup failed\n").into_response()
+        }
+    }
+}
+
+/// Events of one kind, counted by a sequential scan of the 50,000-row events table.
+async fn events_of_kind(State(state): State<AppState>, Path(kind): Path<String>) -> Response {
+    match state.db.events_of_kind(&kind).await {
+        Ok(count) => {
+            axum::Json(serde_json::json!({ "kind": kind, "count": count })).into_response()
+        }
+        Err(err) => {
+            tracing::error!(error = %err, "events query failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "query failed\n").into_response()
         }
     }
 }

@@ -6,7 +6,9 @@
 //! directory unless `DATABASE_URL=postgres://…` is set; the cache is Redis at `REDIS_URL`,
 //! else `redis://127.0.0.1:6379` when it answers, else off. `DEMO_RUM_RATE_LIMIT=RATE,BURST`
 //! (such as `10,30`) limits each client's beacons on `/rum` to RATE a second and BURST at
-//! once; unset, beacons are not rate-limited.
+//! once; unset, beacons are not rate-limited. Slow queries get their plans logged (unless
+//! `SDK_DB_SLOW_QUERY_PLANS` says otherwise); the insights' variables are in
+//! [`demo::insights`]. Process and Tokio runtime metrics come with `init`.
 //!
 //! On SIGTERM (Kubernetes, systemd, `docker stop`) or SIGINT (Ctrl-C) it stops accepting
 //! connections, lets the requests in flight finish, delivers the telemetry they recorded
@@ -122,6 +124,18 @@ async fn main() -> ExitCode {
     if std::env::var_os(sdk_sqlx::config::SLOW_QUERY_ENV).is_none() {
         db_config = db_config.slow_query_threshold(Some(std::time::Duration::from_millis(250)));
     }
+    // ... and logs their plans (at most 6 a minute) unless SDK_DB_SLOW_QUERY_PLANS says otherwise.
+    if std::env::var_os(sdk_sqlx::config::SLOW_QUERY_PLANS_ENV).is_none() {
+        db_config = db_config.slow_query_plans(sdk_sqlx::PlanConfig::new());
+    }
+    let insight_settings = match demo::insights::Settings::from_env() {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("demo: {err}");
+            telemetry.shutdown();
+            return ExitCode::from(2);
+        }
+    };
     let database_url = std::env::var("DATABASE_URL").ok().filter(|v| !v.is_empty());
     let db = match demo::db::Database::connect(database_url.as_deref(), db_config).await {
         Ok(db) => db,
@@ -133,17 +147,6 @@ async fn main() -> ExitCode {
     };
     tracing::info!(target: "demo::startup", database = db.system(), "database ready");
     let cache = demo::connect_cache().await;
-    let mut state = demo::AppState::new(db.clone(), cache);
-    if let Some((per_second, burst)) = rum_rate_limit {
-        state = state.with_rum_rate_limit(per_second, burst);
-    }
-    // `OTEL_SDK_DISABLED=true` installs nothing; the HTTP layers would still run (and
-    // answer with trace headers), so the service is served without them.
-    let app = if telemetry.config().disabled {
-        demo::app_without_sdk_layers(state.clone())
-    } else {
-        demo::app(state.clone(), metrics)
-    };
 
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => listener,
@@ -156,7 +159,34 @@ async fn main() -> ExitCode {
     let local = listener
         .local_addr()
         .map_or_else(|_| addr.to_string(), |a| a.to_string());
-    state.set_base_url(format!("http://{local}"));
+    let base_url = format!("http://{local}");
+    // Insights, Redis health and probes (of the dependencies and of `/health/live`) run
+    // in the background until `background` drops.
+    let background = demo::insights::start(
+        &insight_settings,
+        &db,
+        cache.as_ref(),
+        &demo::redis_url(),
+        &base_url,
+    );
+    let mut state = demo::AppState::new(db.clone(), cache).with_background(&background);
+    if let Some((per_second, burst)) = rum_rate_limit {
+        state = state.with_rum_rate_limit(per_second, burst);
+    }
+    if let Some(token) = std::env::var(demo::insights::PROFILE_TOKEN_ENV)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
+        state = state.with_profile_token(token);
+    }
+    state.set_base_url(base_url);
+    // `OTEL_SDK_DISABLED=true` installs nothing; the HTTP layers would still run (and
+    // answer with trace headers), so the service is served without them.
+    let app = if telemetry.config().disabled {
+        demo::app_without_sdk_layers(state.clone())
+    } else {
+        demo::app(state.clone(), metrics)
+    };
     tracing::info!(target: "demo::startup", addr = %local, service = %telemetry.config().service.name, "listening");
 
     // The peer address reaches the routes (the beacon route's per-client rate limit).
@@ -168,6 +198,7 @@ async fn main() -> ExitCode {
         tracing::error!(error = %err, "server stopped");
     }
     tracing::info!("shutting down");
+    drop(background);
     close_database(&db).await;
     telemetry.shutdown();
     ExitCode::SUCCESS

@@ -61,7 +61,7 @@ const EXPECTED: [(&str, &str); 4] = [
 ];
 
 /// Panels whose signal only exists after an event this run does not cause.
-const EVENT_ONLY: [&str; 7] = [
+const EVENT_ONLY: [&str; 11] = [
     "Handler panics",
     "Callback panics",
     "Cardinality overflow",
@@ -69,6 +69,12 @@ const EVENT_ONLY: [&str; 7] = [
     "Pool timeouts",
     "Fallbacks",
     "Query errors",
+    // The runtime board's rare events: a slow query's plan finding, a stale cached value
+    // served, an invalidation, a CPU profile taken.
+    "Slow-query plan findings",
+    "Stale serves",
+    "Cache invalidations",
+    "CPU profiles",
 ];
 
 /// A peer process, killed when dropped.
@@ -290,6 +296,8 @@ async fn faults_raise_and_resolve_their_alerts_and_every_panel_has_data() {
     for path in [
         "/users/7",
         "/cached/users/7",
+        "/cached/users",
+        "/events/kind-1/count",
         "/chain",
         "/health/ready",
         "/work",

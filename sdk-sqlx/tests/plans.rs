@@ -243,7 +243,7 @@ fn postgres_plan_of_a_large_seq_scan_is_logged_in_the_query_trace() {
     let span = captured.span_with_text(&scan_text);
     // Correlated: the query's trace, in a span whose parent is the query's span; the
     // query's span ended with the query, before the plan was taken.
-    captured.assert_plan_under(&scan, &span);
+    captured.assert_plan_under(scan, span);
     assert_eq!(scan["level"], "WARN");
     let fields = &scan["fields"];
     assert_eq!(fields["db.system.name"], "postgresql");
@@ -550,7 +550,7 @@ fn sqlite_plan_reports_a_full_scan_of_a_large_table() {
     let scan_text = "SELECT count(*) FROM big WHERE n = ? AND note <> ?";
     let scan = captured.plan_line(scan_text);
     let span = captured.span_with_text(scan_text);
-    captured.assert_plan_under(&scan, &span);
+    captured.assert_plan_under(scan, span);
     assert_eq!(scan["level"], "WARN");
     assert_eq!(scan["fields"]["db.system.name"], "sqlite");
     assert_eq!(scan["fields"]["db.plan.node"], "SCAN");

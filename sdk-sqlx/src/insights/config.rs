@@ -165,9 +165,10 @@ impl InsightsConfig {
         self
     }
 
-    /// A table read by at least `seq_scans` sequential scans (and by more sequential than
-    /// index scans) with at least `min_rows` live rows is reported as
-    /// [`Finding::SeqScanHeavyTable`](super::Finding::SeqScanHeavyTable).
+    /// A table read by at least `seq_scans` sequential scans with at least `min_rows` live
+    /// rows is reported as [`Finding::SeqScanHeavyTable`](super::Finding::SeqScanHeavyTable),
+    /// however many index scans it also has: a table read both ways (an indexed key, and a
+    /// column without an index) is the case an index is missing for.
     pub fn seq_scan_heavy(mut self, seq_scans: u64, min_rows: u64) -> Self {
         self.seq_scan_threshold = seq_scans.max(1);
         self.seq_scan_min_rows = min_rows;

@@ -82,7 +82,7 @@ const SEQ_SCAN_HEAVY: &str = concat!(
     qualified!("schemaname", "relname"),
     ", seq_scan, seq_tup_read, coalesce(idx_scan, 0), n_live_tup \
      FROM pg_stat_user_tables \
-     WHERE seq_scan >= $1 AND n_live_tup >= $2 AND seq_scan > coalesce(idx_scan, 0) \
+     WHERE seq_scan >= $1 AND n_live_tup >= $2 \
      ORDER BY seq_tup_read DESC, relid LIMIT $3"
 );
 
