@@ -190,12 +190,46 @@ async fn run_forever(spec: ProbeSpec, state: Arc<ProbeState>) {
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        let run = run_once(&spec).await;
-        let Some(previous) = state.commit(run.clone()) else {
+        if run_and_record(&spec, &state).await.is_none() {
             return;
-        };
-        record(&spec.name, &run);
-        log_change(&spec.name, previous, &run);
+        }
+    }
+}
+
+/// One tick of a probe's loop: runs it, keeps the run, records it and logs a change;
+/// `None` (nothing recorded) once the probes are stopped.
+async fn run_and_record(spec: &ProbeSpec, state: &ProbeState) -> Option<ProbeRun> {
+    let run = run_once(spec).await;
+    let previous = state.commit(run.clone())?;
+    record(&spec.name, &run);
+    log_change(&spec.name, previous, &run);
+    Some(run)
+}
+
+/// One probe, run on demand as one tick of the background task runs it (the run, its
+/// status, gauges and `sdk.collector.duration`), for the `collectors` benchmark in
+/// `benches/`. Not part of the API: hidden, and not covered by semver.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct ProbeRunner {
+    spec: ProbeSpec,
+    state: ProbeState,
+}
+
+impl ProbeRunner {
+    /// Checks `probe` as [`Probes::spawn`] does.
+    pub fn new(probe: impl Into<Probe>) -> Result<Self, ProbeError> {
+        let spec = match probe.into() {
+            Probe::Http(probe) => probe.into_spec(),
+            Probe::Tcp(probe) => probe.into_spec(),
+        }?;
+        let state = ProbeState::new(Arc::clone(&spec.name), spec.interval);
+        Ok(Self { spec, state })
+    }
+
+    /// Runs the probe once and records the run.
+    pub async fn run_once(&self) -> Option<ProbeRun> {
+        run_and_record(&self.spec, &self.state).await
     }
 }
 
