@@ -20,6 +20,11 @@
 //! stale-while-revalidate and tags per value ([`CacheEntry`]), invalidation by key, tag or
 //! prefix, and optional LZ4 compression of large values ([`Compression`], off by default).
 //!
+//! [`RedisServerInfo`] ([`server_info`]) reads the server's own health from `INFO` in the
+//! background: memory used, peak and limit, fragmentation, evicted and expired keys,
+//! server-side hit ratio, clients connected and blocked, commands a second and the
+//! replication role, as `sdk.redis.server.*` metrics.
+//!
 //! ```no_run
 //! # async fn example() -> redis::RedisResult<()> {
 //! use sdk_redis::{InstrumentedConnection, RedisConfig};
@@ -51,6 +56,7 @@ mod sync_connection;
 pub use cache::{Cache, CacheEntry, Compression, InvalidationError};
 pub use config::RedisConfig;
 pub use connection::InstrumentedConnection;
+pub use server_info::RedisServerInfo;
 pub use sync_connection::InstrumentedSyncConnection;
 
 /// Why [`ping`] failed.

@@ -41,6 +41,12 @@
 //! slow ones at WARN; the spans above replace that, so turn it off on the connect options
 //! (`ConnectOptions::disable_statement_logging`).
 //!
+//! Insights, both off by default: [`plan`] logs the plans of slow queries (`EXPLAIN` on a
+//! connection of its own, off the request path, a few a minute) with their findings, and
+//! [`insights`] collects PostgreSQL's statement, table and index statistics in the
+//! background into metrics and a findings report (unused indexes, tables read by
+//! sequential scans).
+//!
 //! Features: `postgres` and `sqlite` (both default).
 #![cfg_attr(
     not(test),
@@ -64,6 +70,8 @@ pub use comment::CommentMode;
 pub use config::SqlxConfig;
 pub use connection::{Instrumented, InstrumentedConnection};
 pub use database::InstrumentedDatabase;
+#[cfg(feature = "postgres")]
+pub use insights::{InsightsConfig, PgInsights};
 pub use plan::PlanConfig;
 pub use pool::{InstrumentedPool, PingError};
 pub use transaction::InstrumentedTransaction;

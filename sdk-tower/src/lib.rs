@@ -16,7 +16,13 @@
 //! - [`classify`]: which statuses (and gRPC codes) are failures;
 //! - [`rum`]: the route that ingests browser beacons into web-vital histograms;
 //! - `OpsPage` (feature `ops-page`, module `ops_page`): a live operations page with no
-//!   backend, computed in the browser from the process's own `/metrics` and SLO spec.
+//!   backend, computed in the browser from the process's own `/metrics` and SLO spec;
+//! - `probe` (feature `probe`): HTTP and TCP probes of dependencies or endpoints run in the
+//!   background and exported as Prometheus' blackbox exporter does (`probe_success`,
+//!   `probe_duration_seconds`, `probe_http_duration_seconds{phase}`), each usable as a
+//!   readiness check;
+//! - `profile` (feature `profile`): an on-demand CPU profile route (pprof protobuf or
+//!   flame graph SVG), behind an authorization hook, one profile at a time.
 //!
 //! ```
 //! use axum::{Router, routing::get};

@@ -32,6 +32,7 @@ pub(crate) struct PlanSummary {
 
 /// Whether `actual` is more than [`ROW_ESTIMATE_FACTOR`](super::ROW_ESTIMATE_FACTOR) off
 /// `estimated` (both at least 1, so that 0 against 3 is not a finding).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn estimate_off(estimated: f64, actual: f64) -> bool {
     let (e, a) = (estimated.max(1.0), actual.max(1.0));
     e.max(a) / e.min(a) > super::ROW_ESTIMATE_FACTOR

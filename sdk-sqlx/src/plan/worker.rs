@@ -13,6 +13,8 @@ use tokio::sync::mpsc;
 
 /// One statement to explain.
 #[derive(Debug, Clone, Copy)]
+// Only the PostgreSQL planner reads the parameters and ANALYZE.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) struct ExplainRequest<'a> {
     /// The statement as the application sent it (never logged).
     pub(crate) sql: &'a str,
