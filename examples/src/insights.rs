@@ -157,8 +157,18 @@ pub fn start(
     background
 }
 
-/// `GET /insights/db`: the last database insights report as JSON.
-pub async fn db_report(State(state): State<AppState>) -> Response {
+/// How `/insights/db` answers: `?format=text` for one finding per line.
+#[derive(serde::Deserialize)]
+pub struct ReportFormat {
+    format: Option<String>,
+}
+
+/// `GET /insights/db`: the last database insights report as JSON (`?format=text`: its
+/// findings, one per line).
+pub async fn db_report(
+    State(state): State<AppState>,
+    Query(format): Query<ReportFormat>,
+) -> Response {
     let Some(handle) = &state.db_insights else {
         return (
             StatusCode::NOT_FOUND,
@@ -167,6 +177,9 @@ pub async fn db_report(State(state): State<AppState>) -> Response {
             .into_response();
     };
     match handle.latest_report() {
+        Some(report) if format.format.as_deref() == Some("text") => {
+            report.to_string().into_response()
+        }
         Some(report) => axum::Json(&*report).into_response(),
         None => {
             let why = handle.last_error().map_or_else(

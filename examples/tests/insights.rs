@@ -201,10 +201,20 @@ async fn every_insight_reaches_metrics_routes_and_logs() {
         .find(|s| s["summary"] == "SELECT demo_events")
         .unwrap_or_else(|| panic!("no events statement in {report}"));
     assert!(statement["calls"].as_u64().unwrap() >= 121, "{statement}");
-    println!(
-        "findings on the demo's database:\n{}",
-        serde_json::to_string_pretty(&report["findings"]).unwrap()
+    let text = client
+        .get(format!("{base}/insights/db?format=text"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("index demo_events_note_idx on demo_events (")),
+        "{text}"
     );
+    println!("findings on the demo's database:\n{text}");
     let samples = eventually(&client, &base, "the insights' gauges", |s| {
         (find(
             s,

@@ -283,6 +283,13 @@ fn docs() -> Result {
     std::fs::write(root.join("docs/metrics.md"), text)
         .map_err(|e| format!("docs/metrics.md: {e}"))?;
     eprintln!("wrote docs/metrics.md");
+    let readme = root.join("README.md");
+    let text = std::fs::read_to_string(&readme).map_err(|e| format!("README.md: {e}"))?;
+    let filled = sdk_core::catalogue::fill_markdown_groups(&text);
+    if filled != text {
+        std::fs::write(&readme, filled).map_err(|e| format!("README.md: {e}"))?;
+        eprintln!("wrote the metric tables of README.md");
+    }
     Ok(())
 }
 

@@ -584,6 +584,92 @@ pub fn markdown() -> String {
     out
 }
 
+/// Groups of catalogue metrics by name prefix, each shown as its own table in the README
+/// (between `<!-- catalogue:NAME -->` and `<!-- /catalogue:NAME -->`; see
+/// [`fill_markdown_groups`]).
+pub const DOC_GROUPS: &[(&str, &[&str])] = &[
+    ("slow-query-plans", &["sdk.db.client.plan"]),
+    (
+        "database-insights",
+        &[
+            "sdk.db.statement.",
+            "sdk.db.table.",
+            "sdk.db.index.",
+            "sdk.db.insights.",
+        ],
+    ),
+    ("redis-server", &["sdk.redis.server."]),
+    (
+        "cache-invalidation",
+        &[
+            "sdk.cache.invalidat",
+            "sdk.cache.stale",
+            "sdk.cache.compression",
+            "sdk.cache.unreadable",
+        ],
+    ),
+    ("process-runtime", &["process.", "sdk.runtime."]),
+    ("probes", &["probe."]),
+    ("collectors-profiles", &["sdk.collector.", "sdk.profiles"]),
+];
+
+/// The metrics of one of the [`DOC_GROUPS`] as a Markdown table (Prometheus name, kind,
+/// labels, description); `None` for an unknown group.
+pub fn markdown_group(group: &str) -> Option<String> {
+    let (_, prefixes) = DOC_GROUPS.iter().find(|(name, _)| *name == group)?;
+    let mut out =
+        String::from("| Prometheus name | kind | labels | description |\n|---|---|---|---|\n");
+    for def in ALL
+        .iter()
+        .filter(|def| prefixes.iter().any(|p| def.name.starts_with(p)))
+    {
+        let labels: Vec<String> = def
+            .labels
+            .iter()
+            .map(|l| format!("`{}`", l.replace('.', "_")))
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            def.prometheus_name(),
+            def.kind.as_str(),
+            labels.join(" "),
+            def.description
+        ));
+    }
+    Some(out)
+}
+
+/// `text` with the block between each `<!-- catalogue:NAME -->` and
+/// `<!-- /catalogue:NAME -->` replaced by [`markdown_group`]`(NAME)` (unknown names and
+/// unclosed blocks are left as they are).
+pub fn fill_markdown_groups(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!-- catalogue:") {
+        let after_open = &rest[start + "<!-- catalogue:".len()..];
+        let Some(name_end) = after_open.find(" -->") else {
+            break;
+        };
+        let name = &after_open[..name_end];
+        let open_len = "<!-- catalogue:".len() + name_end + " -->".len();
+        let close = format!("<!-- /catalogue:{name} -->");
+        let body_start = start + open_len;
+        let (Some(table), Some(close_at)) = (markdown_group(name), rest[body_start..].find(&close))
+        else {
+            out.push_str(&rest[..body_start]);
+            rest = &rest[body_start..];
+            continue;
+        };
+        out.push_str(&rest[..body_start]);
+        out.push('\n');
+        out.push_str(&table);
+        out.push_str(&close);
+        rest = &rest[body_start + close_at + close.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Looks a metric (the SDK's or a registered application metric) up by its OpenTelemetry
 /// name.
 pub fn find(name: &str) -> Option<&'static MetricDef> {
