@@ -200,6 +200,19 @@ fn operation_tables_and_summary() {
             "INSERT demo_users",
         ),
         (
+            "INSERT INTO events (id) SELECT g FROM generate_series(1, $1) AS g",
+            Some("INSERT"),
+            Some("events"),
+            "INSERT events",
+        ),
+        (
+            "SELECT u.name FROM unnest($1::bigint[]) AS ids(id) JOIN users u ON u.id = ids.id \
+             JOIN pg_catalog.generate_series(1, 3) s ON true",
+            Some("SELECT"),
+            Some("users"),
+            "SELECT users",
+        ),
+        (
             "WITH a AS (SELECT * FROM orders), \"B\" AS MATERIALIZED (SELECT * FROM a JOIN items ON true) \
              SELECT * FROM \"B\" JOIN customers ON true",
             Some("SELECT"),

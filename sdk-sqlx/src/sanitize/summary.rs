@@ -125,7 +125,24 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
     let mut expect_table = is(first, "UPDATE");
     // The previous word was `RETURNS` (`RETURNS TABLE (…)` names no table).
     let mut after_returns = is(first, "RETURNS");
+    // The table expected comes after `FROM`/`JOIN`, where a name followed by `(` is a
+    // function (`FROM generate_series(1, $1)`, `JOIN unnest($1)`): the statement's target
+    // only when it reads no table (`SELECT generate_series`, but `INSERT events` for
+    // `INSERT INTO events SELECT … FROM generate_series(…)`).
+    let mut from_item = false;
+    let mut pending: Option<&str> = None;
+    let mut functions = Tables::default();
     for token in words {
+        if let Some(name) = pending.take() {
+            let list = if token == "(" {
+                &mut functions
+            } else {
+                &mut tables
+            };
+            if !list.as_slice().contains(&name) {
+                list.push(name);
+            }
+        }
         match token {
             "(" => {
                 depth += 1;
@@ -176,7 +193,11 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
                     .iter()
                     .any(|cte| cte.eq_ignore_ascii_case(token))
             {
-                tables.push(token);
+                if from_item {
+                    pending = Some(token);
+                } else {
+                    tables.push(token);
+                }
             }
         } else if is(token, "FROM")
             || is(token, "JOIN")
@@ -184,8 +205,17 @@ pub(super) fn shape(text: &str) -> (Option<&'static str>, Tables<'_>) {
             || (is(token, "TABLE") && !after_returns)
         {
             expect_table = true;
+            from_item = is(token, "FROM") || is(token, "JOIN");
         }
         after_returns = is(token, "RETURNS");
+    }
+    if let Some(name) = pending
+        && !tables.as_slice().contains(&name)
+    {
+        tables.push(name);
+    }
+    if tables.as_slice().is_empty() {
+        return (operation, functions);
     }
     (operation, tables)
 }
