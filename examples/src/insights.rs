@@ -130,7 +130,10 @@ pub fn start(
             .interval(every)
             .timeout(timeout),
     );
-    if let Database::Postgres(pool) = db {
+    if let Database::Postgres(pool) = db
+        && !pool.inner().connect_options().get_host().starts_with('/')
+    {
+        // A TCP probe of the server (not of a Unix socket).
         let options = pool.inner().connect_options();
         probes = probes.with(
             TcpProbe::new(

@@ -62,7 +62,7 @@ pub(crate) fn runtime_alerts(spec: &Spec) -> Vec<Alert> {
         "critical",
         format!("{svc} probe {{{{ $labels.{probe_label} }}}} fails"),
         format!(
-            "Every run of the synthetic probe {{{{ $labels.{probe_label} }}}} has failed for {}: what it checks is down or unreachable from {svc}.",
+            "The last run of the synthetic probe {{{{ $labels.{probe_label} }}}} has failed on at least one {svc} instance at every evaluation for {}: what it checks is down or unreachable from there.",
             probe_for.as_str()
         ),
         Scenario {

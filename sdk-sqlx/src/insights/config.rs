@@ -175,8 +175,9 @@ impl InsightsConfig {
         self
     }
 
-    /// The `statement_timeout` value set for the collection's own statements.
+    /// The `statement_timeout` value set for the collection's own statements, within what
+    /// PostgreSQL accepts (1 ms to `INT_MAX` ms).
     pub(crate) fn statement_timeout(&self) -> String {
-        format!("{}ms", self.timeout.as_millis().max(1))
+        format!("{}ms", self.timeout.as_millis().clamp(1, i32::MAX as u128))
     }
 }

@@ -264,10 +264,20 @@ fn known_paren_word(word: &str) -> bool {
 }
 
 /// `name (` that is not a call: an alias's column list (`AS t (a, b)`) or a common table
-/// expression's (`WITH t (a, b) AS (…)`).
+/// expression's (`WITH t (a, b) AS (…)`, `, t (a) AS MATERIALIZED (…)`). A call with an
+/// alias (`SELECT nextval('s') AS id`, `f(x) AS y`) is neither: a common table
+/// expression's name follows `WITH`, `RECURSIVE` or a comma, and its column list is
+/// followed by `AS (`, `AS MATERIALIZED` or `AS NOT MATERIALIZED`.
 fn column_list(tokens: &[Token<'_>], i: usize, before: Option<&Token<'_>>) -> bool {
-    if matches!(before, Some(Token::Word(w)) if w.eq_ignore_ascii_case("AS")) {
+    let word = |t: Option<&Token<'_>>, k: &str| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case(k));
+    if word(before, "AS") {
         return true;
+    }
+    let names_cte = word(before, "WITH")
+        || word(before, "RECURSIVE")
+        || matches!(before, Some(Token::Punct(b',')));
+    if !names_cte {
+        return false;
     }
     let mut depth = 0usize;
     for (j, token) in tokens.iter().enumerate().skip(i + 1) {
@@ -276,7 +286,11 @@ fn column_list(tokens: &[Token<'_>], i: usize, before: Option<&Token<'_>>) -> bo
             Token::Punct(b')') => {
                 depth = depth.saturating_sub(1);
                 if depth == 0 {
-                    return matches!(tokens.get(j + 1), Some(Token::Word(w)) if w.eq_ignore_ascii_case("AS"));
+                    let next = tokens.get(j + 2);
+                    return word(tokens.get(j + 1), "AS")
+                        && (matches!(next, Some(Token::Punct(b'(')))
+                            || word(next, "MATERIALIZED")
+                            || word(next, "NOT"));
                 }
             }
             _ => {}
@@ -370,6 +384,13 @@ mod tests {
             class("(SELECT lower(name) FROM t) UNION (SELECT 'x')"),
             StatementClass::Read { params: 0 }
         );
+        assert_eq!(
+            class(
+                "WITH RECURSIVE a (i) AS (SELECT 1), b (j) AS MATERIALIZED (SELECT 2), \
+                 c (k) AS NOT MATERIALIZED (SELECT 3) SELECT lower(x) AS y FROM a, b, c"
+            ),
+            StatementClass::Read { params: 0 }
+        );
     }
 
     #[test]
@@ -384,6 +405,11 @@ mod tests {
             "SELECT * FROM t FOR KEY SHARE",
             "SELECT * FROM t FOR SHARE",
             "SELECT nextval('s')",
+            "SELECT nextval('s') AS id",
+            "SELECT pg_advisory_lock(1) AS l FROM t",
+            "SELECT pg_terminate_backend(pid) AS k FROM pg_stat_activity",
+            "SELECT a, my_func(a) AS b FROM t",
+            "WITH x AS (SELECT my_func(1) AS v) SELECT v FROM x",
             "SELECT my_func($1)",
             "SELECT \"weird\"(1)",
             "SELECT 1; DROP TABLE t",

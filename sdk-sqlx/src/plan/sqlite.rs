@@ -53,7 +53,14 @@ impl Explainer for SqliteExplainer {
                 .filter_map(|row| row.try_get::<String, _>("detail").ok())
                 .collect();
             let (mut plan, scanned) = summarise(&details);
-            for table in scanned {
+            for name in scanned {
+                // The plan names a table by its alias when it has one (`FROM orders o`:
+                // `SCAN o`): the statement says which table the alias stands for, and only
+                // a name that is a table of the database is counted.
+                let table = aliased_table(request.sql, &name).unwrap_or(name);
+                if !is_table(connection, &table).await {
+                    continue;
+                }
                 if let Some(rows) = count_up_to(connection, &table, self.large_table_rows).await
                     && rows >= self.large_table_rows
                 {
@@ -67,6 +74,44 @@ impl Explainer for SqliteExplainer {
     fn reset(&mut self) {
         self.connection = None;
     }
+}
+
+/// Whether `name` is a table of the database (not a view, an alias or a common table
+/// expression).
+async fn is_table(connection: &mut SqliteConnection, name: &str) -> bool {
+    sqlx::query_scalar::<_, i64>(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1 COLLATE NOCASE",
+    )
+    .bind(name)
+    .persistent(false)
+    .fetch_one(&mut *connection)
+    .await
+    .is_ok_and(|n| n > 0)
+}
+
+/// The table `alias` stands for in `sql` (`FROM orders o`, `JOIN orders AS o`), if the
+/// statement gives it one.
+fn aliased_table(sql: &str, alias: &str) -> Option<String> {
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')' || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let is = |w: &str, k: &str| w.eq_ignore_ascii_case(k);
+    for (i, word) in words.iter().enumerate() {
+        if !is(word, alias) || i == 0 {
+            continue;
+        }
+        let table = if is(words[i - 1], "AS") && i >= 2 {
+            words[i - 2]
+        } else {
+            words[i - 1]
+        };
+        let before_table = words.get(i.wrapping_sub(if is(words[i - 1], "AS") { 3 } else { 2 }));
+        if before_table.is_some_and(|w| is(w, "FROM") || is(w, "JOIN")) {
+            return Some(table.trim_matches(|c| c == '"' || c == '`').to_owned());
+        }
+    }
+    None
 }
 
 /// Rows of `table`, counted up to `limit` (SQLite keeps no row count); `None` when it is
@@ -135,5 +180,15 @@ mod tests {
         assert_eq!(full_scan("SEARCH orders USING INDEX i (a=?)"), None);
         assert_eq!(full_scan("SCAN CONSTANT ROW"), None);
         assert_eq!(full_scan("SCAN (subquery-1)"), None);
+    }
+
+    #[test]
+    fn aliases_lead_to_their_tables() {
+        let sql = "SELECT o.id FROM orders o JOIN \"Items\" AS i ON i.o = o.id, users u";
+        assert_eq!(aliased_table(sql, "o").as_deref(), Some("orders"));
+        assert_eq!(aliased_table(sql, "i").as_deref(), Some("Items"));
+        assert_eq!(aliased_table(sql, "u"), None, "after a comma: not resolved");
+        assert_eq!(aliased_table(sql, "orders"), None, "a table, not an alias");
+        assert_eq!(aliased_table("SELECT 1 FROM t", "x"), None);
     }
 }

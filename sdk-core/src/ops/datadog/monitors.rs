@@ -404,7 +404,7 @@ fn runtime(spec: &Spec) -> Vec<Monitor> {
         1.0,
         format!("{svc} probe {} fails", var(sdk::PROBE)),
         format!(
-            "Every run of the synthetic probe {} has failed over the last 2m: what it checks is down or unreachable from {svc}.",
+            "The synthetic probe {} has failed on at least one {svc} instance throughout the last 2m: what it checks is down or unreachable from there.",
             var(sdk::PROBE)
         ),
     )];
