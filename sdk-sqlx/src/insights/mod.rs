@@ -14,14 +14,20 @@
 //!   indexes (`pg_stat_user_indexes`): `sdk.db.index.scans` and `sdk.db.index.size`.
 //!   Tables are named `schema.table`, or `table` in the `public` schema;
 //! - [findings](Finding): unused indexes (never scanned since the statistics were reset,
-//!   constraint indexes excepted), tables read mostly by sequential scans, and
+//!   constraint indexes excepted), large tables read by many sequential scans, and
 //!   `pg_stat_statements` being unavailable; `sdk.db.insights.findings` counts them by
 //!   kind;
 //! - `sdk.collector.duration{sdk.collector=postgresql, sdk.result=ok|error|timeout}`.
 //!
 //! The counts are PostgreSQL's own totals since its statistics were reset, exported as
-//! absolute counter values. The bounds of [`InsightsConfig`] fix the number of series; a
-//! statement or table that leaves the top keeps its last value until the process ends.
+//! absolute counter values (a reset lowers them; a counter keeps its highest value, so
+//! after a reset the series stay flat until the totals pass it again). The bounds of
+//! [`InsightsConfig`] limit what one collection records; a statement or table that
+//! leaves the top keeps its last value until the process ends, so the series of a
+//! long-running process grow with the churn of the top (new `queryid`s after deploys and
+//! schema changes) up to the catalogue's ceilings (500 statement, 500 table and 1,000
+//! index series), past which new ones fold into the overflow series and are counted in
+//! `sdk.metric.overflow`.
 //!
 //! Nothing runs unless built and spawned (or [`InsightsConfig::from_env`] finds
 //! `SDK_DB_INSIGHTS_INTERVAL_SECS`). The collector does no DDL: install
