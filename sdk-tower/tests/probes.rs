@@ -172,7 +172,7 @@ fn http_probe_of_a_503_endpoint_fails_with_the_status_and_never_logs_the_url() {
         let down = Probes::new().with(
             HttpProbe::get(
                 "payments",
-                format!("http://probe-user:s3cret-pw@{addr}/down?token=t0ken-xyz"),
+                format!("http://probe-user:s3cret%40pw@{addr}/down?token=t0ken-xyz"),
             )
             .interval(LONG)
             .timeout(Duration::from_secs(30)),
@@ -193,8 +193,8 @@ fn http_probe_of_a_503_endpoint_fails_with_the_status_and_never_logs_the_url() {
     assert_eq!(run.failure, Some(ProbeFailure::Status(503)));
     assert_eq!(
         authorization.lock().unwrap().as_deref(),
-        Some("Basic cHJvYmUtdXNlcjpzM2NyZXQtcHc="),
-        "user-info is sent as Basic credentials"
+        Some("Basic cHJvYmUtdXNlcjpzM2NyZXRAcHc="),
+        "user-info is sent as Basic credentials, percent-decoded"
     );
     let probe = [("sdk.probe", "payments")];
     assert_eq!(gauge(&metrics, PROBE_SUCCESS.name, &probe), 0.0);

@@ -158,7 +158,10 @@ impl HttpProbe {
             (header::CONNECTION, HeaderValue::from_static("close")),
         ];
         if let Some(userinfo) = userinfo {
-            let encoded = base64::engine::general_purpose::STANDARD.encode(userinfo);
+            // The URL percent-encodes what user and password may not hold (`p%40ss` for
+            // `p@ss`); Basic authentication sends them as they are.
+            let decoded: Vec<u8> = percent_encoding::percent_decode_str(userinfo).collect();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(decoded);
             let mut value = HeaderValue::from_str(&format!("Basic {encoded}"))
                 .map_err(|_| invalid("bad user-info"))?;
             value.set_sensitive(true);
