@@ -5,7 +5,7 @@
 
 use sdk_core::config::Sampler;
 use sdk_core::testing::{Everything, capture_everything};
-use sdk_redis::cache::{CacheEntry, InvalidationError, PREFIX_BATCH};
+use sdk_redis::cache::{CacheEntry, InvalidationError, PREFIX_BATCH, TAG_BATCH, TAG_SET_BOUND};
 use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
 use std::future::Future;
 use std::sync::Arc;
@@ -246,4 +246,160 @@ fn prefix_invalidation_of_5000_keys_runs_in_bounded_batches() {
         5000
     );
     assert_eq!(captured.counter("sdk.cache.invalidations", &labels), 2);
+}
+
+async fn scard(conn: &mut redis::aio::MultiplexedConnection, key: &str) -> u64 {
+    redis::cmd("SCARD")
+        .arg(key)
+        .query_async(conn)
+        .await
+        .unwrap()
+}
+
+/// Keys of `keys` that exist (one pipeline).
+async fn existing(conn: &mut redis::aio::MultiplexedConnection, keys: &[String]) -> usize {
+    let mut pipe = redis::pipe();
+    for key in keys {
+        pipe.cmd("EXISTS").arg(key);
+    }
+    let found: Vec<u64> = pipe.query_async(conn).await.unwrap();
+    found.into_iter().filter(|&n| n == 1).count()
+}
+
+#[test]
+fn tag_invalidation_of_5000_keys_runs_in_short_rounds() {
+    let base = format!("sdk-test:{}:bigtag:", std::process::id());
+    let tag_set = format!("sdk-test:{}:tags:big", std::process::id());
+    let keys: Vec<String> = (0..5000).map(|n| format!("{base}{n}")).collect();
+    let neighbour = format!("{base}other");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    // Written through the cache (outside the capture: only the invalidation is observed).
+    runtime.block_on(async {
+        let cache = cache().await;
+        let mut conn = raw().await;
+        let entry = CacheEntry::ttl(Duration::from_secs(300)).tags(["big"]);
+        for key in &keys {
+            put(&cache, key, &entry).await;
+        }
+        let other = CacheEntry::ttl(Duration::from_secs(300)).tags(["big-other"]);
+        put(&cache, &neighbour, &other).await;
+        // Pruning past the bound never drops a live key.
+        assert_eq!(scard(&mut conn, &tag_set).await, 5000);
+    });
+    let captured = capture(|| async {
+        let cache = cache().await;
+        assert_eq!(cache.invalidate_tag("big").await.unwrap(), 5000);
+        assert_eq!(cache.invalidate_tag("big").await.unwrap(), 0);
+    });
+    runtime.block_on(async {
+        let mut conn = raw().await;
+        assert_eq!(existing(&mut conn, &keys).await, 0);
+        assert!(!exists(&mut conn, &tag_set).await, "the tag set goes too");
+        assert!(
+            exists(&mut conn, &neighbour).await,
+            "another tag's key survives"
+        );
+        let other_set = format!("sdk-test:{}:tags:big-other", std::process::id());
+        let _: u64 = redis::cmd("UNLINK")
+            .arg(&neighbour)
+            .arg(&other_set)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    });
+    // One EVAL per round: 10 rounds of TAG_BATCH for the 5,000 keys, 1 for the empty set.
+    let rounds = captured.spans_named("EVAL").len();
+    assert!(
+        rounds > 5000 / TAG_BATCH,
+        "at most {TAG_BATCH} keys per round: {rounds} rounds"
+    );
+    assert!(rounds <= 5000 / TAG_BATCH + 2, "{rounds} rounds");
+    let labels = [
+        ("cache.key_prefix", "sdk-test:"),
+        ("sdk.cache.invalidation", "tag"),
+    ];
+    assert_eq!(
+        captured.counter("sdk.cache.invalidated_keys", &labels),
+        5000
+    );
+    assert_eq!(captured.counter("sdk.cache.invalidations", &labels), 2);
+}
+
+#[test]
+fn tag_sets_shed_their_dead_members_as_they_are_written() {
+    let base = format!("sdk-test:{}:prune:", std::process::id());
+    let tag_set = format!("sdk-test:{}:tags:hot", std::process::id());
+    let dead: Vec<String> = (0..1500).map(|n| format!("{base}dead:{n}")).collect();
+    let live: Vec<String> = (0..1200).map(|n| format!("{base}live:{n}")).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let cache = cache().await;
+        let mut conn = raw().await;
+        let entry = CacheEntry::ttl(Duration::from_secs(300)).tags(["hot"]);
+        for key in &dead {
+            put(&cache, key, &entry).await;
+        }
+        // Past the bound, but every member is live: nothing is dropped.
+        assert_eq!(scard(&mut conn, &tag_set).await, 1500);
+        // Gone one by one, as expiry or a delete by key would do; the set keeps them.
+        for (n, key) in dead.iter().enumerate() {
+            if n % 2 == 0 {
+                let _: u64 = redis::cmd("DEL")
+                    .arg(key)
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap();
+            } else {
+                assert_eq!(cache.invalidate(key).await.unwrap(), 1);
+            }
+        }
+        assert_eq!(existing(&mut conn, &dead).await, 0);
+        assert_eq!(
+            scard(&mut conn, &tag_set).await,
+            1500,
+            "not pruned by itself"
+        );
+
+        // More writes of the tag: each samples the set and drops dead members.
+        for (n, key) in live.iter().enumerate() {
+            put(&cache, key, &entry).await;
+            let written = u64::try_from(n + 1).unwrap();
+            let size = scard(&mut conn, &tag_set).await;
+            assert!(
+                size <= written + 1500,
+                "a write adds one member at most: {size} after {written}"
+            );
+            if written == 200 {
+                // 200 writes remove about 16 × (dead share ≥ 1,000 / 1,700) ≈ 9 dead
+                // members each until at most the bound remain: far more than the 500 needed.
+                assert!(
+                    size <= written + TAG_SET_BOUND,
+                    "{size} members for {written} live keys"
+                );
+            }
+        }
+        let size = scard(&mut conn, &tag_set).await;
+        let live_count = u64::try_from(live.len()).unwrap();
+        assert!(
+            size <= live_count + TAG_SET_BOUND,
+            "{size} members for {live_count} live keys"
+        );
+        // With the set above the bound for all 1,200 writes, the dead members are nearly
+        // all gone (a simulation of this sampling leaves at most 5 of the 1,500).
+        assert!(
+            size <= live_count + 100,
+            "{size} members for {live_count} live keys"
+        );
+        // No live key was dropped: the tag still removes every one of them.
+        assert_eq!(existing(&mut conn, &live).await, live.len());
+        assert_eq!(cache.invalidate_tag("hot").await.unwrap(), live_count);
+        assert_eq!(existing(&mut conn, &live).await, 0);
+        assert!(!exists(&mut conn, &tag_set).await);
+    });
 }

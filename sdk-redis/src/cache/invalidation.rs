@@ -13,17 +13,36 @@ use std::time::Duration;
 /// invalidation holds in memory at a time.
 pub const PREFIX_BATCH: usize = 500;
 
-/// Empties a tag set `KEYS[1]` in batches, unlinking each member, then the set; returns how
-/// many members existed. Atomic: no value can be tagged while it runs.
-const INVALIDATE_TAG: &str = r"
+/// Members a tag invalidation pops and unlinks per round (one script): what one round
+/// costs Redis, where every other client waits.
+pub const TAG_BATCH: usize = 500;
+
+/// Rounds a tag invalidation may run per second of the cache's timeout (at least
+/// [`MIN_TAG_ROUNDS`] in all): 1,000, one round of [`TAG_BATCH`] keys per millisecond
+/// (with a 10 s timeout, 10,000 rounds: 5,000,000 keys). A round usually takes well under
+/// a millisecond; the bound stops a tag that is refilled as fast as it is emptied, and
+/// holds even where the clock does not move (a paused Tokio clock).
+const TAG_ROUNDS_PER_SECOND: u64 = 1_000;
+
+/// The fewest rounds a tag invalidation may run, however short the timeout.
+const MIN_TAG_ROUNDS: u64 = 16;
+
+/// One round of a tag invalidation: pops up to [`TAG_BATCH`] members of the tag set
+/// `KEYS[1]` and unlinks those keys (only them: the set is named by
+/// [`tag_key`], so a tag cannot name a key that was not registered in it; Redis deletes
+/// the set with its last member). Returns `{keys removed (of those that still existed),
+/// 1 when the set is now empty else 0}`. Atomic: short, bounded by one batch.
+const INVALIDATE_TAG_ROUND: &str = r"
+local keys = redis.call('SPOP', KEYS[1], 500)
 local removed = 0
-while true do
-  local keys = redis.call('SPOP', KEYS[1], 500)
-  if #keys == 0 then break end
-  removed = removed + redis.call('UNLINK', unpack(keys))
+if #keys > 0 then
+  removed = redis.call('UNLINK', unpack(keys))
 end
-redis.call('UNLINK', KEYS[1])
-return removed
+local empty = 0
+if redis.call('SCARD', KEYS[1]) == 0 then
+  empty = 1
+end
+return {removed, empty}
 ";
 
 /// Why an invalidation failed. Keys removed before the failure stay removed (and counted
@@ -34,9 +53,17 @@ pub enum InvalidationError {
     /// Redis answered with an error, or the connection failed.
     #[error("invalidation failed: {0}")]
     Redis(#[source] redis::RedisError),
-    /// A Redis command did not answer within the cache's timeout.
+    /// A Redis command did not answer within the cache's timeout (for a tag invalidation:
+    /// the whole call did not finish within it).
     #[error("invalidation: Redis did not answer within {} ms", .0.as_millis())]
     Timeout(Duration),
+    /// A tag invalidation ran the most rounds this cache's timeout allows (see
+    /// [`Cache::invalidate_tag`]) and the tag set was still not empty (it is being refilled
+    /// as fast as it is emptied, or holds more than that many batches). Call again to go on.
+    #[error(
+        "invalidate_tag: the tag set was not empty after {0} rounds of {TAG_BATCH} keys, the most this cache's timeout allows"
+    )]
+    TagRounds(u64),
     /// `invalidate_prefix("")` would remove every key of the database; it is refused.
     #[error(
         "invalidate_prefix: the prefix is empty, which would match every key; name a non-empty prefix"
@@ -109,8 +136,22 @@ where
     }
 
     /// Removes every key stored with `tag` (see
-    /// [`CacheEntry::tags`](super::CacheEntry::tags)) and the tag's set, atomically (one Lua
-    /// script); returns how many of those keys still existed.
+    /// [`CacheEntry::tags`](super::CacheEntry::tags)) and the tag's set; returns how many of
+    /// those keys still existed.
+    ///
+    /// Runs in rounds, each one short script: pop up to [`TAG_BATCH`] members of the tag
+    /// set (`SPOP`) and `UNLINK` those keys, until the set is empty (Redis then deletes
+    /// it). Each round is atomic, and no round holds Redis for more than one batch, so
+    /// other clients are not stalled by a large tag. The invalidation as a whole is not
+    /// atomic: a value stored with `tag` while it runs may survive it or be removed by it.
+    ///
+    /// The whole call has the cache's timeout: when it has not finished by then it fails
+    /// with [`InvalidationError::Timeout`] (a round whose answer had not arrived may still
+    /// have run: its keys are removed but not counted). It runs at most
+    /// 1,000 rounds per second of the timeout (at least 16), then fails with
+    /// [`InvalidationError::TagRounds`]. Either way the keys removed so far stay removed and
+    /// are counted in `sdk.cache.invalidated_keys`; the rest stay in the set, for the next
+    /// call. Only a completed invalidation is counted in `sdk.cache.invalidations`.
     ///
     /// The `cache.key_prefix` label is the tag set key's (`<tag namespace>:…`): add the tag
     /// namespace to [`RedisConfig::key_prefixes`](crate::RedisConfig::key_prefixes) to see
@@ -119,9 +160,36 @@ where
     pub async fn invalidate_tag(&self, tag: &str) -> Result<u64, InvalidationError> {
         let set = tag_key(&self.tag_namespace, tag);
         let prefix = self.connection.config().prefix_of(set.as_bytes());
+        let now = tokio::time::Instant::now();
+        // As `tokio::time::timeout` does, a timeout too large for the clock is ~30 years.
+        let deadline = now
+            .checked_add(self.timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(86_400 * 365 * 30));
+        let max_rounds = tag_rounds(self.timeout);
         let mut eval = redis::cmd("EVAL");
-        eval.arg(INVALIDATE_TAG).arg(1).arg(&set);
-        let removed = self.query::<u64>(&eval).await?;
+        eval.arg(INVALIDATE_TAG_ROUND).arg(1).arg(&set);
+        let mut removed: u64 = 0;
+        let mut rounds: u64 = 0;
+        loop {
+            if rounds == max_rounds {
+                count(prefix.as_ref(), Kind::Tag, removed, false);
+                return Err(InvalidationError::TagRounds(rounds));
+            }
+            rounds += 1;
+            let round = self.query_until::<(u64, u8)>(&eval, deadline).await;
+            match round {
+                Ok((n, empty)) => {
+                    removed += n;
+                    if empty != 0 {
+                        break;
+                    }
+                }
+                Err(err) => {
+                    count(prefix.as_ref(), Kind::Tag, removed, false);
+                    return Err(err);
+                }
+            }
+        }
         count(prefix.as_ref(), Kind::Tag, removed, true);
         Ok(removed)
     }
@@ -174,6 +242,22 @@ where
         Ok(removed)
     }
 
+    /// `command`, given until `deadline` to answer; a miss is a timeout of the cache's
+    /// timeout (the budget of the whole call).
+    async fn query_until<T: redis::FromRedisValue>(
+        &self,
+        command: &redis::Cmd,
+        deadline: tokio::time::Instant,
+    ) -> Result<T, InvalidationError> {
+        let mut connection = self.connection.clone();
+        let answer = command.query_async::<T>(&mut connection);
+        match tokio::time::timeout_at(deadline, answer).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(InvalidationError::Redis(err)),
+            Err(_) => Err(InvalidationError::Timeout(self.timeout)),
+        }
+    }
+
     async fn query<T: redis::FromRedisValue>(
         &self,
         command: &redis::Cmd,
@@ -185,6 +269,18 @@ where
             Err(_) => Err(InvalidationError::Timeout(self.timeout)),
         }
     }
+}
+
+/// The most rounds a tag invalidation runs with `timeout`: [`TAG_ROUNDS_PER_SECOND`] per
+/// second, at least [`MIN_TAG_ROUNDS`].
+fn tag_rounds(timeout: Duration) -> u64 {
+    let per_timeout = timeout
+        .as_millis()
+        .saturating_mul(u128::from(TAG_ROUNDS_PER_SECOND))
+        / 1000;
+    u64::try_from(per_timeout)
+        .unwrap_or(u64::MAX)
+        .max(MIN_TAG_ROUNDS)
 }
 
 /// Counts `removed` keys, and the invalidation itself when it `completed`.
@@ -214,6 +310,19 @@ mod tests {
         // `%` itself is encoded, so encodings never collide with literal tags.
         assert_ne!(tag_key("t", "%3A"), tag_key("t", ":"));
         assert_eq!(tag_key("t", "é"), "t:%C3%A9");
+    }
+
+    #[test]
+    fn tag_rounds_follow_the_timeout() {
+        assert_eq!(tag_rounds(Duration::from_secs(10)), 10_000);
+        assert_eq!(tag_rounds(Duration::from_millis(250)), 250);
+        assert_eq!(tag_rounds(Duration::ZERO), MIN_TAG_ROUNDS);
+        assert_eq!(tag_rounds(Duration::MAX), u64::MAX);
+    }
+
+    #[test]
+    fn a_round_pops_one_batch() {
+        assert!(INVALIDATE_TAG_ROUND.contains(&format!("'SPOP', KEYS[1], {TAG_BATCH})")));
     }
 
     #[test]

@@ -14,7 +14,8 @@ mod store;
 
 pub use entry::CacheEntry;
 pub use envelope::Compression;
-pub use invalidation::{InvalidationError, PREFIX_BATCH};
+pub use invalidation::{InvalidationError, PREFIX_BATCH, TAG_BATCH};
+pub use store::TAG_SET_BOUND;
 
 use crate::connection::InstrumentedConnection;
 use entry::now_millis;
@@ -55,6 +56,11 @@ use tracing::instrument::WithSubscriber;
 /// as misses) in `sdk.cache.unreadable` by `error.type` (`format`, `too_large`,
 /// `decompress`, `decode`). Every series is labelled with the bounded `cache.key_prefix`
 /// of [`RedisConfig::key_prefixes`](crate::RedisConfig::key_prefixes), never a key.
+///
+/// Tags: each tag is a Redis set of the keys stored with it. A set larger than
+/// [`TAG_SET_BOUND`] drops, at each tagged write, the sampled members that no longer exist,
+/// so it stays near its live keys (see [`TAG_SET_BOUND`]). A tag invalidation empties the
+/// set in short rounds of [`TAG_BATCH`] keys (atomic each, not as a whole).
 ///
 /// Redis Cluster: tags and tag invalidation use multi-key scripts (one node, or keys and
 /// tag sets in one slot); prefix invalidation scans the node the connection talks to.

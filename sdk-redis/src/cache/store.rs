@@ -1,6 +1,7 @@
 //! Writing a loaded value: its JSON laid out by [`envelope`](super::envelope), with its
 //! Redis TTL, registered in its tag sets in the same script (tags first, so that a value
-//! is never stored without the tags it was given).
+//! is never stored without the tags it was given), each tag set kept near its live keys
+//! ([`TAG_SET_BOUND`]).
 
 use super::Cache;
 use super::entry::{CacheEntry, millis};
@@ -11,14 +12,38 @@ use sdk_core::catalogue::CACHE_COMPRESSION_SAVED;
 use serde::Serialize;
 use std::sync::Arc;
 
+/// The size above which a tag set is pruned as it is written: when a tagged write leaves a
+/// tag set with more than 1,000 members, the write also samples
+/// 16 random members and removes from the set those whose key
+/// no longer exists (expired, invalidated by key, deleted). A set's members are otherwise
+/// never removed but by [`Cache::invalidate_tag`]; with this, the dead members of a set
+/// written often go away at O(16) work per write, and its size stays near its live keys
+/// (or below the bound). A key rewritten without the tag still exists, so it stays a member
+/// until it is gone: invalidating the tag removes it too (one extra miss).
+pub const TAG_SET_BOUND: u64 = 1_000;
+
+/// Members a tagged write samples in a tag set larger than [`TAG_SET_BOUND`].
+const TAG_SET_PRUNE_SAMPLE: u64 = 16;
+
 /// `KEYS[1]` the value's key, `KEYS[2..]` its tag sets; `ARGV[1]` the value, `ARGV[2]`
-/// its TTL in milliseconds (0: none). Each tag set gets the value's key and a TTL at
-/// least the value's (none when the value has none).
+/// its TTL in milliseconds (0: none), `ARGV[3]` [`TAG_SET_BOUND`], `ARGV[4]`
+/// [`TAG_SET_PRUNE_SAMPLE`]. Each tag set gets the value's key and a TTL at least the
+/// value's (none when the value has none); a set then larger than the bound loses the
+/// sampled members that no longer exist (never the value's key, stored below).
 const STORE_TAGGED: &str = r"
 local ttl = tonumber(ARGV[2])
+local bound = tonumber(ARGV[3])
+local sample = tonumber(ARGV[4])
 for i = 2, #KEYS do
   local created = redis.call('EXISTS', KEYS[i]) == 0
   redis.call('SADD', KEYS[i], KEYS[1])
+  if redis.call('SCARD', KEYS[i]) > bound then
+    for _, member in ipairs(redis.call('SRANDMEMBER', KEYS[i], sample)) do
+      if member ~= KEYS[1] and redis.call('EXISTS', member) == 0 then
+        redis.call('SREM', KEYS[i], member)
+      end
+    end
+  end
   if ttl == 0 then
     redis.call('PERSIST', KEYS[i])
   else
@@ -72,7 +97,10 @@ where
             for tag in entry.tag_list() {
                 eval.arg(tag_key(&self.tag_namespace, tag));
             }
-            eval.arg(&encoded.bytes).arg(ttl_ms);
+            eval.arg(&encoded.bytes)
+                .arg(ttl_ms)
+                .arg(TAG_SET_BOUND)
+                .arg(TAG_SET_PRUNE_SAMPLE);
             eval
         };
         let mut connection = self.connection.clone();
