@@ -4,7 +4,10 @@
 //!
 //! Intervals come from the SDK's variables where it has them
 //! (`SDK_DB_INSIGHTS_INTERVAL_SECS`; unset: every 30 s in the demo, `0`: off) and from
-//! `DEMO_REDIS_INFO_SECS` (default 10) and `DEMO_PROBE_INTERVAL_MS` (default 5000).
+//! `DEMO_REDIS_INFO_SECS` (default 10) and `DEMO_PROBE_INTERVAL_MS` (default 5000). The
+//! dependencies are probed over TCP; `DEMO_PROBE_SELF=true` adds an HTTP probe of the
+//! demo's own `/health/live` (off by default: its requests are traced and logged as any
+//! other).
 //! `DEMO_PROFILE_TOKEN` turns the CPU profile route on at `/debug/pprof/profile`, for
 //! requests with `Authorization: Bearer <token>`; unset, the route does not exist.
 
@@ -23,6 +26,8 @@ use std::time::Duration;
 pub const REDIS_INFO_ENV: &str = "DEMO_REDIS_INFO_SECS";
 /// `DEMO_PROBE_INTERVAL_MS`: milliseconds between runs of each probe.
 pub const PROBE_INTERVAL_ENV: &str = "DEMO_PROBE_INTERVAL_MS";
+/// `DEMO_PROBE_SELF`: `true` adds an HTTP probe of the demo's own `/health/live`.
+pub const PROBE_SELF_ENV: &str = "DEMO_PROBE_SELF";
 /// `DEMO_PROFILE_TOKEN`: the bearer token of the CPU profile route (unset: no route).
 pub const PROFILE_TOKEN_ENV: &str = "DEMO_PROFILE_TOKEN";
 
@@ -46,6 +51,7 @@ pub struct Settings {
     db_insights: Option<InsightsConfig>,
     redis_info: Option<Duration>,
     probe_interval: Duration,
+    probe_self: bool,
 }
 
 fn whole_number(variable: &str, default: u64) -> Result<u64, String> {
@@ -73,7 +79,18 @@ impl Settings {
                 "invalid value 0 for {PROBE_INTERVAL_ENV}: expected at least 1 (milliseconds)"
             ));
         }
+        let probe_self = match std::env::var(PROBE_SELF_ENV).ok().filter(|v| !v.is_empty()) {
+            None => false,
+            Some(v) if v.eq_ignore_ascii_case("true") => true,
+            Some(v) if v.eq_ignore_ascii_case("false") => false,
+            Some(v) => {
+                return Err(format!(
+                    "invalid value {v:?} for {PROBE_SELF_ENV}: expected true or false"
+                ));
+            }
+        };
         Ok(Self {
+            probe_self,
             db_insights,
             redis_info: (redis_info > 0).then(|| Duration::from_secs(redis_info)),
             probe_interval: Duration::from_millis(probe_interval),
@@ -125,11 +142,14 @@ pub fn start(
     }
     let every = settings.probe_interval;
     let timeout = every.min(Duration::from_secs(2));
-    let mut probes = Probes::new().with(
-        HttpProbe::get("self", format!("{base_url}/health/live"))
-            .interval(every)
-            .timeout(timeout),
-    );
+    let mut probes = Probes::new();
+    if settings.probe_self {
+        probes = probes.with(
+            HttpProbe::get("self", format!("{base_url}/health/live"))
+                .interval(every)
+                .timeout(timeout),
+        );
+    }
     if let Database::Postgres(pool) = db
         && !pool.inner().connect_options().get_host().starts_with('/')
     {

@@ -199,6 +199,8 @@ async fn faults_raise_and_resolve_their_alerts_and_every_panel_has_data() {
         ("OTEL_METRICS_EXPORTER", "prometheus"),
         ("DATABASE_URL", &postgres),
         ("SDK_DB_SLOW_QUERY_MS", "100"),
+        // The runtime board's HTTP probe panels: the demo probes its own liveness route.
+        ("DEMO_PROBE_SELF", "true"),
     ]);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
