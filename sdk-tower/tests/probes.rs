@@ -38,7 +38,14 @@ fn captured<T>(test: impl Future<Output = T>) -> (T, Vec<RecordedMetric>, String
             .unwrap();
         out = Some(runtime.block_on(test));
     });
-    (out.unwrap(), everything.metrics, everything.log_text)
+    // The SDK's own lines: the test servers' (axum's, with its `tracing` feature on in a
+    // workspace build) name their peers' addresses.
+    let sdk_lines: Vec<&str> = everything
+        .log_text
+        .lines()
+        .filter(|line| line.contains("\"target\":\"sdk_"))
+        .collect();
+    (out.unwrap(), everything.metrics, sdk_lines.join("\n"))
 }
 
 async fn serve(app: Router) -> SocketAddr {
