@@ -1,5 +1,5 @@
 //! Grafana dashboards (JSON model, schema 42) for the service: RED per route, database,
-//! cache, browser, SDK health, SLOs, runtime and dependencies ([`runtime`]) and the
+//! cache, browser, SDK health, SLOs, runtime and dependencies, and the
 //! application's own metrics.
 //!
 //! Every panel has a description and a unit taken from the catalogue; every query reads
