@@ -4,6 +4,7 @@
 
 use super::promql::{label, matchers, num, series, sum_by};
 use super::rules::{Names, Rule, SERVICE_LABEL};
+use super::runbook::Triage;
 use super::spec::{Spec, Window};
 use super::tests::{Series, counter, gauge};
 use crate::catalogue::{
@@ -32,6 +33,8 @@ pub(crate) struct Alert {
     /// are tested at a coarser step, short ones at a finer; the test files are grouped
     /// by it).
     pub(crate) every_seconds: u64,
+    /// What the runbook's section says of it (every generated alert has one).
+    pub(crate) triage: Option<Triage>,
 }
 
 impl Alert {
@@ -73,7 +76,14 @@ impl Alert {
             zero,
             eval_seconds,
             every_seconds: spec_step(spec),
+            triage: None,
         }
+    }
+
+    /// The board and first checks of the alert's runbook section.
+    pub(crate) const fn triage(mut self, triage: Triage) -> Self {
+        self.triage = Some(triage);
+        self
     }
 }
 
@@ -149,26 +159,29 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             }
             s
         };
-        alerts.push(Alert::new(
-            spec,
-            &format!("{prefix}HighLatencyP95"),
-            format!("{}{svc} > {}", n.route_quantile(95), num(threshold)),
-            for_,
-            "warning",
-            format!("{} {{{{ $labels.http_route }}}} is slow", spec.service),
-            format!(
-                "p95 latency of {{{{ $labels.http_route }}}} has been over {} s for {}.",
-                num(threshold),
-                t.for_.as_str()
-            ),
-            Scenario {
-                series: histogram(60.0, slow_from + 1),
-                labels: expected(&route, Some(&spec.service)),
-            },
-            histogram(60.0, 0),
-            histogram(0.0, 0),
-            eval,
-        ));
+        alerts.push(
+            Alert::new(
+                spec,
+                &format!("{prefix}HighLatencyP95"),
+                format!("{}{svc} > {}", n.route_quantile(95), num(threshold)),
+                for_,
+                "warning",
+                format!("{} {{{{ $labels.http_route }}}} is slow", spec.service),
+                format!(
+                    "p95 latency of {{{{ $labels.http_route }}}} has been over {} s for {}.",
+                    num(threshold),
+                    t.for_.as_str()
+                ),
+                Scenario {
+                    series: histogram(60.0, slow_from + 1),
+                    labels: expected(&route, Some(&spec.service)),
+                },
+                histogram(60.0, 0),
+                histogram(0.0, 0),
+                eval,
+            )
+            .triage(Triage::Latency),
+        );
     }
 
     if let Some(threshold) = t.error_ratio {
@@ -204,7 +217,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             traffic(60.0, threshold / 2.0),
             traffic(0.0, 0.0),
             eval,
-        ));
+        ).triage(Triage::Errors));
     }
 
     if let Some(threshold) = t.cache_hit_ratio {
@@ -240,7 +253,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             lookups(60.0, (1.0 + threshold) / 2.0),
             lookups(0.0, 0.0),
             eval,
-        ));
+        ).triage(Triage::CacheHits));
     }
 
     // Pool exhaustion: every connection in use and requests waiting.
@@ -292,7 +305,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         pool_state(2.0, 5.0, 0.0),
         pool_state(0.0, 5.0, 0.0),
         eval,
-    ));
+    ).triage(Triage::PoolExhausted));
 
     let per_minute_counter =
         |def: &crate::catalogue::MetricDef, extra: &[(&str, &str)], per_minute: f64| {
@@ -328,7 +341,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         per_minute_counter(&DB_CLIENT_CONNECTION_TIMEOUTS, &pool, 0.0),
         per_minute_counter(&DB_CLIENT_CONNECTION_TIMEOUTS, &pool, 0.0),
         eval,
-    ));
+    ).triage(Triage::PoolTimeouts));
 
     if let Some(threshold) = t.slow_queries_per_second {
         let query = [
@@ -367,7 +380,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             per_minute_counter(&DB_CLIENT_SLOW_QUERIES, &query, threshold * 30.0),
             per_minute_counter(&DB_CLIENT_SLOW_QUERIES, &query, 0.0),
             eval,
-        ));
+        ).triage(Triage::SlowQueries));
     }
 
     if let Some(threshold) = t.rum_poor_ratio {
@@ -406,7 +419,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
             ratings(60.0, threshold / 2.0),
             ratings(0.0, 0.0),
             eval,
-        ));
+        ).triage(Triage::WebVitals));
     }
 
     let dropped = [
@@ -437,7 +450,7 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         per_minute_counter(&EXPORTER_DROPPED, &dropped, 0.0),
         per_minute_counter(&EXPORTER_DROPPED, &dropped, 0.0),
         eval,
-    ));
+    ).triage(Triage::TelemetryDropped));
 
     let metric = [(sdk::METRIC, "http.server.request.duration")];
     alerts.push(Alert::new(
@@ -461,6 +474,6 @@ pub(crate) fn symptom_alerts(spec: &Spec) -> Vec<Alert> {
         per_minute_counter(&METRIC_OVERFLOW, &metric, 0.0),
         per_minute_counter(&METRIC_OVERFLOW, &metric, 0.0),
         eval,
-    ));
+    ).triage(Triage::CardinalityOverflow));
     alerts
 }

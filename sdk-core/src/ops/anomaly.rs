@@ -8,6 +8,7 @@
 use super::alerts::{Alert, Scenario, camel};
 use super::promql::{label, num};
 use super::rules::{Group, Names, Rule, SERVICE_LABEL, group};
+use super::runbook::Triage;
 use super::spec::Spec;
 use super::tests::{Series, counter_segments};
 use crate::catalogue::HTTP_SERVER_REQUEST_DURATION;
@@ -133,7 +134,11 @@ pub(crate) fn band_alerts(spec: &Spec) -> Vec<Alert> {
             quiet,
             zero,
             eval,
-        ));
+        ).triage(if stem == "RequestRate" {
+            Triage::RequestRateAnomaly
+        } else {
+            Triage::ErrorRatioAnomaly
+        }));
     }
     alerts
 }

@@ -7,7 +7,7 @@
 //! ```yaml
 //! service: shop                       # OTEL_SERVICE_NAME; prefixes alert names
 //! selector: {job: shop}               # exact matchers of the service's series (default job=<service>)
-//! runbook_url: https://runbooks.example/shop.md
+//! runbook_url: https://runbooks.example/shop.runbook.md   # where <service>.runbook.md is published
 //! labels: {team: web}                 # added to every alert
 //! period: 30d                         # SLO period (default 30d)
 //! # burn_rate: {page: [{long: 1h, short: 5m, factor: 14.4}, …], ticket: […]}
@@ -65,6 +65,11 @@
 //!   (in `<service>.rules.yml` when bands are off), the weekly mean, spread and seasonal
 //!   prediction of the request rate and the 5xx ratio, and an alert on leaving the band,
 //!   all in one group so each rule reads the same evaluation's values.
+//! - `<service>.runbook.md`: one section per alert above — summary, description,
+//!   severity, expression, rule file, the board to open and the first checks, naming
+//!   metrics by their catalogue names — headed by the alert's name, so each alert's
+//!   `runbook_url` fragment (and its Datadog monitor's) is the section's anchor: publish
+//!   it where `runbook_url` points.
 //! - `<service>.rules.test.yml`, `<service>-<n>m.rules.test.yml` (burn-rate windows of
 //!   days, sampled every n minutes) and `<service>-anomaly.rules.test.yml`: `promtool test
 //!   rules` files with, for every alert, a case that fires, one that does not and one with
@@ -89,6 +94,7 @@ mod datadog;
 pub mod grafana;
 mod promql;
 mod rules;
+mod runbook;
 mod runtime_alerts;
 mod slo;
 pub mod spec;
@@ -144,6 +150,10 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
     let service = &spec.service;
     let mut slo_groups = Vec::new();
     let mut alert_list = Vec::new();
+    let rules_file = format!("{service}.rules.yml");
+    let slo_file = format!("{service}-slo.rules.yml");
+    let alerts_file = format!("{service}.alerts.yml");
+    let anomaly_file = format!("{service}-anomaly.rules.yml");
     for slo in &spec.slos {
         // The burn-rate alerts sit in the group that records their ratios, so they
         // always read this evaluation's values.
@@ -156,11 +166,7 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
     }
     let symptoms = alerts::symptom_alerts(spec);
     let runtime = runtime_alerts::runtime_alerts(spec);
-
-    let rules_file = format!("{service}.rules.yml");
-    let slo_file = format!("{service}-slo.rules.yml");
-    let alerts_file = format!("{service}.alerts.yml");
-    let anomaly_file = format!("{service}-anomaly.rules.yml");
+    let burn_count = alert_list.len();
     let (mut red, service_level) = rules::red(spec);
     let band_signals = if spec.anomaly.enabled {
         service_level
@@ -227,8 +233,28 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
             },
         )?);
     }
+    // The runbook's sections, in the order of the rule files.
+    let mut sections: Vec<(&str, &alerts::Alert)> = alert_list
+        .iter()
+        .enumerate()
+        .map(|(i, alert)| {
+            let file = if i < burn_count {
+                &slo_file
+            } else {
+                &alerts_file
+            };
+            (file.as_str(), alert)
+        })
+        .collect();
+    sections.rotate_left(burn_count);
+    let band_alerts = if spec.anomaly.enabled {
+        anomaly::band_alerts(spec)
+    } else {
+        Vec::new()
+    };
+    sections.extend(band_alerts.iter().map(|a| (anomaly_file.as_str(), a)));
+    let runbook = runbook::file(spec, &sections)?;
     if spec.anomaly.enabled {
-        let band_alerts = anomaly::band_alerts(spec);
         let mut band = anomaly::band_group(spec, band_signals);
         band.rules
             .extend(band_alerts.iter().map(|a| a.rule.clone()));
@@ -236,13 +262,14 @@ pub fn generate(spec: &Spec) -> Result<Vec<GeneratedFile>, OpsError> {
         files.push(yaml(
             &format!("{service}-anomaly.rules.test.yml"),
             &TestFile {
-                rule_files: vec![anomaly_file],
+                rule_files: vec![anomaly_file.clone()],
                 // The bands average a week: a coarser evaluation keeps the test quick.
                 evaluation_interval: "10m".into(),
                 tests: band_alerts.iter().flat_map(tests::alert_tests).collect(),
             },
         )?);
     }
+    files.push(runbook);
     files.extend(grafana::files(spec)?);
     files.extend(datadog::files(spec)?);
     Ok(files)

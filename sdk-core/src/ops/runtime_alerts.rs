@@ -14,6 +14,7 @@
 
 use super::alerts::{Alert, Scenario, camel, expected, labels_of};
 use super::promql::{INSTANCE, label, matchers, num};
+use super::runbook::Triage;
 use super::spec::{Spec, Window};
 use super::tests::{Series, counter, gauge};
 use crate::catalogue::{
@@ -73,7 +74,7 @@ pub(crate) fn runtime_alerts(spec: &Spec) -> Vec<Alert> {
         // No probe has run yet: nothing to judge.
         Vec::new(),
         PROBE_FOR + MARGIN,
-    ));
+    ).triage(Triage::ProbeFailing));
 
     if let Some(threshold) = t.redis_memory_ratio {
         let redis = [(server::ADDRESS, "cache"), (server::PORT, "6379")];
@@ -127,7 +128,7 @@ pub(crate) fn runtime_alerts(spec: &Spec) -> Vec<Alert> {
             // No limit (maxmemory 0), nothing evicted.
             state(0.0, 100.0, 0.0),
             spec.rate_window.seconds() + REDIS_FOR + MARGIN,
-        ));
+        ).triage(Triage::RedisEvicting));
     }
 
     let process = [(INSTANCE, "10.0.0.1:9464")];
@@ -163,7 +164,7 @@ pub(crate) fn runtime_alerts(spec: &Spec) -> Vec<Alert> {
             fds(1000.0 * threshold / 2.0, 1000.0),
             fds(0.0, 1000.0),
             FDS_FOR + MARGIN,
-        ));
+        ).triage(Triage::FdsNearLimit));
     }
 
     if let Some(threshold) = t.tokio_busy_ratio {
@@ -191,7 +192,7 @@ pub(crate) fn runtime_alerts(spec: &Spec) -> Vec<Alert> {
             vec![level(&TOKIO_BUSY_RATIO, &process, threshold / 2.0)],
             vec![level(&TOKIO_BUSY_RATIO, &process, 0.0)],
             TOKIO_FOR + MARGIN,
-        ));
+        ).triage(Triage::TokioSaturated));
     }
     alerts
 }

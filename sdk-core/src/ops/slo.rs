@@ -5,6 +5,7 @@ use super::OpsError;
 use super::alerts::{Alert, Scenario, camel};
 use super::promql::{alternatives, guarded_ratio, label, matchers, num, series, sum_by};
 use super::rules::{Group, Rule, group};
+use super::runbook::{Indicator, Triage};
 use super::spec::{BurnRateWindow, Sli, Slo, Spec, Window};
 use super::tests::{Series, counter};
 use crate::catalogue::{
@@ -383,7 +384,8 @@ pub(crate) fn burn_rate_alerts(spec: &Spec, slo: &Slo) -> Vec<Alert> {
             (c.inputs)(budget / 2.0, true),
             (c.inputs)(0.0, false),
             eval,
-        );
+        )
+        .triage(Triage::BurnRate(Indicator::of(&slo.sli)));
         alert
             .rule
             .labels

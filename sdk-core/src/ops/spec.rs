@@ -78,7 +78,8 @@ pub struct Spec {
     /// Exact label matchers that select the service's series (default: `job: <service>`).
     #[serde(default)]
     pub selector: BTreeMap<String, String>,
-    /// Base URL of the runbook; each alert links to `<runbook_url>#<alert-name-lowercase>`.
+    /// Base URL of the runbook (where the generated `<service>.runbook.md` is published);
+    /// each alert links to `<runbook_url>#<alert-name-lowercase>`, its section there.
     pub runbook_url: String,
     /// Labels added to every alert (team, tier…).
     #[serde(default)]
