@@ -16,43 +16,32 @@
 //! Needs PostgreSQL and Redis (`SDK_TEST_POSTGRES_URL`, `SDK_TEST_REDIS_URL`; defaults
 //! `postgres://postgres@127.0.0.1:5432/test` and `redis://127.0.0.1:6379`). Redis keys
 //! start with `bench:collectors:<pid>:` and are deleted at the end.
+//!
+//! The loopback comparisons move with the machine's load; `cargo xtask gate --collectors`
+//! counts the same pairs (the `profile_collectors` example, helpers shared through
+//! `sdk_benches::collectors`) in callgrind instructions, which do not.
 
-use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use sdk_benches::collectors::{
+    self, bare_get, health_server, multi_thread_runtime, order, orders, redis_connection,
+};
 use sdk_benches::{discarding_processor, runtime, traced_subscriber};
 use sdk_core::process_metrics::CollectionForBench;
 use sdk_redis::server_info::RedisServerInfo;
-use sdk_redis::{Cache, CacheEntry, Compression, InstrumentedConnection, RedisConfig};
+use sdk_redis::{Cache, CacheEntry, Compression, RedisConfig};
 use sdk_sqlx::insights::{InsightsConfig, PgInsights};
 use sdk_tower::probe::{HttpProbe, ProbeRunner};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sqlx::{ConnectOptions, Connection};
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn redis_url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 fn postgres_url() -> String {
     std::env::var("SDK_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
-}
-
-async fn redis_connection() -> (redis::Client, redis::aio::MultiplexedConnection) {
-    let url = redis_url();
-    let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{url}: {e}"));
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| panic!("Redis at {url} is needed for this benchmark: {e}"));
-    (client, connection)
 }
 
 fn postgres_options() -> sqlx::postgres::PgConnectOptions {
@@ -73,15 +62,6 @@ async fn postgres_pool() -> sqlx::PgPool {
                 postgres_url()
             )
         })
-}
-
-/// A multi-thread runtime with `workers` workers.
-fn multi_thread_runtime(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The process part against its raw read, then the runtime part against the bare reads.
@@ -236,49 +216,6 @@ fn postgres_insights(c: &mut Criterion) {
     group.finish();
 }
 
-/// A local axum server answering `GET /health` with `ok`, on a runtime of its own thread.
-fn health_server() -> (SocketAddr, tokio::runtime::Runtime) {
-    let server = multi_thread_runtime(1);
-    let listener = server
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let app = axum::Router::new().route("/health", axum::routing::get(|| async { "ok" }));
-    server.spawn(async move { axum::serve(listener, app).await });
-    (address, server)
-}
-
-/// What the probe does, without timing or recording: connect, one HTTP/1 `GET` with the
-/// probe's `Host` and `Connection: close`, the body read.
-async fn bare_get(address: SocketAddr) -> u16 {
-    let stream = tokio::net::TcpStream::connect(address)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let _ = stream.set_nodelay(true);
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(connection);
-    let request = http::Request::get("/health")
-        .header(http::header::HOST, address.to_string())
-        .header(http::header::CONNECTION, "close")
-        .body(Empty::new())
-        .unwrap_or_else(|e| panic!("{e}"));
-    let response = sender
-        .send_request(request)
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    black_box(body.to_bytes());
-    status
-}
-
 fn probe(c: &mut Criterion) {
     let (address, _server) = health_server();
     let url = format!("http://{address}/health");
@@ -305,38 +242,6 @@ fn probe(c: &mut Criterion) {
     group.finish();
 }
 
-/// One record of a cached list.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: u64,
-    customer: String,
-    status: String,
-    total_cents: u64,
-    items: u32,
-}
-
-fn order(id: u64) -> Order {
-    Order {
-        id,
-        customer: format!("customer-{:05}@example.com", id * 7919 % 100_000),
-        status: ["pending", "paid", "shipped", "delivered"][(id % 4) as usize].to_owned(),
-        total_cents: id * 1_337 % 250_000,
-        items: (id % 9 + 1) as u32,
-    }
-}
-
-/// Orders whose JSON is at least `bytes` long.
-fn orders(bytes: usize) -> Vec<Order> {
-    let mut orders = Vec::new();
-    let mut len = 1;
-    while len < bytes {
-        let next = order(orders.len() as u64 + 1);
-        len += serde_json::to_vec(&next).map_or(0, |json| json.len()) + 1;
-        orders.push(next);
-    }
-    orders
-}
-
 /// A cache on its own runtime and connection.
 fn cache(
     compression: Compression,
@@ -345,13 +250,7 @@ fn cache(
     Cache<redis::aio::MultiplexedConnection>,
 ) {
     let runtime = runtime();
-    let (client, connection) = runtime.block_on(redis_connection());
-    let config = RedisConfig::from_client(&client).key_prefixes(["bench:"]);
-    let cache = Cache::new(
-        InstrumentedConnection::new(connection, config),
-        Duration::from_secs(1),
-    )
-    .compression(compression);
+    let cache = collectors::cache(&runtime, compression);
     (runtime, cache)
 }
 

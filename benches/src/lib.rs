@@ -1,6 +1,9 @@
 //! Benchmarks live in `benches/`; this library holds what they and the profiling examples
 //! share: exporters that discard, the production span path (ids, collector, batch queue)
-//! to record into, a sample request's spans and the SQL corpus.
+//! to record into, a sample request's spans and the SQL corpus; [`collectors`] holds the
+//! peers and values of the background collectors' comparisons.
+
+pub mod collectors;
 
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::Temporality;

@@ -18,6 +18,16 @@
 //! allocator takes a slightly different path now and then; SQLite's worker thread; Redis
 //! on a socket) show a few discrete higher levels: each run length is measured
 //! [`REPEATS`] times and the lowest count kept, which is the undisturbed path.
+//!
+//! `cargo xtask gate --collectors` ([`collectors`]) uses the same harness for a
+//! measurement, not a gate: instructions per run of each background collector (process
+//! metrics, Redis `INFO`, the HTTP probe, cache reads) against what the `collectors`
+//! benchmark compares it with, printed as a table; nothing recorded, nothing checked, not
+//! part of `cargo xtask test`.
+
+mod collectors;
+
+pub(crate) use collectors::collectors;
 
 use super::{Result, run};
 use serde::Deserialize;

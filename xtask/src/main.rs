@@ -41,6 +41,10 @@
 //!   encoding and the SQL sanitizer, and heap allocations per request, against
 //!   `benches/gate.toml` (3 % for instructions, 5 % for the Redis difference, 0.1
 //!   allocations); `--record` rewrites the recorded values and keeps margins and goals.
+//!   `gate --collectors` is a measurement beside it, not part of `test`: callgrind
+//!   instructions per run of each background collector (process metrics, Redis `INFO`, the
+//!   HTTP probe, cache reads) against what the `collectors` benchmark compares it with,
+//!   as a table with the ratios (`gate/collectors.rs`).
 
 mod drill;
 mod fuzz;
@@ -103,6 +107,13 @@ fn main() -> ExitCode {
         ),
         "load" => load::load(&rest),
         "profile" => profile(),
+        "gate" if rest.iter().any(|a| a == "--collectors") => {
+            if rest.iter().any(|a| a == "--record") {
+                Err("--collectors is a measurement: it has nothing to record".into())
+            } else {
+                gate::collectors()
+            }
+        }
         "gate" => gate::gate(&rest),
         "wasm" => wasm::bundle(),
         "fuzz" => fuzz::fuzz(&rest),
@@ -115,7 +126,7 @@ fn main() -> ExitCode {
             .and_then(|()| ensure_test_agent().map(|path| println!("DDAPM_TEST_AGENT={path}"))),
         _ => {
             eprintln!(
-                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record] | wasm | fuzz [--runs N] [--seconds S] [TARGET…] | drill [--scenario outage|slow|throttle|all] [--fault-seconds N] [--fuzz-runs N] | peers>"
+                "usage: cargo xtask <demo [--addr HOST:PORT] | test | bench [criterion args] | docs | ops | load [--scenario baseline|spike|soak|all|hello] [--seconds N] [--rate R] [--sdk on|off|both] | profile | gate [--record | --collectors] | wasm | fuzz [--runs N] [--seconds S] [TARGET…] | drill [--scenario outage|slow|throttle|all] [--fault-seconds N] [--fuzz-runs N] | peers>"
             );
             return ExitCode::from(2);
         }
