@@ -46,16 +46,20 @@ pub enum Callback {
     CacheLoader,
     /// A span exporter on its export thread.
     Exporter,
+    /// An authorization hook (the on-demand profile route's): the request is refused.
+    Authorizer,
 }
 
 impl Callback {
-    /// The label value (`classifier`, `health_check`, `cache_loader`, `exporter`).
+    /// The label value (`classifier`, `health_check`, `cache_loader`, `exporter`,
+    /// `authorizer`).
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Classifier => "classifier",
             Self::HealthCheck => "health_check",
             Self::CacheLoader => "cache_loader",
             Self::Exporter => "exporter",
+            Self::Authorizer => "authorizer",
         }
     }
 

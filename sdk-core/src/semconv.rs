@@ -191,7 +191,7 @@ pub mod sdk {
     /// What kind of operation (`http.server`, `http.client`, `db.sql`, `db.redis`).
     pub const OPERATION: &str = "sdk.operation";
     /// Which kind of user callback (`classifier`, `health_check`, `cache_loader`,
-    /// `exporter`).
+    /// `exporter`, `authorizer`).
     pub const CALLBACK: &str = "sdk.callback";
     /// Outcome of an SDK task (`explained`, `rate_limited`, `write`, `timeout`, `error`,
     /// `ok`, `busy`, `unauthorized`).

@@ -8,7 +8,7 @@
 #![cfg(feature = "profile")]
 
 use pprof::protos::Message as _;
-use sdk_core::catalogue::PROFILES;
+use sdk_core::catalogue::{CALLBACK_PANICS, PROFILES};
 use sdk_core::semconv::sdk;
 use sdk_core::testing::global;
 use sdk_tower::profile::{ProfileRoute, bearer_token};
@@ -264,6 +264,62 @@ async fn refused_credentials_get_401_and_take_no_profile() {
     assert_eq!(added(before, outcomes()), [0.0, 0.0, 8.0, 0.0, 0.0]);
     // The profiler is free.
     assert_eq!(served.authorized("?seconds=1").await.status(), 200);
+}
+
+/// `sdk.callback.panics{sdk.callback="authorizer"}` as the Prometheus exposition shows it.
+fn authorizer_panics() -> f64 {
+    let name = format!("{}{{", CALLBACK_PANICS.prometheus_name());
+    let label = format!("{}=\"authorizer\"", sdk::CALLBACK.replace('.', "_"));
+    global()
+        .prometheus
+        .render()
+        .lines()
+        .filter(|line| line.starts_with(&name) && line.contains(&label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_hook_gets_500_and_is_counted_as_a_callback_panic() {
+    let _serial = SERIAL.lock().await;
+    global();
+    let hook = |request: &http::request::Parts| -> bool {
+        assert!(
+            request.headers.contains_key("x-allow"),
+            "hook refuses by panicking"
+        );
+        true
+    };
+    let app = axum::Router::new().route_service("/debug/profile", ProfileRoute::new(hook));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .build()
+        .unwrap();
+    let (before, panics_before) = (outcomes(), authorizer_panics());
+    let response = client
+        .get(format!("http://{addr}/debug/profile?seconds=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+    let body = response.text().await.unwrap();
+    assert!(
+        !body.contains("refuses"),
+        "the panic message stays inside: {body}"
+    );
+    assert_eq!(added(before, outcomes()), [0.0, 0.0, 0.0, 0.0, 1.0]);
+    assert_eq!(authorizer_panics() - panics_before, 1.0);
+    // The server goes on, and the profiler was never claimed.
+    let response = client
+        .get(format!("http://{addr}/debug/profile?seconds=1"))
+        .header("x-allow", "1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

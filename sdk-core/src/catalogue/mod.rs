@@ -405,7 +405,7 @@ catalogue! {
     /// Panics in user callbacks run by the SDK, caught so that they fail neither the
     /// request nor the process.
     CALLBACK_PANICS = { "sdk.callback.panics", Counter, Unit::Count("{panic}"),
-        "Panics in user callbacks (classifier, health check, cache loader, exporter) caught by the SDK.", &[sdk::CALLBACK], NO_BUCKETS, 10 }
+        "Panics in user callbacks (classifier, health check, cache loader, exporter, authorizer) caught by the SDK.", &[sdk::CALLBACK], NO_BUCKETS, 10 }
 
     /// Slow-query plans asked for, by outcome.
     DB_CLIENT_PLANS = { "sdk.db.client.plans", Counter, Unit::Count("{plan}"),

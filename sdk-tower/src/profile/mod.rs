@@ -33,7 +33,7 @@
 //! | 401 | the hook refused the request (checked first: a refused caller learns nothing else) | `unauthorized` |
 //! | 405 | a method other than `GET` | `invalid` |
 //! | 409 | a profile is already being taken in this process, by any route or by other code using `pprof` | `busy` |
-//! | 500 | the profiler did not start, or the report could not be built, or the hook panicked | `error` |
+//! | 500 | the profiler did not start, or the report could not be built, or the hook panicked (also counted in `sdk.callback.panics{sdk.callback="authorizer"}`) | `error` |
 //!
 //! The route decides when it is called, before its future is first polled: the hook runs,
 //! the parameters are read and the process-wide claim on the profiler is taken in
@@ -58,12 +58,12 @@ use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use metrics::SharedString;
 use query::Format;
+use sdk_core::callback::{Callback, call};
 use sdk_core::catalogue::PROFILES;
 use sdk_core::semconv::sdk;
 use session::{Claim, ProfileError};
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -129,7 +129,7 @@ impl ProfileRoute {
         if request.method != Method::GET {
             return Err(Refusal::MethodNotAllowed);
         }
-        match catch_unwind(AssertUnwindSafe(|| self.authorize.authorize(request))) {
+        match call(Callback::Authorizer, || self.authorize.authorize(request)) {
             Ok(true) => {}
             Ok(false) => return Err(Refusal::Unauthorized),
             Err(_) => return Err(Refusal::HookPanicked),
