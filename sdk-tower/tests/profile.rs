@@ -143,10 +143,11 @@ impl Served {
     }
 }
 
-/// `sdk.profiles{sdk.result=result}` as the Prometheus exposition shows it.
-fn profiles(result: &str) -> f64 {
-    let name = format!("{}{{", PROFILES.prometheus_name());
-    let label = format!("{}=\"{result}\"", sdk::RESULT.replace('.', "_"));
+/// The sum of `def`'s series whose label `key` is `value`, as the Prometheus exposition
+/// shows them.
+fn counted(def: &sdk_core::catalogue::MetricDef, key: &str, value: &str) -> f64 {
+    let name = format!("{}{{", def.prometheus_name());
+    let label = format!("{}=\"{value}\"", key.replace('.', "_"));
     global()
         .prometheus
         .render()
@@ -154,6 +155,11 @@ fn profiles(result: &str) -> f64 {
         .filter(|line| line.starts_with(&name) && line.contains(&label))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// `sdk.profiles{sdk.result=result}`.
+fn profiles(result: &str) -> f64 {
+    counted(&PROFILES, sdk::RESULT, result)
 }
 
 /// Every outcome's count, in the order ok, busy, unauthorized, invalid, error.
@@ -266,17 +272,9 @@ async fn refused_credentials_get_401_and_take_no_profile() {
     assert_eq!(served.authorized("?seconds=1").await.status(), 200);
 }
 
-/// `sdk.callback.panics{sdk.callback="authorizer"}` as the Prometheus exposition shows it.
+/// `sdk.callback.panics{sdk.callback="authorizer"}`.
 fn authorizer_panics() -> f64 {
-    let name = format!("{}{{", CALLBACK_PANICS.prometheus_name());
-    let label = format!("{}=\"authorizer\"", sdk::CALLBACK.replace('.', "_"));
-    global()
-        .prometheus
-        .render()
-        .lines()
-        .filter(|line| line.starts_with(&name) && line.contains(&label))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    counted(&CALLBACK_PANICS, sdk::CALLBACK, "authorizer")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
