@@ -552,9 +552,14 @@ fn is_root() -> bool {
 /// service (a policy-rc.d that denies service starts is in place during the install).
 /// Output of `psql` run as the `postgres` system user (peer authentication over the socket).
 fn psql_admin(sql: &str) -> Result<String> {
+    psql_admin_in("postgres", sql)
+}
+
+/// [`psql_admin`] in `database`.
+fn psql_admin_in(database: &str, sql: &str) -> Result<String> {
     let output = Command::new("runuser")
         .args([
-            "-u", "postgres", "--", "psql", "-XtAq", "-d", "postgres", "-c", sql,
+            "-u", "postgres", "--", "psql", "-XtAq", "-d", database, "-c", sql,
         ])
         .output()
         .map_err(|e| format!("cannot run psql as postgres: {e}"))?;
@@ -595,8 +600,9 @@ fn wait_for_postgres() -> Result {
     Err("PostgreSQL did not accept connections on 127.0.0.1:5432 within 30 s".into())
 }
 
-/// PostgreSQL on 127.0.0.1:5432 with database `test` and `pg_stat_statements` preloaded
-/// (sdk-sqlx's trace-comment test reads it): installed, started and configured as needed.
+/// PostgreSQL on 127.0.0.1:5432 with database `test`, `pg_stat_statements` preloaded and
+/// its extension created there (sdk-sqlx's trace-comment test and the demo's statement
+/// insights read it): installed, started and configured as needed.
 pub(crate) fn ensure_postgres() -> Result {
     if !succeeds("pg_isready", &["-q", "-h", "127.0.0.1", "-p", "5432"]) {
         if postgres_cluster().is_none() {
@@ -629,6 +635,9 @@ pub(crate) fn ensure_postgres() -> Result {
     if psql_admin("SELECT 1 FROM pg_database WHERE datname = 'test'")? != "1" {
         psql_admin("CREATE DATABASE test")?;
     }
+    // The view itself: the demo's statement insights (and their dashboard panel, which the
+    // alerting test requires data in) read it from `test`, whichever test runs first.
+    psql_admin_in("test", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")?;
     Ok(())
 }
 
