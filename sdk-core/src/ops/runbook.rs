@@ -6,6 +6,9 @@
 //!
 //! The checks name metrics through the catalogue, like every other generated file: a
 //! renamed metric renames them too.
+//!
+//! Longer than this workspace's modules usually are: most of it is the checks' prose, one
+//! list per kind of alert, kept in one place so it reads in the order the runbook does.
 
 use super::alerts::Alert;
 use super::spec::{Sli, Spec};
