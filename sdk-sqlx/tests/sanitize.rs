@@ -192,6 +192,15 @@ fn operation_tables_and_summary() {
             Some("events"),
             "SELECT events",
         ),
+        // The benchmark corpus's statement (the performance gate's `sanitize` kernel).
+        (
+            "WITH recent AS (SELECT user_id, count(*) AS n FROM sessions WHERE started_at > $1 \
+             GROUP BY user_id) SELECT u.name, r.n FROM users u JOIN recent r ON r.user_id = u.id \
+             WHERE r.n > 10",
+            Some("SELECT"),
+            None,
+            "SELECT sessions users",
+        ),
         (
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
              INSERT INTO demo_users (id, name) SELECT i, 'user-' || i FROM n WHERE true",
