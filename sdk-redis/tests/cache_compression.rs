@@ -2,51 +2,19 @@
 //! Redis (`SDK_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`; `cargo xtask test`
 //! starts it). Stored sizes are read with `STRLEN`.
 
-use sdk_core::config::Sampler;
-use sdk_core::testing::{Everything, capture_everything};
+mod common;
+
+use common::{Conn, capture, connect};
+
+use sdk_redis::Cache;
 use sdk_redis::cache::{CacheEntry, Compression};
-use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-fn url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn capture<F, Fut>(body: F) -> Everything
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    capture_everything(Sampler::default(), || runtime.block_on(body()))
-}
-
-type Conn = redis::aio::MultiplexedConnection;
-
 async fn cache(compression: Compression) -> Cache<Conn> {
-    let url = url();
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is not reachable ({e}); `cargo xtask test` starts it")
-        });
-    Cache::new(
-        InstrumentedConnection::new(
-            connection,
-            RedisConfig::from_client(&client).key_prefixes(["sdk-test:"]),
-        ),
-        Duration::from_secs(10),
-    )
-    .compression(compression)
+    Cache::new(connect(&["sdk-test:"]).await, Duration::from_secs(10)).compression(compression)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,48 +3,17 @@
 //! Every key is under `sdk-test:<pid>:`; neighbours with similar names or glob characters
 //! must survive.
 
-use sdk_core::config::Sampler;
-use sdk_core::testing::{Everything, capture_everything};
+mod common;
+
+use common::{Conn, capture, connect, raw};
+
+use sdk_redis::Cache;
 use sdk_redis::cache::{CacheEntry, InvalidationError, PREFIX_BATCH, TAG_BATCH, TAG_SET_BOUND};
-use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn capture<F, Fut>(body: F) -> Everything
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    capture_everything(Sampler::default(), || runtime.block_on(body()))
-}
-
-/// A plain (uninstrumented) connection, for setting up and checking.
-async fn raw() -> redis::aio::MultiplexedConnection {
-    let url = url();
-    redis::Client::open(url.as_str())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is not reachable ({e}); `cargo xtask test` starts it")
-        })
-}
-
-async fn cache() -> Cache<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(url()).unwrap();
-    let connection = InstrumentedConnection::new(
-        client.get_multiplexed_async_connection().await.unwrap(),
-        RedisConfig::from_client(&client).key_prefixes(["sdk-test:"]),
-    );
+async fn cache() -> Cache<Conn> {
+    let connection = connect(&["sdk-test:"]).await;
     // Generous: the machine may be loaded; a timeout here would fail the test, not hang it.
     Cache::new(connection, Duration::from_secs(10))
         .tag_namespace(format!("sdk-test:{}:tags", std::process::id()))

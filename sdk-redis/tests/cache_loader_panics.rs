@@ -2,33 +2,19 @@
 //! `redis://127.0.0.1:6379`; `cargo xtask test` starts it): the panic continues in the
 //! caller, the cache is left clean and usable, and the panic is counted.
 
+mod common;
+
+use common::connect;
+
 use sdk_core::callback::panic_message;
 use sdk_core::config::Sampler;
 use sdk_core::testing::capture_everything;
-use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
+use sdk_redis::Cache;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// Bound on every wait of the test; reaching it is a failure, not a synchronisation.
 const PATIENCE: Duration = Duration::from_secs(30);
-
-fn url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-async fn connect(url: &str) -> InstrumentedConnection<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(url).unwrap();
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is not reachable ({e}); `cargo xtask test` starts it")
-        });
-    InstrumentedConnection::new(
-        connection,
-        RedisConfig::from_client(&client).key_prefixes(["sdk-test:"]),
-    )
-}
 
 #[test]
 fn a_panicking_loader_resumes_in_its_caller_and_leaves_the_cache_clean() {
@@ -40,7 +26,7 @@ fn a_panicking_loader_resumes_in_its_caller_and_leaves_the_cache_clean() {
         .unwrap();
     let captured = capture_everything(Sampler::default(), || {
         runtime.block_on(async {
-            let cache = Cache::new(connect(&url()).await, Duration::from_millis(500));
+            let cache = Cache::new(connect(&["sdk-test:"]).await, Duration::from_millis(500));
 
             // The leading miss's loader panics once a second miss of the key may wait on it.
             let (started, leader_started) = tokio::sync::oneshot::channel();
@@ -122,7 +108,7 @@ fn a_panicking_loader_resumes_in_its_caller_and_leaves_the_cache_clean() {
                 .get_or_load(&item, ttl, || async { Err("not called".to_owned()) })
                 .await;
             assert_eq!(hit, Ok(7));
-            let mut raw = connect(&url()).await;
+            let mut raw = connect(&["sdk-test:"]).await;
             let stored: Option<String> = redis::cmd("GET")
                 .arg(format!("{item}:sync"))
                 .query_async(&mut raw)

@@ -3,11 +3,12 @@
 //! The refresh's loader waits on a semaphore the test opens, so the test sees readers
 //! answered with the stale value while the refresh is still running.
 
-use sdk_core::config::Sampler;
-use sdk_core::testing::{Everything, capture_everything};
+mod common;
+
+use common::{Conn, capture, connect};
+
+use sdk_redis::Cache;
 use sdk_redis::cache::CacheEntry;
-use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -16,40 +17,8 @@ use tokio::sync::{Semaphore, mpsc};
 /// Bound on every wait of the tests; reaching it is a failure, not a synchronisation.
 const PATIENCE: Duration = Duration::from_secs(30);
 
-fn url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn capture<F, Fut>(body: F) -> Everything
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    capture_everything(Sampler::default(), || runtime.block_on(body()))
-}
-
-type Conn = redis::aio::MultiplexedConnection;
-
 async fn cache() -> Cache<Conn> {
-    let url = url();
-    let client = redis::Client::open(url.as_str()).unwrap();
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is not reachable ({e}); `cargo xtask test` starts it")
-        });
-    Cache::new(
-        InstrumentedConnection::new(
-            connection,
-            RedisConfig::from_client(&client).key_prefixes(["sdk-test:"]),
-        ),
-        Duration::from_secs(10),
-    )
+    Cache::new(connect(&["sdk-test:"]).await, Duration::from_secs(10))
 }
 
 /// Stores `value` under `key`, fresh for 1 ms and then stale for `stale_for`, and lets

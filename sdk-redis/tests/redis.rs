@@ -1,47 +1,17 @@
 //! Against the real Redis (`SDK_TEST_REDIS_URL`, default `redis://127.0.0.1:6379`;
 //! `cargo xtask test` starts it), plus a private `redis-server` for the outage test.
 
+mod common;
+
+use common::{capture, connect, url};
+
 use sdk_core::config::Sampler;
 use sdk_core::spans::{SpanKind, SpanStatus};
-use sdk_core::testing::{Everything, capture_everything, int_attr, str_attr};
+use sdk_core::testing::{capture_everything, int_attr, str_attr};
 use sdk_redis::{Cache, InstrumentedConnection, RedisConfig};
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-fn url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-fn capture<F, Fut>(body: F) -> Everything
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    capture_everything(Sampler::default(), || runtime.block_on(body()))
-}
-
-async fn connect(
-    url: &str,
-    prefixes: &[&str],
-) -> InstrumentedConnection<redis::aio::MultiplexedConnection> {
-    let client = redis::Client::open(url).unwrap();
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| {
-            panic!("Redis at {url} is not reachable ({e}); `cargo xtask test` starts it")
-        });
-    InstrumentedConnection::new(
-        connection,
-        RedisConfig::from_client(&client).key_prefixes(prefixes.iter().copied()),
-    )
-}
 
 /// A key unique to this test run.
 fn key(name: &str) -> String {
@@ -53,7 +23,7 @@ fn commands_get_spans_with_masked_text_and_errors() {
     let user = key("user:1");
     let list = key("list");
     let captured = capture(|| async {
-        let mut conn = connect(&url(), &[]).await;
+        let mut conn = connect(&[]).await;
         let request = tracing::info_span!("request");
         let _entered = request.enter();
         let _: () = redis::cmd("SET")
@@ -132,7 +102,7 @@ fn pipelines_and_transactions() {
     let a = key("pipe:a");
     let b = key("pipe:b");
     let captured = capture(|| async {
-        let mut conn = connect(&url(), &[]).await;
+        let mut conn = connect(&[]).await;
         let (x, y): (Option<String>, Option<String>) = redis::pipe()
             .cmd("SET")
             .arg(&a)
@@ -227,7 +197,7 @@ fn pipelines_and_transactions() {
 #[test]
 fn hit_and_miss_counts_match_a_scripted_workload() {
     let captured = capture(|| async {
-        let mut conn = connect(&url(), &["user:", "session:"]).await;
+        let mut conn = connect(&["user:", "session:"]).await;
         let user = |n: u32| format!("user:{}:{n}", std::process::id());
         let session = |n: u32| format!("session:{}:{n}", std::process::id());
         for n in 0..3 {
@@ -332,7 +302,7 @@ fn hit_and_miss_counts_match_a_scripted_workload() {
 #[test]
 fn auth_credentials_never_reach_telemetry() {
     let captured = capture(|| async {
-        let mut conn = connect(&url(), &[]).await;
+        let mut conn = connect(&[]).await;
         // The server has no password: AUTH fails, and the password must not appear.
         let _: redis::RedisResult<()> = redis::cmd("AUTH")
             .arg("admin")
@@ -366,7 +336,7 @@ fn cache_aside_single_flight_and_no_cached_errors() {
     let captured = capture(|| {
         let loads = Arc::clone(&loads);
         async move {
-            let conn = connect(&url(), &["sdk-test:"]).await;
+            let conn = connect(&["sdk-test:"]).await;
             let cache = Cache::new(conn, Duration::from_millis(500));
             // Ten concurrent misses: one load.
             let calls = (0..10).map(|_| {
@@ -408,7 +378,7 @@ fn cache_aside_single_flight_and_no_cached_errors() {
                 .get_or_load(&failing, Duration::from_secs(30), || async { Ok(7) })
                 .await;
             assert_eq!(retried, Ok(7));
-            let mut raw = connect(&url(), &[]).await;
+            let mut raw = connect(&[]).await;
             let ttl: i64 = redis::cmd("PTTL")
                 .arg(&item)
                 .query_async(&mut raw)
@@ -590,8 +560,8 @@ fn cancelled_commands_aborted_transactions_and_dropped_loads() {
     let watched = key("watched");
     let slow = key("slow");
     let captured = capture(|| async {
-        let mut conn = connect(&url(), &[]).await;
-        let mut other = connect(&url(), &[]).await;
+        let mut conn = connect(&[]).await;
+        let mut other = connect(&[]).await;
         // A command whose caller gives up is recorded as cancelled.
         let blocked = tokio::time::timeout(
             Duration::from_millis(50),
@@ -631,7 +601,7 @@ fn cancelled_commands_aborted_transactions_and_dropped_loads() {
             .unwrap();
 
         // A load whose request is dropped mid-way leaves no flight behind.
-        let cache = Cache::new(connect(&url(), &[]).await, Duration::from_millis(500));
+        let cache = Cache::new(connect(&[]).await, Duration::from_millis(500));
         let dropped = tokio::time::timeout(
             Duration::from_millis(20),
             cache.get_or_load(&slow, Duration::from_secs(5), || async {
