@@ -3,24 +3,11 @@
 //! through the collector and batch queue, metrics into a Prometheus recorder.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use sdk_benches::collectors::redis_connection;
 use sdk_benches::{discarding_processor, runtime, traced_subscriber};
 use sdk_redis::{InstrumentedConnection, RedisConfig};
 use std::hint::black_box;
 use std::time::Duration;
-
-fn redis_url() -> String {
-    std::env::var("SDK_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
-async fn connection() -> (redis::Client, redis::aio::MultiplexedConnection) {
-    let url = redis_url();
-    let client = redis::Client::open(url.as_str()).unwrap_or_else(|e| panic!("{url}: {e}"));
-    let connection = client
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap_or_else(|e| panic!("Redis at {url} is needed for this benchmark: {e}"));
-    (client, connection)
-}
 
 fn commands(c: &mut Criterion) {
     let processor = discarding_processor();
@@ -30,7 +17,7 @@ fn commands(c: &mut Criterion) {
             let mut group = c.benchmark_group("redis GET over loopback");
             {
                 let runtime = runtime();
-                let (_, mut plain) = runtime.block_on(connection());
+                let (_, mut plain) = runtime.block_on(redis_connection());
                 group.bench_function("plain redis-rs", |b| {
                     b.iter(|| {
                         runtime.block_on(async {
@@ -46,7 +33,7 @@ fn commands(c: &mut Criterion) {
             }
             {
                 let runtime = runtime();
-                let (client, connection) = runtime.block_on(connection());
+                let (client, connection) = runtime.block_on(redis_connection());
                 let mut instrumented = InstrumentedConnection::new(
                     connection,
                     RedisConfig::from_client(&client).key_prefixes(["bench:"]),

@@ -3,7 +3,7 @@
 //! 15 has no `GENERIC_PLAN` option), table sizes from `pg_class.reltuples`.
 
 use super::report::{MAX_FINDINGS, PlanSummary, estimate_off};
-use super::worker::{ExplainRequest, Explainer, PlanError};
+use super::worker::{ExplainRequest, Explainer, PlanError, own_connection};
 use futures_util::future::BoxFuture;
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -49,12 +49,7 @@ impl Explainer for PgExplainer {
         request: ExplainRequest<'a>,
     ) -> BoxFuture<'a, Result<PlanSummary, PlanError>> {
         Box::pin(async move {
-            if self.connection.is_none() {
-                self.connection = Some(self.options.connect().await?);
-            }
-            let Some(connection) = self.connection.as_mut() else {
-                return Err(PlanError::Failed(None));
-            };
+            let connection = own_connection(&mut self.connection, &self.options).await?;
             explain_on(connection, request, self.timeout, self.large_table_rows).await
         })
     }

@@ -2,7 +2,7 @@
 //! an index), and a bounded count to tell whether a scanned table is large.
 
 use super::report::{MAX_FINDINGS, PlanSummary};
-use super::worker::{ExplainRequest, Explainer, PlanError};
+use super::worker::{ExplainRequest, Explainer, PlanError, own_connection};
 use futures_util::future::BoxFuture;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{AssertSqlSafe, ConnectOptions, Row};
@@ -39,12 +39,7 @@ impl Explainer for SqliteExplainer {
         request: ExplainRequest<'a>,
     ) -> BoxFuture<'a, Result<PlanSummary, PlanError>> {
         Box::pin(async move {
-            if self.connection.is_none() {
-                self.connection = Some(self.options.connect().await?);
-            }
-            let Some(connection) = self.connection.as_mut() else {
-                return Err(PlanError::Failed(None));
-            };
+            let connection = own_connection(&mut self.connection, &self.options).await?;
             let rows = sqlx::raw_sql(AssertSqlSafe(format!("EXPLAIN QUERY PLAN {}", request.sql)))
                 .fetch_all(&mut *connection)
                 .await?;

@@ -59,6 +59,22 @@ pub(crate) trait Explainer: Send + 'static {
     fn reset(&mut self);
 }
 
+/// An explainer's own connection in `slot`, opened from `options` on first use and after
+/// [`Explainer::reset`] forgot it.
+pub(crate) async fn own_connection<'c, O>(
+    slot: &'c mut Option<O::Connection>,
+    options: &O,
+) -> Result<&'c mut O::Connection, PlanError>
+where
+    O: sqlx::ConnectOptions,
+    O::Connection: Sized,
+{
+    if slot.is_none() {
+        *slot = Some(options.connect().await?);
+    }
+    slot.as_mut().ok_or(PlanError::Failed(None))
+}
+
 type MakeExplainer = Box<dyn Fn() -> Box<dyn Explainer> + Send + Sync>;
 
 struct PlanJob {
